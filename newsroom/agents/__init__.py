@@ -1,0 +1,66 @@
+"""The four agents and the engine that bundles one implementation of each."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from newsroom.agents.dedup import Deduplicator
+from newsroom.agents.embeddings import Embedder
+from newsroom.agents.researcher import Research
+from newsroom.models import Claim, Draft, SourceItem, Story, Theme, Verdict
+from newsroom.tools.client import ToolSession
+from newsroom.weeks import WeekWindow
+
+
+class Researcher(Protocol):
+    async def gather(self, window: WeekWindow, archive: ToolSession) -> Research: ...
+
+
+class Clusterer(Protocol):
+    def themes(self, stories: Sequence[Story], items: Mapping[str, SourceItem]) -> list[Theme]: ...
+
+
+class Writer(Protocol):
+    def write(self, window: WeekWindow, themes: Sequence[Theme], stories: Mapping[str, Story],
+              items: Mapping[str, SourceItem]) -> Draft: ...
+
+    def revise(self, draft: Draft, verdicts: Mapping[str, Verdict], themes: Sequence[Theme],
+               stories: Mapping[str, Story], items: Mapping[str, SourceItem]) -> Draft: ...
+
+
+class FactChecker(Protocol):
+    def check(self, claim: Claim, sources: Mapping[str, SourceItem]) -> Verdict: ...
+
+
+@dataclass
+class Engine:
+    """One implementation of each agent; the graph does not care which."""
+
+    name: str
+    researcher: Researcher
+    deduplicator: Deduplicator
+    clusterer: Clusterer
+    writer: Writer
+    fact_checker: FactChecker
+    embedder: Embedder
+
+
+def offline_engine(embedder: Embedder | None = None) -> Engine:
+    """Real non-LLM methods for all four agents."""
+    from newsroom.agents.clusterer import OfflineClusterer
+    from newsroom.agents.fact_checker import OfflineFactChecker
+    from newsroom.agents.researcher import OfflineResearcher
+    from newsroom.agents.writer import OfflineWriter
+
+    embedder = embedder or Embedder()
+    return Engine(
+        name="offline",
+        researcher=OfflineResearcher(),
+        deduplicator=Deduplicator(),
+        clusterer=OfflineClusterer(embedder),
+        writer=OfflineWriter(embedder),
+        fact_checker=OfflineFactChecker(),
+        embedder=embedder,
+    )

@@ -1,0 +1,148 @@
+"""The fact-checker: every claim against the sources it cites — numbers, dates, entities,
+attribution, negation and wording — with a verdict and its reasons."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from newsroom.agents._text import (
+    DateMention,
+    Quantity,
+    canonical_entity,
+    coverage,
+    dates,
+    entities,
+    is_cjk,
+    mentions,
+    negations,
+    quantities,
+    sentences,
+    stem,
+)
+from newsroom.models import Claim, Label, SourceItem, Verdict
+
+_ATTRIBUTION = re.compile(r"据(?P<a>[^，,。；]{2,20}?)(?:报道|消息|援引|披露|透露)|(?P<b>[^，,。；\s]{2,20}?)报道称")
+SUPPORT_COVERAGE = 0.5
+ALIGN_COVERAGE = 0.4
+
+
+@dataclass
+class SourceJudgement:
+    item_id: str
+    supports: bool
+    against: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _attribution(text: str) -> str | None:
+    match = _ATTRIBUTION.search(text)
+    if match is None:
+        return None
+    return (match.group("a") or match.group("b") or "").strip()
+
+
+def _found_quantity(q: Quantity, pool: Sequence[Quantity]) -> bool:
+    return any(q.same(other) for other in pool)
+
+
+def _found_date(d: DateMention, pool: Sequence[DateMention]) -> bool:
+    return any(d.agrees(other) for other in pool)
+
+
+def _aligned(claim: str, source: SourceItem) -> tuple[str, float]:
+    best, score = "", 0.0
+    for sentence in sentences(source.text) or [source.text]:
+        value = coverage(claim, sentence)
+        if value > score:
+            best, score = sentence, value
+    return best, score
+
+
+class OfflineFactChecker:
+    """Deterministic checks; the LLM engine adds an entailment verdict for what they cannot settle."""
+
+    def judge_source(self, claim: str, source: SourceItem) -> SourceJudgement:
+        text = source.text
+        judgement = SourceJudgement(item_id=source.id, supports=False)
+        claim_q, claim_d = quantities(claim), dates(claim)
+        claim_e = entities(claim)
+        source_q, source_d = quantities(text), dates(text)
+        aligned, aligned_score = _aligned(claim, source)
+        same_language = is_cjk(claim) == is_cjk(text)
+        strong = aligned_score >= ALIGN_COVERAGE if same_language else False
+        aligned_q, aligned_d = quantities(aligned), dates(aligned)
+
+        for q in claim_q:
+            if _found_quantity(q, source_q):
+                continue
+            rivals = [o for o in aligned_q if q.rivals(o)]
+            if strong and rivals:
+                judgement.against.append(f"claim says {q.text}, {source.source} says {rivals[0].text}")
+            else:
+                judgement.missing.append(f"{q.text} is not in {source.source}")
+        for d in claim_d:
+            if _found_date(d, source_d):
+                continue
+            rivals_d = [o for o in aligned_d if d.rivals(o)]
+            if strong and rivals_d:
+                judgement.against.append(f"claim dates it {d.text}, {source.source} says {rivals_d[0].text}")
+            else:
+                judgement.missing.append(f"date {d.text} is not in {source.source}")
+        for name in claim_e:
+            if mentions(text, name):
+                continue
+            siblings = [
+                other for other in entities(text)
+                if stem(other) == stem(name) and canonical_entity(other) != canonical_entity(name)
+                and stem(name) != name.lower()
+            ]
+            if siblings:
+                judgement.against.append(f"claim names {name}, {source.source} names {siblings[0]}")
+            else:
+                judgement.missing.append(f"{name} is not in {source.source}")
+        if strong and negations(claim) % 2 != negations(aligned) % 2:
+            judgement.against.append(f"claim and {source.source} differ in negation")
+        wording = coverage(claim, text)
+        if same_language:
+            covered = wording >= SUPPORT_COVERAGE
+        else:
+            covered = bool(claim_e or claim_q) and not judgement.missing
+        if not covered:
+            judgement.missing.append(
+                f"only {wording:.0%} of the claim's wording is in {source.source}"
+            )
+        judgement.supports = covered and not judgement.missing and not judgement.against
+        return judgement
+
+    def check(self, claim: Claim, sources: Mapping[str, SourceItem]) -> Verdict:
+        cited = [sources[i] for i in claim.cites if i in sources]
+        unknown = [i for i in claim.cites if i not in sources]
+        reasons = [f"cites unknown source {i}" for i in unknown]
+        if not cited:
+            return Verdict(claim_id=claim.id, label="unsupported",
+                           reasons=[*reasons, "cites no known source"])
+        judged = [self.judge_source(claim.text, source) for source in cited]
+        support = [j.item_id for j in judged if j.supports]
+        against = [j.item_id for j in judged if j.against]
+        label: Label
+        attributed = _attribution(claim.text)
+        if attributed and not any(
+            mentions(source.source, attributed) or mentions(attributed, source.source)
+            for source in cited
+        ):
+            reasons.append(f"attributed to {attributed}, which no cited source is")
+            label = "contradicted"
+        elif against:
+            label = "contradicted"
+        elif support:
+            label = "supported"
+        else:
+            label = "unsupported"
+        for j in judged:
+            reasons.extend(j.against)
+            if label == "unsupported":
+                reasons.extend(j.missing)
+        return Verdict(claim_id=claim.id, label=label, reasons=reasons,
+                       support=support, against=against)

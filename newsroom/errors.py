@@ -1,0 +1,35 @@
+"""Errors, split by who must act: the user (bad input) or the run (a source or guard stopped it)."""
+
+from __future__ import annotations
+
+
+class NewsroomError(Exception):
+    """Base class of every error newsroom raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(NewsroomError):
+    """The user asked for something invalid: a bad week, a bad flag, a missing folder."""
+
+    exit_code = 2
+
+
+class AlreadyPublished(UsageError):
+    """The week already has a published edition and --force was not given."""
+
+
+class RunFailure(NewsroomError):
+    """A run could not finish; the message says what was used, the limit and what to change."""
+
+    exit_code = 1
+
+
+class SourceUnavailable(RunFailure):
+    """No source could be read for the week (or an endpoint is unreachable)."""
+
+    exit_code = 4
+
+
+class EmptyWeek(SourceUnavailable):
+    """The sources were readable but held no item inside the week."""

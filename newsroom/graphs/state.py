@@ -1,0 +1,39 @@
+"""Graph state: the input the caller gives, and the internal state the nodes fill in."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, TypedDict
+
+from newsroom.models import Claim, Draft, SourceItem, SourceProblem, Story, Theme, Verdict
+
+
+def merge(left: dict[str, float], right: dict[str, float]) -> dict[str, float]:
+    return {**left, **right}
+
+
+class WeeklyInput(TypedDict):
+    week: str
+
+
+class WeeklyState(TypedDict, total=False):
+    week: str
+    items: list[SourceItem]
+    problems: list[SourceProblem]
+    outside_window: int
+    stories: list[Story]
+    themes: list[Theme]
+    draft: Draft
+    verdicts: dict[str, Verdict]
+    revisions: int
+    dropped: list[Claim]
+    published: dict[str, str]
+    tool_calls: Annotated[int, operator.add]
+    timings: Annotated[dict[str, float], merge]
+
+
+SERIALIZED_TYPES = [
+    ("newsroom.models", name)
+    for name in ("SourceItem", "SourceProblem", "Story", "Theme", "Claim", "Verdict", "Section",
+                 "Draft")
+]

@@ -1,0 +1,161 @@
+"""The weekly graph: research → dedup → cluster → write → fact_check ⇄ revise → publish."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from newsroom.agents import Engine
+from newsroom.errors import EmptyWeek
+from newsroom.graphs.state import WeeklyInput, WeeklyState
+from newsroom.models import SourceItem
+from newsroom.observability.tracing import traced_agent
+from newsroom.publish import FrontMatter, publish_edition
+from newsroom.tools.client import ArchiveConfig, open_archive
+from newsroom.weeks import WeekWindow
+
+
+@dataclass
+class RunContext:
+    """What the nodes need that is not state: never checkpointed, given again on resume."""
+
+    engine: Engine
+    window: WeekWindow
+    archive: ArchiveConfig
+    out_dir: Path
+    run_id: str
+    max_revisions: int = 2
+    front_matter: FrontMatter = field(default_factory=FrontMatter)
+
+
+def _items(state: WeeklyState) -> dict[str, SourceItem]:
+    return {item.id: item for item in state.get("items", [])}
+
+
+@traced_agent("researcher")
+async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    started = time.perf_counter()
+    ctx = runtime.context
+    async with open_archive(ctx.archive) as archive:
+        found = await ctx.engine.researcher.gather(ctx.window, archive)
+        calls = archive.calls
+    if not found.items:
+        raise EmptyWeek(
+            f"no item published in {ctx.window.week} ({ctx.window.start:%Y-%m-%d} to "
+            f"{ctx.window.days[-1]:%Y-%m-%d}, {ctx.window.tz}) in {ctx.archive.folder}"
+            + (f"; {len(found.problems)} file(s) could not be read" if found.problems else "")
+        )
+    return {
+        "items": found.items, "problems": found.problems, "outside_window": found.outside_window,
+        "tool_calls": calls, "timings": {"research": time.perf_counter() - started},
+    }
+
+
+@traced_agent("clusterer")
+async def dedup(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    started = time.perf_counter()
+    engine = runtime.context.engine
+    items = state["items"]
+    vectors = engine.embedder.encode([f"{it.title} {it.summary}" for it in items])
+    stories = engine.deduplicator.stories(items, vectors)
+    return {"stories": stories, "timings": {"dedup": time.perf_counter() - started}}
+
+
+@traced_agent("clusterer")
+async def cluster(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    started = time.perf_counter()
+    themes = runtime.context.engine.clusterer.themes(state["stories"], _items(state))
+    return {"themes": themes, "timings": {"cluster": time.perf_counter() - started}}
+
+
+@traced_agent("writer")
+async def write(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    started = time.perf_counter()
+    stories = {s.id: s for s in state["stories"]}
+    draft = runtime.context.engine.writer.write(
+        runtime.context.window, state["themes"], stories, _items(state)
+    )
+    return {"draft": draft, "revisions": 0, "verdicts": {},
+            "timings": {"write": time.perf_counter() - started}}
+
+
+@traced_agent("fact_checker")
+async def fact_check(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    from opentelemetry import trace
+
+    started = time.perf_counter()
+    items = _items(state)
+    previous = state.get("verdicts", {})
+    verdicts = {}
+    checker = runtime.context.engine.fact_checker
+    for claim in state["draft"].claims:
+        old = previous.get(claim.id)
+        if old is not None and old.label == "supported" and claim.revision == 0:
+            verdicts[claim.id] = old
+        else:
+            verdicts[claim.id] = checker.check(claim, items)
+    counts = {label: sum(v.label == label for v in verdicts.values())
+              for label in ("supported", "contradicted", "unsupported")}
+    span = trace.get_current_span()
+    span.add_event("fact_check.verdicts", {f"newsroom.verdicts.{k}": v for k, v in counts.items()})
+    elapsed = time.perf_counter() - started + state.get("timings", {}).get("fact_check", 0.0)
+    return {"verdicts": verdicts, "timings": {"fact_check": elapsed}}
+
+
+def after_check(
+    state: WeeklyState, runtime: Runtime[RunContext]
+) -> Literal["revise", "publish"]:
+    failing = [v for v in state["verdicts"].values() if v.label != "supported"]
+    if failing and state.get("revisions", 0) < runtime.context.max_revisions:
+        return "revise"
+    return "publish"
+
+
+@traced_agent("writer")
+async def revise(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    started = time.perf_counter()
+    stories = {s.id: s for s in state["stories"]}
+    draft = runtime.context.engine.writer.revise(
+        state["draft"], state["verdicts"], state["themes"], stories, _items(state)
+    )
+    elapsed = time.perf_counter() - started + state.get("timings", {}).get("revise", 0.0)
+    return {"draft": draft, "revisions": state.get("revisions", 0) + 1,
+            "timings": {"revise": elapsed}}
+
+
+@traced_agent("publisher")
+async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    started = time.perf_counter()
+    ctx = runtime.context
+    paths = publish_edition(
+        out_dir=ctx.out_dir, window=ctx.window, engine=ctx.engine.name, run_id=ctx.run_id,
+        draft=state["draft"], verdicts=state["verdicts"], themes=state["themes"],
+        stories=state["stories"], items=_items(state), front_matter=ctx.front_matter,
+    )
+    return {"published": paths, "timings": {"publish": time.perf_counter() - started}}
+
+
+def build_weekly_graph() -> StateGraph[WeeklyState, RunContext, WeeklyInput, WeeklyState]:
+    """The graph builder; callers compile it with their own checkpointer."""
+    graph = StateGraph(WeeklyState, context_schema=RunContext, input_schema=WeeklyInput)
+    graph.add_node("research", research)
+    graph.add_node("dedup", dedup)
+    graph.add_node("cluster", cluster)
+    graph.add_node("write", write)
+    graph.add_node("fact_check", fact_check)
+    graph.add_node("revise", revise)
+    graph.add_node("publish", publish)
+    graph.add_edge(START, "research")
+    graph.add_edge("research", "dedup")
+    graph.add_edge("dedup", "cluster")
+    graph.add_edge("cluster", "write")
+    graph.add_edge("write", "fact_check")
+    graph.add_conditional_edges("fact_check", after_check, ["revise", "publish"])
+    graph.add_edge("revise", "fact_check")
+    graph.add_edge("publish", END)
+    return graph

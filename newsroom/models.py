@@ -1,0 +1,145 @@
+"""Domain types shared by every agent: sources, stories, themes, claims, verdicts, reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Label = Literal["supported", "contradicted", "unsupported"]
+ClaimKind = Literal["evidence", "impact"]
+RunStatus = Literal["ok", "partial", "failed", "interrupted"]
+
+
+class SourceItem(BaseModel):
+    """One article or digest entry, normalized from any source format."""
+
+    id: str
+    title: str
+    url: str
+    source: str
+    published: datetime
+    lang: str = "zh"
+    summary: str = ""
+    body: str = ""
+    category: str | None = None
+    origin: str = ""
+
+    @property
+    def text(self) -> str:
+        """Everything a claim may be checked against."""
+        return "\n".join(part for part in (self.title, self.summary, self.body) if part)
+
+
+class SourceProblem(BaseModel):
+    """A file or entry that could not be read; reported, never fatal for the others."""
+
+    origin: str
+    message: str
+
+
+class Story(BaseModel):
+    """One event, with every source that reported it (more sources, more weight)."""
+
+    id: str
+    title: str
+    item_ids: list[str]
+    outlets: list[str]
+    lang: str
+    published: datetime
+    category: str | None = None
+
+    @property
+    def weight(self) -> int:
+        return len(set(self.outlets))
+
+
+class Theme(BaseModel):
+    """A group of stories the edition treats as one axis (主轴)."""
+
+    id: str
+    name: str
+    keywords: list[str]
+    headline: str
+    story_ids: list[str]
+    weight: int
+    cohesion: float = 0.0
+
+
+class Claim(BaseModel):
+    """One checkable sentence of the draft, with the items it cites."""
+
+    id: str
+    theme_id: str
+    kind: ClaimKind = "evidence"
+    text: str
+    cites: list[str]
+    revision: int = 0
+
+
+class Verdict(BaseModel):
+    """The fact-checker's judgement of one claim against the sources it cites."""
+
+    claim_id: str
+    label: Label
+    reasons: list[str] = Field(default_factory=list)
+    support: list[str] = Field(default_factory=list)
+    against: list[str] = Field(default_factory=list)
+
+
+class Section(BaseModel):
+    theme_id: str
+    heading: str
+    lead: str
+    claim_ids: list[str]
+
+
+class Draft(BaseModel):
+    """The writer's output: data, rendered only at publish time."""
+
+    title: str
+    lead: str
+    sections: list[Section]
+    claims: list[Claim]
+    outlook: list[str]
+    closing: str
+
+
+class Usage(BaseModel):
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    tool_calls: int = 0
+
+
+class Report(BaseModel):
+    """What `report.json` holds."""
+
+    week: str
+    title: str
+    generator: str
+    themes: list[Theme]
+    stories: list[Story]
+    claims: list[Claim]
+    verdicts: list[Verdict]
+    dropped: list[Claim]
+    sources: list[SourceItem]
+
+
+class RunSummary(BaseModel):
+    """What `run.json` holds."""
+
+    run_id: str
+    week: str
+    status: RunStatus
+    stop_reason: str | None = None
+    engine: str
+    started: datetime
+    finished: datetime | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
+    problems: list[SourceProblem] = Field(default_factory=list)
+    outputs: dict[str, str] = Field(default_factory=dict)

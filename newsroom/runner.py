@@ -1,0 +1,150 @@
+"""Runs the weekly graph once: checkpointing, resume, tracing, and the run summary."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from newsroom.agents import Engine
+from newsroom.errors import AlreadyPublished, NewsroomError, SourceUnavailable, UsageError
+from newsroom.graphs.state import SERIALIZED_TYPES
+from newsroom.graphs.weekly import RunContext, build_weekly_graph
+from newsroom.models import RunSummary, Usage
+from newsroom.observability.tracing import JsonlSpanExporter, exporting, tracer
+from newsroom.publish import FrontMatter, write_atomic
+from newsroom.tools.client import ArchiveConfig, Transport
+from newsroom.weeks import parse_week
+
+StepCallback = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class RunOptions:
+    week: str
+    sources: Path
+    out_dir: Path = Path("out")
+    tz: str = "Asia/Shanghai"
+    resume: str | None = None
+    force: bool = False
+    max_revisions: int = 2
+    recursion_limit: int = 40
+    transport: Transport = "memory"
+    front_matter: FrontMatter = field(default_factory=FrontMatter)
+
+
+def new_run_id(week: str) -> str:
+    return f"{week}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+
+
+def checkpointer_path(out_dir: Path) -> Path:
+    return out_dir / ".newsroom" / "checkpoints.sqlite"
+
+
+def serializer() -> Any:
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    return JsonPlusSerializer(allowed_msgpack_modules=SERIALIZED_TYPES)
+
+
+async def run_week(
+    options: RunOptions, engine: Engine, on_step: StepCallback | None = None
+) -> RunSummary:
+    """Run (or resume) one week; always leaves run.json behind, and the checkpoint on failure."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    window = parse_week(options.week, options.tz)
+    folder = options.out_dir / window.week
+    if not options.sources.exists():
+        raise SourceUnavailable(f"source folder {options.sources} does not exist")
+    if not options.sources.is_dir():
+        raise SourceUnavailable(f"source path {options.sources} is not a folder")
+    if (folder / "weekly.md").exists() and not options.force and not options.resume:
+        raise AlreadyPublished(
+            f"{window.week} is already published at {folder / 'weekly.md'}; "
+            "pass --force to publish it again"
+        )
+    run_id = options.resume or new_run_id(window.week)
+    summary = RunSummary(run_id=run_id, week=window.week, status="failed", engine=engine.name,
+                         started=datetime.now(UTC))
+    context = RunContext(
+        engine=engine, window=window, run_id=run_id, out_dir=options.out_dir,
+        archive=ArchiveConfig(options.sources, options.tz, options.transport),
+        max_revisions=options.max_revisions, front_matter=options.front_matter,
+    )
+    db = checkpointer_path(options.out_dir)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": options.recursion_limit}
+    trace_file = folder / "trace.jsonl"
+    values: dict[str, Any] = {}
+    try:
+        async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+            saver.serde = serializer()
+            graph = build_weekly_graph().compile(checkpointer=saver)
+            graph_input: Any = {"week": window.week}
+            if options.resume:
+                snapshot = await graph.aget_state(config)
+                if not snapshot.values:
+                    raise UsageError(f"no checkpoint for run {run_id} in {db}")
+                if snapshot.values.get("week") != window.week:
+                    raise UsageError(
+                        f"run {run_id} is for {snapshot.values.get('week')}, not {window.week}"
+                    )
+                if not snapshot.next:
+                    raise UsageError(f"run {run_id} already finished; nothing to resume")
+                graph_input = None
+            with exporting(JsonlSpanExporter(trace_file)), \
+                    tracer().start_as_current_span("invoke_workflow newsroom") as root:
+                root.set_attribute("gen_ai.operation.name", "invoke_workflow")
+                root.set_attribute("newsroom.week", window.week)
+                root.set_attribute("newsroom.run_id", run_id)
+                root.set_attribute("newsroom.engine", engine.name)
+                root.set_attribute("newsroom.resumed", bool(options.resume))
+                try:
+                    async for update in graph.astream(
+                        graph_input, config, context=context, stream_mode="updates"
+                    ):
+                        for node, delta in update.items():
+                            if on_step is not None and isinstance(delta, dict):
+                                on_step(node, delta)
+                    summary.status = "ok"
+                except NewsroomError as exc:
+                    summary.stop_reason = str(exc)
+                    root.set_attribute("newsroom.stop_reason", str(exc))
+                    raise
+                except (KeyboardInterrupt, asyncio.CancelledError):
+                    summary.status = "interrupted"
+                    summary.stop_reason = f"interrupted; continue with --resume {run_id}"
+                    raise
+                finally:
+                    root.set_attribute("newsroom.status", summary.status)
+                    values = dict((await graph.aget_state(config)).values)
+    finally:
+        _finish(summary, values, folder, trace_file)
+    return summary
+
+
+def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_file: Path) -> None:
+    summary.finished = datetime.now(UTC)
+    summary.timings = {k: round(v, 4) for k, v in values.get("timings", {}).items()}
+    summary.timings["total"] = round((summary.finished - summary.started).total_seconds(), 4)
+    verdicts = values.get("verdicts", {})
+    summary.counts = {
+        "items": len(values.get("items", [])),
+        "outside_window": int(values.get("outside_window", 0)),
+        "stories": len(values.get("stories", [])),
+        "themes": len(values.get("themes", [])),
+        "claims": len(verdicts),
+        "supported": sum(v.label == "supported" for v in verdicts.values()),
+        "dropped": sum(v.label != "supported" for v in verdicts.values()),
+        "revisions": int(values.get("revisions", 0)),
+        "problems": len(values.get("problems", [])),
+    }
+    summary.usage = Usage(tool_calls=int(values.get("tool_calls", 0)))
+    summary.problems = list(values.get("problems", []))
+    summary.outputs = {**values.get("published", {}), "trace": str(trace_file)}
+    write_atomic(folder / "run.json", summary.model_dump_json(indent=2))

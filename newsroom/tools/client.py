@@ -1,0 +1,76 @@
+"""Client side of the MCP tools: open a session (in-memory or stdio) and call tools with spans."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.memory import create_connected_server_and_client_session
+from opentelemetry import trace
+
+from newsroom.errors import SourceUnavailable
+
+Transport = Literal["memory", "stdio"]
+_tracer = trace.get_tracer("newsroom.tools")
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """Where the archive server reads from and how the researcher reaches it."""
+
+    folder: Path
+    tz: str = "Asia/Shanghai"
+    transport: Transport = "memory"
+
+
+class ToolSession:
+    """One MCP client session; every call is an `execute_tool` span and is counted."""
+
+    def __init__(self, server: str, session: ClientSession) -> None:
+        self.server = server
+        self.session = session
+        self.calls = 0
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        with _tracer.start_as_current_span(f"execute_tool {self.server}.{tool}") as span:
+            span.set_attribute("gen_ai.operation.name", "execute_tool")
+            span.set_attribute("gen_ai.tool.name", f"{self.server}.{tool}")
+            span.set_attribute("mcp.server", self.server)
+            self.calls += 1
+            result = await self.session.call_tool(tool, arguments)
+            text = "".join(getattr(block, "text", "") for block in result.content)
+            if result.isError:
+                span.set_status(trace.StatusCode.ERROR, text[:200])
+                raise SourceUnavailable(f"{self.server}.{tool} failed: {text}")
+            payload = result.structuredContent
+            if payload is None:
+                payload = json.loads(text)
+            if not isinstance(payload, dict):
+                raise SourceUnavailable(f"{self.server}.{tool} returned {type(payload).__name__}")
+            return payload
+
+
+@asynccontextmanager
+async def open_archive(config: ArchiveConfig) -> AsyncIterator[ToolSession]:
+    """A session with the archive server, in this process or as a stdio subprocess."""
+    if config.transport == "memory":
+        from newsroom.tools.archive import build_archive_server
+
+        server = build_archive_server(config.folder, config.tz)
+        async with create_connected_server_and_client_session(server) as session:
+            yield ToolSession("archive", session)
+        return
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "newsroom", "mcp", "archive", "--folder", str(config.folder), "--tz", config.tz],
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        yield ToolSession("archive", session)
