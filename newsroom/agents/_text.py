@@ -326,7 +326,20 @@ def stem(name: str) -> str:
     return re.sub(r"\d+(?:\.\d+)*", "", name.lower()).strip()
 
 
-_NEGATION = re.compile(r"未|没有|并非|不会|不再|否认|取消|暂停|尚未|\bnot\b|\bno longer\b|\bdenied\b|\bnever\b")
+_NEGATION = re.compile(
+    r"(?<!尚)未(?!成年|来|知|经)|尚未|没有|并非|不会|不再|否认|取消|暂停|"
+    r"\bnot\b|\bno longer\b|\bdenied\b|\bnever\b",
+    re.I,
+)
+_HEADLINE = re.compile(r"^\*\*(?P<title>.+?)\*\*[:：]\s*(?P<rest>.*)$", re.S)
+
+
+def claim_parts(text: str) -> list[str]:
+    """A bullet `**headline**：sentence` is two statements; anything else is one."""
+    match = _HEADLINE.match(text.strip())
+    if match is None:
+        return [text]
+    return [part for part in (match.group("title"), match.group("rest")) if part.strip()]
 
 
 def negations(text: str) -> int:

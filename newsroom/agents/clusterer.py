@@ -15,13 +15,30 @@ from newsroom.models import SourceItem, Story, Theme
 
 
 def story_text(story: Story, items: Mapping[str, SourceItem]) -> str:
+    """The lead item's title, summary and body: the text a story is clustered by."""
     lead = next((items[i] for i in story.item_ids if items[i].title == story.title), None)
     lead = lead or items[story.item_ids[0]]
-    return f"{lead.title}。{lead.summary}"
+    return f"{lead.title}。{lead.summary}\n{lead.body}"
+
+
+def tfidf_vectors(docs: Sequence[list[str]]) -> np.ndarray:
+    """Sublinear TF-IDF rows (unit length) over terms that occur in two or more docs."""
+    frequency = Counter(term for doc in docs for term in set(doc))
+    vocabulary = {t: i for i, t in enumerate(sorted(t for t, n in frequency.items() if n >= 2))}
+    matrix = np.zeros((len(docs), max(len(vocabulary), 1)), dtype=np.float32)
+    for row, doc in enumerate(docs):
+        for term, count in Counter(doc).items():
+            if term in vocabulary:
+                idf = math.log((1 + len(docs)) / (1 + frequency[term]))
+                matrix[row, vocabulary[term]] = (1 + math.log(count)) * idf
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)
 
 
 def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
     """Mean silhouette coefficient over a precomputed distance matrix."""
+    if len(set(labels.tolist())) < 2:
+        return 0.0
     scores = []
     for i in range(len(labels)):
         same = labels == labels[i]
@@ -34,9 +51,16 @@ def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(scores)) if scores else 0.0
 
 
+# Words every AI news story uses: they name no theme.
+NAMING_STOP = frozenset(
+    "ai 人工智能 发布 推出 完成 公司 宣布 正式 能力 提供 支持 用户 称 相关 进行 实现 通过 可以 "
+    "领域 技术 产品 服务 新 成为 方式 面向 目前 近期 此次 本轮 计划".split()
+)
+
+
 def c_tf_idf(docs: Sequence[list[str]], top: int = 5) -> list[list[tuple[str, float]]]:
     """Class-based TF-IDF: each doc is the concatenated tokens of one cluster."""
-    counts = [Counter(doc) for doc in docs]
+    counts = [Counter(t for t in doc if t not in NAMING_STOP) for doc in docs]
     total = Counter[str]()
     for count in counts:
         total.update(count)
@@ -56,15 +80,30 @@ class OfflineClusterer:
     """Real clustering without a model endpoint."""
 
     def __init__(
-        self, embedder: Embedder, min_themes: int = 4, max_themes: int = 8, min_size: int = 2
+        self,
+        embedder: Embedder,
+        min_themes: int = 4,
+        max_themes: int = 8,
+        min_size: int = 2,
+        lexical_weight: float = 0.5,
     ) -> None:
         self.embedder = embedder
         self.min_themes = min_themes
         self.max_themes = max_themes
         self.min_size = min_size
+        self.lexical_weight = lexical_weight
 
     def vectors(self, stories: Sequence[Story], items: Mapping[str, SourceItem]) -> Vectors:
-        return self.embedder.encode([story_text(s, items) for s in stories])
+        """Sentence embeddings joined with TF-IDF token vectors, weighted, unit length."""
+        texts = [story_text(s, items) for s in stories]
+        semantic = self.embedder.encode(texts)
+        if not self.lexical_weight:
+            return semantic
+        lexical = tfidf_vectors([tokens(t) for t in texts])
+        joined = np.hstack([math.sqrt(1 - self.lexical_weight) * semantic,
+                            math.sqrt(self.lexical_weight) * lexical])
+        norms = np.linalg.norm(joined, axis=1, keepdims=True)
+        return (joined / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def assign(self, vectors: Vectors) -> np.ndarray:
         """Cluster labels 0..k-1, k in [min_themes, max_themes] chosen by silhouette."""

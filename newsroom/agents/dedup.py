@@ -60,8 +60,9 @@ def _entities_agree(a: str, b: str) -> bool:
 
 class Deduplicator:
     """Canonical URL, then MinHash on character n-grams with a numbers check, then (given
-    sentence vectors) semantic near-duplicates, across languages too: embedding similarity at
-    or above `semantic`, with a shared named entity and agreeing numbers."""
+    sentence vectors) semantic near-duplicates: embedding similarity at or above `semantic`
+    (`cross_lingual` for a pair in two languages, whose similarities run lower), with a shared
+    named entity and agreeing numbers."""
 
     def __init__(
         self,
@@ -69,11 +70,13 @@ class Deduplicator:
         ngram: int = 2,
         num_perm: int = 128,
         semantic: float = 0.7,
+        cross_lingual: float = 0.65,
     ) -> None:
         self.threshold = threshold
         self.ngram = ngram
         self.num_perm = num_perm
         self.semantic = semantic
+        self.cross_lingual = cross_lingual
 
     def groups(self, items: Sequence[SourceItem], vectors: object = None) -> list[list[int]]:
         groups = _Groups(len(items))
@@ -95,18 +98,24 @@ class Deduplicator:
                     groups.union(i, j)
             lsh.insert(i, digest)
         if self.semantic and vectors is not None:
-            self._semantic(texts, vectors, groups)
+            self._semantic(items, texts, vectors, groups)
         clusters: dict[int, list[int]] = {}
         for i in range(len(items)):
             clusters.setdefault(groups.find(i), []).append(i)
         return list(clusters.values())
 
-    def _semantic(self, texts: list[str], vectors: object, groups: _Groups) -> None:
+    def _semantic(
+        self, items: Sequence[SourceItem], texts: list[str], vectors: object, groups: _Groups
+    ) -> None:
         import numpy as np
 
         matrix = np.asarray(vectors)
         sims = matrix @ matrix.T
-        for i, j in zip(*np.nonzero(np.triu(sims >= self.semantic, k=1)), strict=True):
+        floor = min(self.semantic, self.cross_lingual)
+        for i, j in zip(*np.nonzero(np.triu(sims >= floor, k=1)), strict=True):
+            same_language = items[i].lang == items[j].lang
+            if sims[i, j] < (self.semantic if same_language else self.cross_lingual):
+                continue
             if groups.find(int(i)) == groups.find(int(j)):
                 continue
             if _entities_agree(texts[i], texts[j]) and numbers_agree(texts[i], texts[j]):

@@ -11,6 +11,7 @@ from newsroom.agents._text import (
     DateMention,
     Quantity,
     canonical_entity,
+    claim_parts,
     coverage,
     dates,
     entities,
@@ -102,8 +103,12 @@ class OfflineFactChecker:
                 judgement.against.append(f"claim names {name}, {source.source} names {siblings[0]}")
             else:
                 judgement.missing.append(f"{name} is not in {source.source}")
-        if strong and negations(claim) % 2 != negations(aligned) % 2:
-            judgement.against.append(f"claim and {source.source} differ in negation")
+        for part in claim_parts(claim):
+            sentence, score = _aligned(part, source)
+            if score >= ALIGN_COVERAGE and same_language and \
+                    negations(part) % 2 != negations(sentence) % 2:
+                judgement.against.append(f"claim and {source.source} differ in negation")
+                break
         wording = coverage(claim, text)
         if same_language:
             covered = wording >= SUPPORT_COVERAGE
