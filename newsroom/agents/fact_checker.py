@@ -27,6 +27,7 @@ from newsroom.models import Claim, Label, SourceItem, Verdict
 _ATTRIBUTION = re.compile(r"据(?P<a>[^，,。；]{2,20}?)(?:报道|消息|援引|披露|透露)|(?P<b>[^，,。；\s]{2,20}?)报道称")
 SUPPORT_COVERAGE = 0.5
 ALIGN_COVERAGE = 0.4
+CROSS_LANGUAGE_ANCHORS = 2
 
 
 @dataclass
@@ -70,16 +71,18 @@ class OfflineFactChecker:
         claim_q, claim_d = quantities(claim), dates(claim)
         claim_e = entities(claim)
         source_q, source_d = quantities(text), dates(text)
-        aligned, aligned_score = _aligned(claim, source)
         same_language = is_cjk(claim) == is_cjk(text)
-        strong = aligned_score >= ALIGN_COVERAGE if same_language else False
-        aligned_q, aligned_d = quantities(aligned), dates(aligned)
+        # Sentences that say the same thing as the claim: where a rival figure means conflict.
+        aligned = [sentence for sentence in sentences(text) or [text]
+                   if same_language and coverage(claim, sentence) >= ALIGN_COVERAGE]
+        aligned_q = [q for sentence in aligned for q in quantities(sentence)]
+        aligned_d = [d for sentence in aligned for d in dates(sentence)]
 
         for q in claim_q:
             if _found_quantity(q, source_q):
                 continue
             rivals = [o for o in aligned_q if q.rivals(o)]
-            if strong and rivals:
+            if rivals:
                 judgement.against.append(f"claim says {q.text}, {source.source} says {rivals[0].text}")
             else:
                 judgement.missing.append(f"{q.text} is not in {source.source}")
@@ -87,7 +90,7 @@ class OfflineFactChecker:
             if _found_date(d, source_d):
                 continue
             rivals_d = [o for o in aligned_d if d.rivals(o)]
-            if strong and rivals_d:
+            if rivals_d:
                 judgement.against.append(f"claim dates it {d.text}, {source.source} says {rivals_d[0].text}")
             else:
                 judgement.missing.append(f"date {d.text} is not in {source.source}")
@@ -113,7 +116,9 @@ class OfflineFactChecker:
         if same_language:
             covered = wording >= SUPPORT_COVERAGE
         else:
-            covered = bool(claim_e or claim_q) and not judgement.missing
+            # Across languages only names and figures can be compared: ask for two of them.
+            covered = len(claim_e) + len(claim_q) + len(claim_d) >= CROSS_LANGUAGE_ANCHORS \
+                and not judgement.missing
         if not covered:
             judgement.missing.append(
                 f"only {wording:.0%} of the claim's wording is in {source.source}"
