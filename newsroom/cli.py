@@ -83,10 +83,10 @@ def run(
         f"[green]published[/] {summary.outputs.get('weekly')} · {counts['themes']} themes · "
         f"{counts['supported']} claims checked and published · {counts['dropped']} dropped · "
         f"{counts['revisions']} revision round(s) · {summary.timings.get('total', 0):.1f}s",
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
     out.print(f"report {summary.outputs.get('report')} · run {summary.run_id} · "
-              f"trace {summary.outputs.get('trace')}", highlight=False)
+              f"trace {summary.outputs.get('trace')}", highlight=False, soft_wrap=True)
 
 
 def _run(week: str, settings: Any, out_dir: Path | None, sources: Path | None,
@@ -131,7 +131,7 @@ def _detail(node: str, delta: dict[str, Any]) -> str:
     if node == "dedup":
         return f"{len(delta['stories'])} stories"
     if node == "cluster":
-        return f"{len(delta['themes'])} themes: " + " / ".join(t.name for t in delta["themes"])
+        return f"{len(delta['themes'])} themes"
     if node in ("write", "revise"):
         return f"{len(delta['draft'].claims)} claims"
     if node == "fact_check":

@@ -80,7 +80,7 @@ async def run_week(
     db.parent.mkdir(parents=True, exist_ok=True)
     config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": options.recursion_limit}
     trace_file = folder / "trace.jsonl"
-    values: dict[str, Any] = {}
+    values: dict[str, Any] | None = None
     try:
         async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
             saver.serde = serializer()
@@ -124,7 +124,8 @@ async def run_week(
                     root.set_attribute("newsroom.status", summary.status)
                     values = dict((await graph.aget_state(config)).values)
     finally:
-        _finish(summary, values, folder, trace_file)
+        if values is not None:
+            _finish(summary, values, folder, trace_file)
     return summary
 
 

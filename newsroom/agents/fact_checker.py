@@ -27,6 +27,7 @@ from newsroom.models import Claim, Label, SourceItem, Verdict
 _ATTRIBUTION = re.compile(r"据(?P<a>[^，,。；]{2,20}?)(?:报道|消息|援引|披露|透露)|(?P<b>[^，,。；\s]{2,20}?)报道称")
 SUPPORT_COVERAGE = 0.5
 ALIGN_COVERAGE = 0.4
+_CLAUSE = re.compile(r"[，,；;。]")
 CROSS_LANGUAGE_ANCHORS = 2
 
 
@@ -72,16 +73,21 @@ class OfflineFactChecker:
         claim_e = entities(claim)
         source_q, source_d = quantities(text), dates(text)
         same_language = is_cjk(claim) == is_cjk(text)
-        # Sentences that say the same thing as the claim: where a rival figure means conflict.
-        aligned = [sentence for sentence in sentences(text) or [text]
-                   if same_language and coverage(claim, sentence) >= ALIGN_COVERAGE]
-        aligned_q = [q for sentence in aligned for q in quantities(sentence)]
-        aligned_d = [d for sentence in aligned for d in dates(sentence)]
+        source_sentences = sentences(text) or [text]
+
+        def aligned(fact: str) -> list[str]:
+            """Source sentences saying what the claim (or the clause holding `fact`) says:
+            where a rival figure means conflict rather than another detail."""
+            if not same_language:
+                return []
+            clause = next((c for c in _CLAUSE.split(claim) if fact in c), claim)
+            return [s for s in source_sentences
+                    if max(coverage(claim, s), coverage(clause, s)) >= ALIGN_COVERAGE]
 
         for q in claim_q:
             if _found_quantity(q, source_q):
                 continue
-            rivals = [o for o in aligned_q if q.rivals(o)]
+            rivals = [o for s in aligned(q.text) for o in quantities(s) if q.rivals(o)]
             if rivals:
                 judgement.against.append(f"claim says {q.text}, {source.source} says {rivals[0].text}")
             else:
@@ -89,7 +95,7 @@ class OfflineFactChecker:
         for d in claim_d:
             if _found_date(d, source_d):
                 continue
-            rivals_d = [o for o in aligned_d if d.rivals(o)]
+            rivals_d = [o for s in aligned(d.text) for o in dates(s) if d.rivals(o)]
             if rivals_d:
                 judgement.against.append(f"claim dates it {d.text}, {source.source} says {rivals_d[0].text}")
             else:
@@ -119,7 +125,7 @@ class OfflineFactChecker:
             # Across languages only names and figures can be compared: ask for two of them.
             covered = len(claim_e) + len(claim_q) + len(claim_d) >= CROSS_LANGUAGE_ANCHORS \
                 and not judgement.missing
-        if not covered:
+        if same_language and wording < SUPPORT_COVERAGE:
             judgement.missing.append(
                 f"only {wording:.0%} of the claim's wording is in {source.source}"
             )

@@ -1,0 +1,55 @@
+"""Shared fixtures; every test runs with the network closed (loopback and pipes only)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newsroom.agents import Engine, offline_engine
+from newsroom.agents.embeddings import Embedder
+from newsroom.config import bundled_sources
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None:
+        try:
+            local = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            local = host == "localhost"
+        if not local:
+            raise RuntimeError(f"tests must not reach the network (tried {address!r})")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    yield
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+@pytest.fixture
+def engine(embedder: Embedder) -> Engine:
+    return offline_engine(embedder)
+
+
+@pytest.fixture
+def samples() -> Path:
+    return bundled_sources()
+
+
+@pytest.fixture
+def dev_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "evals" / "dev-2026-W06"
