@@ -106,7 +106,8 @@ async def run_week(
                 root.set_attribute("newsroom.resumed", bool(options.resume))
                 try:
                     async for update in graph.astream(
-                        graph_input, config, context=context, stream_mode="updates"
+                        graph_input, config, context=context, stream_mode="updates",
+                        durability="sync",  # each step is on disk before the next starts
                     ):
                         for node, delta in update.items():
                             if on_step is not None and isinstance(delta, dict):

@@ -29,8 +29,8 @@ def _tokenizer() -> Any:
     with _jieba_lock:
         if not _jieba_ready:
             jieba.setLogLevel(60)
-            with resources.as_file(_RESOURCES / "ai_entities.txt") as path:
-                jieba.load_userdict(str(path))
+            with (_RESOURCES / "ai_entities.txt").open("rb") as handle:
+                jieba.load_userdict(handle)
             _jieba_ready = True
     return jieba
 

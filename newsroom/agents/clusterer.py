@@ -76,6 +76,26 @@ def c_tf_idf(docs: Sequence[list[str]], top: int = 5) -> list[list[tuple[str, fl
     return ranked
 
 
+def borrow_lexical(
+    lexical: np.ndarray, semantic: np.ndarray, langs: Sequence[str], neighbours: int = 3
+) -> np.ndarray:
+    """Words only match within a language: a story in a minority language takes the mean word
+    profile of its semantically nearest stories in the main language, so that it clusters by
+    topic, not by language."""
+    main = Counter(langs).most_common(1)[0][0] if langs else ""
+    peers = [j for j, lang in enumerate(langs) if lang == main]
+    if not peers or len(peers) == len(langs):
+        return lexical
+    out = lexical.copy()
+    for i, lang in enumerate(langs):
+        if lang == main:
+            continue
+        nearest = sorted(peers, key=lambda j: -float(semantic[i] @ semantic[j]))[:neighbours]
+        profile = lexical[nearest].mean(axis=0)
+        out[i] = profile / max(float(np.linalg.norm(profile)), 1e-12)
+    return out
+
+
 class OfflineClusterer:
     """Real clustering without a model endpoint."""
 
@@ -99,7 +119,8 @@ class OfflineClusterer:
         semantic = self.embedder.encode(texts)
         if not self.lexical_weight:
             return semantic
-        lexical = tfidf_vectors([tokens(t) for t in texts])
+        lexical = borrow_lexical(tfidf_vectors([tokens(t) for t in texts]), semantic,
+                                 [s.lang for s in stories])
         joined = np.hstack([math.sqrt(1 - self.lexical_weight) * semantic,
                             math.sqrt(self.lexical_weight) * lexical])
         norms = np.linalg.norm(joined, axis=1, keepdims=True)

@@ -57,9 +57,31 @@ class ToolSession:
             return payload
 
 
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one real error inside nested task-group exception groups, or the group itself."""
+    leaves = []
+    stack: list[BaseException] = [group]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, BaseExceptionGroup):
+            stack.extend(current.exceptions)
+        else:
+            leaves.append(current)
+    return leaves[0] if len(leaves) == 1 else group
+
+
 @asynccontextmanager
 async def open_archive(config: ArchiveConfig) -> AsyncIterator[ToolSession]:
     """A session with the archive server, in this process or as a stdio subprocess."""
+    try:
+        async with _open_archive(config) as session:
+            yield session
+    except BaseExceptionGroup as group:
+        raise _single(group) from None
+
+
+@asynccontextmanager
+async def _open_archive(config: ArchiveConfig) -> AsyncIterator[ToolSession]:
     if config.transport == "memory":
         from newsroom.tools.archive import build_archive_server
 
