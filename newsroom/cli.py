@@ -36,7 +36,7 @@ _STEPS = {
 
 
 def _fail(exc: NewsroomError) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -116,6 +116,9 @@ def _run(week: str, settings: Any, out_dir: Path | None, sources: Path | None,
         def on_step(node: str, delta: dict[str, Any]) -> None:
             detail = _detail(node, delta)
             progress.console.print(f"  [green]✓[/] {node:<10} {detail}", highlight=False)
+            for problem in delta.get("problems", []) if node == "research" else []:
+                progress.console.print(f"    [yellow]![/] {problem.origin}: {problem.message}",
+                                       highlight=False, soft_wrap=True)
             following = {"research": "dedup", "dedup": "cluster", "cluster": "write",
                          "write": "fact_check", "fact_check": "revise", "revise": "fact_check"}
             progress.update(task, description=_STEPS.get(following.get(node, "publish"), ""))

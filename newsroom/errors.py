@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NewsroomError(Exception):
     """Base class of every error newsroom raises on purpose."""
@@ -29,6 +31,10 @@ class SourceUnavailable(RunFailure):
     """No source could be read for the week (or an endpoint is unreachable)."""
 
     exit_code = 4
+
+    def __init__(self, message: str, problems: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 class EmptyWeek(SourceUnavailable):

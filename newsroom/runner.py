@@ -115,6 +115,7 @@ async def run_week(
                     summary.status = "ok"
                 except NewsroomError as exc:
                     summary.stop_reason = str(exc)
+                    summary.problems = list(getattr(exc, "problems", []))
                     root.set_attribute("newsroom.stop_reason", str(exc))
                     raise
                 except (KeyboardInterrupt, asyncio.CancelledError):
@@ -147,6 +148,6 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
         "problems": len(values.get("problems", [])),
     }
     summary.usage = Usage(tool_calls=int(values.get("tool_calls", 0)))
-    summary.problems = list(values.get("problems", []))
+    summary.problems = list(values.get("problems", [])) or summary.problems
     summary.outputs = {**values.get("published", {}), "trace": str(trace_file)}
     write_atomic(folder / "run.json", summary.model_dump_json(indent=2))

@@ -45,10 +45,12 @@ async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str
         found = await ctx.engine.researcher.gather(ctx.window, archive)
         calls = archive.calls
     if not found.items:
+        unread = "; ".join(f"{p.origin}: {p.message}" for p in found.problems[:5])
         raise EmptyWeek(
             f"no item published in {ctx.window.week} ({ctx.window.start:%Y-%m-%d} to "
             f"{ctx.window.days[-1]:%Y-%m-%d}, {ctx.window.tz}) in {ctx.archive.folder}"
-            + (f"; {len(found.problems)} file(s) could not be read" if found.problems else "")
+            + (f"; could not read {unread}" if unread else ""),
+            problems=found.problems,
         )
     return {
         "items": found.items, "problems": found.problems, "outside_window": found.outside_window,
