@@ -14,7 +14,9 @@ from rich.console import Console
 from newsroom.errors import NewsroomError, UsageError
 
 app = typer.Typer(
-    name="newsroom", no_args_is_help=True, add_completion=False,
+    name="newsroom",
+    no_args_is_help=True,
+    add_completion=False,
     help="A multi-agent newsroom: cited, fact-checked weekly AI reports.",
 )
 mcp_app = typer.Typer(no_args_is_help=True, help="Run one of newsroom's MCP tool servers.")
@@ -43,14 +45,29 @@ def _fail(exc: NewsroomError) -> typer.Exit:
 @app.command()
 def run(
     week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W06.")],
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder [default: out].")] = None,
-    sources: Annotated[Path | None, typer.Option(help="Folder of digests, feeds and JSON files [default: the bundled 2026-W06 samples].")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder [default: out].")
+    ] = None,
+    sources: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of digests, feeds and JSON files [default: the bundled 2026-W06 samples]."
+        ),
+    ] = None,
     engine: Annotated[str | None, typer.Option(help="offline or llm [default: offline].")] = None,
-    resume: Annotated[str | None, typer.Option(help="Continue an interrupted run by its id.")] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue an interrupted run by its id.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Publish again over an existing edition.")] = False,
-    tz: Annotated[str | None, typer.Option(help="Time zone of the week [default: Asia/Shanghai].")] = None,
-    max_revisions: Annotated[int | None, typer.Option(help="Writer ⇄ fact-checker rounds [default: 2].")] = None,
-    transport: Annotated[str | None, typer.Option(help="How the researcher reaches MCP servers: memory or stdio.")] = None,
+    tz: Annotated[
+        str | None, typer.Option(help="Time zone of the week [default: Asia/Shanghai].")
+    ] = None,
+    max_revisions: Annotated[
+        int | None, typer.Option(help="Writer ⇄ fact-checker rounds [default: 2].")
+    ] = None,
+    transport: Annotated[
+        str | None, typer.Option(help="How the researcher reaches MCP servers: memory or stdio.")
+    ] = None,
 ) -> None:
     """Write one week's report: research → dedup → cluster → write → fact-check → publish."""
     from newsroom.config import Settings
@@ -70,28 +87,44 @@ def run(
         from newsroom.weeks import parse_week
 
         parse_week(week, tz or settings.tz)
-        summary = _run(week, settings, out_dir, sources, resume, force, tz, max_revisions,
-                       chosen_transport)
+        summary = _run(
+            week, settings, out_dir, sources, resume, force, tz, max_revisions, chosen_transport
+        )
     except NewsroomError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted:[/] the checkpoint is kept; run again with --resume "
-                      "and the run id printed above")
+        console.print(
+            "[yellow]interrupted:[/] the checkpoint is kept; run again with --resume "
+            "and the run id printed above"
+        )
         raise typer.Exit(130) from None
     counts = summary.counts
     out.print(
         f"[green]published[/] {summary.outputs.get('weekly')} · {counts['themes']} themes · "
         f"{counts['supported']} claims checked and published · {counts['dropped']} dropped · "
         f"{counts['revisions']} revision round(s) · {summary.timings.get('total', 0):.1f}s",
-        highlight=False, soft_wrap=True,
+        highlight=False,
+        soft_wrap=True,
     )
-    out.print(f"report {summary.outputs.get('report')} · run {summary.run_id} · "
-              f"trace {summary.outputs.get('trace')}", highlight=False, soft_wrap=True)
+    out.print(
+        f"report {summary.outputs.get('report')} · run {summary.run_id} · "
+        f"trace {summary.outputs.get('trace')}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
-def _run(week: str, settings: Any, out_dir: Path | None, sources: Path | None,
-         resume: str | None, force: bool, tz: str | None, max_revisions: int | None,
-         transport: Any) -> Any:
+def _run(
+    week: str,
+    settings: Any,
+    out_dir: Path | None,
+    sources: Path | None,
+    resume: str | None,
+    force: bool,
+    tz: str | None,
+    max_revisions: int | None,
+    transport: Any,
+) -> Any:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from newsroom.agents import offline_engine
@@ -99,28 +132,50 @@ def _run(week: str, settings: Any, out_dir: Path | None, sources: Path | None,
     from newsroom.runner import RunOptions, run_week
 
     options = RunOptions(
-        week=week, sources=sources or settings.source_folder(),
-        out_dir=out_dir or settings.out_dir, tz=tz or settings.tz, resume=resume, force=force,
+        week=week,
+        sources=sources or settings.source_folder(),
+        out_dir=out_dir or settings.out_dir,
+        tz=tz or settings.tz,
+        resume=resume,
+        force=force,
         max_revisions=settings.max_revisions if max_revisions is None else max_revisions,
-        recursion_limit=settings.recursion_limit, transport=transport,
+        recursion_limit=settings.recursion_limit,
+        transport=transport,
         front_matter=FrontMatter(layout=settings.layout, tags=tuple(settings.tags)),
     )
-    console.print("[bold yellow]engine: offline[/] — no LLM: sentence embeddings "
-                  "(USE multilingual v3), agglomerative clustering, c-TF-IDF naming, "
-                  "MMR extractive writing, deterministic fact-checking", highlight=False)
+    console.print(
+        "[bold yellow]engine: offline[/] — no LLM: sentence embeddings "
+        "(USE multilingual v3), agglomerative clustering, c-TF-IDF naming, "
+        "MMR extractive writing, deterministic fact-checking",
+        highlight=False,
+    )
     console.print(f"sources: {options.sources} · out: {options.out_dir}", highlight=False)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         task = progress.add_task(_STEPS["research"], total=None)
 
         def on_step(node: str, delta: dict[str, Any]) -> None:
             detail = _detail(node, delta)
             progress.console.print(f"  [green]✓[/] {node:<10} {detail}", highlight=False)
             for problem in delta.get("problems", []) if node == "research" else []:
-                progress.console.print(f"    [yellow]![/] {problem.origin}: {problem.message}",
-                                       highlight=False, soft_wrap=True)
-            following = {"research": "dedup", "dedup": "cluster", "cluster": "write",
-                         "write": "fact_check", "fact_check": "revise", "revise": "fact_check"}
+                progress.console.print(
+                    f"    [yellow]![/] {problem.origin}: {problem.message}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            following = {
+                "research": "dedup",
+                "dedup": "cluster",
+                "cluster": "write",
+                "write": "fact_check",
+                "fact_check": "revise",
+                "revise": "fact_check",
+            }
             progress.update(task, description=_STEPS.get(following.get(node, "publish"), ""))
 
         engine = offline_engine()
@@ -129,8 +184,10 @@ def _run(week: str, settings: Any, out_dir: Path | None, sources: Path | None,
 
 def _detail(node: str, delta: dict[str, Any]) -> str:
     if node == "research":
-        return (f"{len(delta['items'])} items in the week, {delta.get('outside_window', 0)} "
-                f"outside it left out, {len(delta.get('problems', []))} problem(s)")
+        return (
+            f"{len(delta['items'])} items in the week, {delta.get('outside_window', 0)} "
+            f"outside it left out, {len(delta.get('problems', []))} problem(s)"
+        )
     if node == "dedup":
         return f"{len(delta['stories'])} stories"
     if node == "cluster":
@@ -139,8 +196,9 @@ def _detail(node: str, delta: dict[str, Any]) -> str:
         return f"{len(delta['draft'].claims)} claims"
     if node == "fact_check":
         labels = [v.label for v in delta["verdicts"].values()]
-        return ", ".join(f"{labels.count(k)} {k}" for k in ("supported", "contradicted",
-                                                            "unsupported"))
+        return ", ".join(
+            f"{labels.count(k)} {k}" for k in ("supported", "contradicted", "unsupported")
+        )
     if node == "publish":
         return str(delta.get("published", {}).get("weekly", ""))
     return ""
@@ -148,7 +206,9 @@ def _detail(node: str, delta: dict[str, Any]) -> str:
 
 @mcp_app.command("archive")
 def mcp_archive(
-    folder: Annotated[Path | None, typer.Option(help="Folder to serve [default: bundled samples].")] = None,
+    folder: Annotated[
+        Path | None, typer.Option(help="Folder to serve [default: bundled samples].")
+    ] = None,
     tz: Annotated[str, typer.Option(help="Time zone for digest dates.")] = "Asia/Shanghai",
 ) -> None:
     """Serve the archive MCP server over stdio."""
@@ -166,7 +226,9 @@ def mcp_archive(
 @eval_app.command("cluster")
 def eval_cluster(
     items: Annotated[Path, typer.Option(help="Items JSONL with theme and dup_group labels.")],
-    predictions: Annotated[Path | None, typer.Option(help="Write one JSON line per item here.")] = None,
+    predictions: Annotated[
+        Path | None, typer.Option(help="Write one JSON line per item here.")
+    ] = None,
 ) -> None:
     """Dedup and theme clustering quality: B-cubed, ARI, NMI, dedup pair precision/recall."""
     from newsroom.evaluation import evaluate_clusters
@@ -183,7 +245,9 @@ def eval_cluster(
 def eval_factcheck(
     items: Annotated[Path, typer.Option(help="Items JSONL the claims cite.")],
     claims: Annotated[Path, typer.Option(help="Claims JSONL with labels.")],
-    predictions: Annotated[Path | None, typer.Option(help="Write one JSON line per claim here.")] = None,
+    predictions: Annotated[
+        Path | None, typer.Option(help="Write one JSON line per claim here.")
+    ] = None,
 ) -> None:
     """Fact-check accuracy, and precision/recall per label."""
     from newsroom.evaluation import evaluate_factcheck
@@ -198,8 +262,9 @@ def eval_factcheck(
 
 def _write_predictions(path: Path | None, rows: list[dict[str, Any]]) -> None:
     if path is not None:
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                        encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
 
 
 def main() -> None:

@@ -37,10 +37,17 @@ def read_jsonl(path: Path, required: Sequence[str]) -> list[dict[str, Any]]:
 def dev_items(path: Path) -> tuple[list[SourceItem], list[dict[str, Any]]]:
     rows = read_jsonl(path, ["id", "title", "summary", "source_name", "url", "published"])
     items = [
-        SourceItem(id=str(r["id"]), title=r["title"], summary=r["summary"], source=r["source_name"],
-                   url=r["url"], published=datetime.fromisoformat(r["published"]),
-                   lang=r.get("lang") or ("zh" if any("\u4e00" <= c <= "\u9fff" for c in r["title"]) else "en"),
-                   body=r.get("body", ""))
+        SourceItem(
+            id=str(r["id"]),
+            title=r["title"],
+            summary=r["summary"],
+            source=r["source_name"],
+            url=r["url"],
+            published=datetime.fromisoformat(r["published"]),
+            lang=r.get("lang")
+            or ("zh" if any("\u4e00" <= c <= "\u9fff" for c in r["title"]) else "en"),
+            body=r.get("body", ""),
+        )
         for r in rows
     ]
     return items, rows
@@ -112,18 +119,27 @@ def evaluate_clusters(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
     p, r, f1 = b_cubed(true_theme, predicted_theme)
     dp, dr = pair_scores(true_dup, predicted_dup)
     metrics = {
-        "items": len(items), "stories": len(stories), "themes": len(themes),
-        "bcubed_precision": round(p, 4), "bcubed_recall": round(r, 4), "bcubed_f1": round(f1, 4),
+        "items": len(items),
+        "stories": len(stories),
+        "themes": len(themes),
+        "bcubed_precision": round(p, 4),
+        "bcubed_recall": round(r, 4),
+        "bcubed_f1": round(f1, 4),
         "ari": round(adjusted_rand(true_theme, predicted_theme), 4),
         "nmi": round(nmi(true_theme, predicted_theme), 4),
-        "dedup_precision": round(dp, 4), "dedup_recall": round(dr, 4),
+        "dedup_precision": round(dp, 4),
+        "dedup_recall": round(dr, 4),
     }
-    predictions = [{"id": it.id, "theme_cluster": t, "dup_cluster": d}
-                   for it, t, d in zip(items, predicted_theme, predicted_dup, strict=True)]
+    predictions = [
+        {"id": it.id, "theme_cluster": t, "dup_cluster": d}
+        for it, t, d in zip(items, predicted_theme, predicted_dup, strict=True)
+    ]
     return metrics, predictions
 
 
-def evaluate_factcheck(items_path: Path, claims_path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def evaluate_factcheck(
+    items_path: Path, claims_path: Path
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from newsroom.agents.fact_checker import OfflineFactChecker
 
     items, _ = dev_items(items_path)
@@ -132,8 +148,12 @@ def evaluate_factcheck(items_path: Path, claims_path: Path) -> tuple[dict[str, A
     checker = OfflineFactChecker()
     predictions, truth, guessed = [], [], []
     for row in rows:
-        claim = Claim(id=str(row["id"]), theme_id="eval", text=row["claim"],
-                      cites=[str(c) for c in row["cites"]])
+        claim = Claim(
+            id=str(row["id"]),
+            theme_id="eval",
+            text=row["claim"],
+            cites=[str(c) for c in row["cites"]],
+        )
         verdict = checker.check(claim, by_id)
         predictions.append({"id": claim.id, "predicted": verdict.label, "reasons": verdict.reasons})
         truth.append(row["label"])

@@ -52,8 +52,10 @@ class References:
         lines = []
         for number, item_id in enumerate(self.order, start=1):
             item = self.items[item_id]
-            lines.append(f"{number}. <a id=\"ref-{number}\"></a>[{item.title}]({item.url})"
-                         f" — {item.source}，{item.published:%Y-%m-%d}")
+            lines.append(
+                f'{number}. <a id="ref-{number}"></a>[{item.title}]({item.url})'
+                f" — {item.source}，{item.published:%Y-%m-%d}"
+            )
         return lines
 
 
@@ -69,31 +71,53 @@ def render_weekly(
 ) -> tuple[str, list[Claim], list[Claim]]:
     """Markdown of the weekly analysis; returns it with the published and the dropped claims."""
     claims = {c.id: c for c in draft.claims}
-    published = [c for c in draft.claims if verdicts.get(c.id) and verdicts[c.id].label == "supported"]
+    published = [
+        c for c in draft.claims if verdicts.get(c.id) and verdicts[c.id].label == "supported"
+    ]
     dropped = [c for c in draft.claims if c not in published]
     refs = References(items)
     last_day = window.days[-1].isoformat()
     description = draft.lead[:120]
-    head = ["---", f"title: {_yaml(draft.title)}", f"description: {_yaml(description)}",
-            f"date: {last_day}", f"scheduled: {last_day}", "tags:"]
+    head = [
+        "---",
+        f"title: {_yaml(draft.title)}",
+        f"description: {_yaml(description)}",
+        f"date: {last_day}",
+        f"scheduled: {last_day}",
+        "tags:",
+    ]
     head += [f"  - {_yaml(tag)}" for tag in front_matter.tags]
-    head += [f"layout: {_yaml(front_matter.layout)}", f"week: {window.week}",
-             f"generator: {engine}", f"status: {status}", f"run_id: {run_id}"]
+    head += [
+        f"layout: {_yaml(front_matter.layout)}",
+        f"week: {window.week}",
+        f"generator: {engine}",
+        f"status: {status}",
+        f"run_id: {run_id}",
+    ]
     head += [f"{key}: {_yaml(value)}" for key, value in front_matter.extra.items()]
     head.append("---")
     body = ["", f"# {draft.title}", ""]
     if engine == "offline":
-        body += ["> 本期由 newsroom **离线引擎**生成：证据句从来源中抽取（MMR），主题由句向量聚类与 "
-                 "c-TF-IDF 命名，未使用大语言模型；每条证据都经过事实核查并标注来源。", ""]
+        body += [
+            "> 本期由 newsroom **离线引擎**生成：证据句从来源中抽取（MMR），主题由句向量聚类与 "
+            "c-TF-IDF 命名，未使用大语言模型；每条证据都经过事实核查并标注来源。",
+            "",
+        ]
     if status != "ok":
         body += [f"> **注意：本期为不完整版本（status: {status}）。**", ""]
     body += [draft.lead, ""]
     for section in draft.sections:
         body += ["---", "", f"### {section.heading}", "", section.lead, ""]
-        evidence = [claims[i] for i in section.claim_ids
-                    if claims[i] in published and claims[i].kind == "evidence"]
-        impact = [claims[i] for i in section.claim_ids
-                  if claims[i] in published and claims[i].kind == "impact"]
+        evidence = [
+            claims[i]
+            for i in section.claim_ids
+            if claims[i] in published and claims[i].kind == "evidence"
+        ]
+        impact = [
+            claims[i]
+            for i in section.claim_ids
+            if claims[i] in published and claims[i].kind == "impact"
+        ]
         if evidence:
             body.append("证据链：")
             body += [f"- {c.text.rstrip('。')}。{refs.mark(c.cites)}" for c in evidence]
@@ -105,9 +129,14 @@ def render_weekly(
     body += ["---", "", "### 趋势展望（下周要观察的信号）", ""]
     body += [f"{n}. {line}" for n, line in enumerate(draft.outlook, start=1)]
     revised = sum(1 for c in published if c.revision > 0)
-    body += ["", "### 结语", "",
-             f"本期共发布{len(published)}条经事实核查的证据与判断（其中{revised}条经修订后通过），"
-             f"另有{len(dropped)}条未能被所引来源证实，已删除、未发布。" + draft.closing, ""]
+    body += [
+        "",
+        "### 结语",
+        "",
+        f"本期共发布{len(published)}条经事实核查的证据与判断（其中{revised}条经修订后通过），"
+        f"另有{len(dropped)}条未能被所引来源证实，已删除、未发布。" + draft.closing,
+        "",
+    ]
     body += ["### 参考", "", *refs.render(), ""]
     return "\n".join(head + body), published, dropped
 
@@ -131,10 +160,15 @@ def publish_edition(
     )
     cited = {i for claim in published for i in claim.cites}
     report = Report(
-        week=window.week, title=draft.title, generator=engine, themes=list(themes),
-        stories=list(stories), claims=published,
+        week=window.week,
+        title=draft.title,
+        generator=engine,
+        themes=list(themes),
+        stories=list(stories),
+        claims=published,
         verdicts=[verdicts[c.id] for c in draft.claims if c.id in verdicts],
-        dropped=dropped, sources=[items[i] for i in items if i in cited],
+        dropped=dropped,
+        sources=[items[i] for i in items if i in cited],
     )
     weekly, report_path = folder / "weekly.md", folder / "report.json"
     write_atomic(report_path, report.model_dump_json(indent=2))

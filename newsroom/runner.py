@@ -69,16 +69,28 @@ async def run_week(
             "pass --force to publish it again"
         )
     run_id = options.resume or new_run_id(window.week)
-    summary = RunSummary(run_id=run_id, week=window.week, status="failed", engine=engine.name,
-                         started=datetime.now(UTC))
+    summary = RunSummary(
+        run_id=run_id,
+        week=window.week,
+        status="failed",
+        engine=engine.name,
+        started=datetime.now(UTC),
+    )
     context = RunContext(
-        engine=engine, window=window, run_id=run_id, out_dir=options.out_dir,
+        engine=engine,
+        window=window,
+        run_id=run_id,
+        out_dir=options.out_dir,
         archive=ArchiveConfig(options.sources, options.tz, options.transport),
-        max_revisions=options.max_revisions, front_matter=options.front_matter,
+        max_revisions=options.max_revisions,
+        front_matter=options.front_matter,
     )
     db = checkpointer_path(options.out_dir)
     db.parent.mkdir(parents=True, exist_ok=True)
-    config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": options.recursion_limit}
+    config: Any = {
+        "configurable": {"thread_id": run_id},
+        "recursion_limit": options.recursion_limit,
+    }
     trace_file = folder / "trace.jsonl"
     values: dict[str, Any] | None = None
     try:
@@ -97,8 +109,10 @@ async def run_week(
                 if not snapshot.next:
                     raise UsageError(f"run {run_id} already finished; nothing to resume")
                 graph_input = None
-            with exporting(JsonlSpanExporter(trace_file)), \
-                    tracer().start_as_current_span("invoke_workflow newsroom") as root:
+            with (
+                exporting(JsonlSpanExporter(trace_file)),
+                tracer().start_as_current_span("invoke_workflow newsroom") as root,
+            ):
                 root.set_attribute("gen_ai.operation.name", "invoke_workflow")
                 root.set_attribute("newsroom.week", window.week)
                 root.set_attribute("newsroom.run_id", run_id)
@@ -106,7 +120,10 @@ async def run_week(
                 root.set_attribute("newsroom.resumed", bool(options.resume))
                 try:
                     async for update in graph.astream(
-                        graph_input, config, context=context, stream_mode="updates",
+                        graph_input,
+                        config,
+                        context=context,
+                        stream_mode="updates",
                         durability="sync",  # each step is on disk before the next starts
                     ):
                         for node, delta in update.items():

@@ -36,7 +36,9 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageError(f"unknown time zone {name!r}; use an IANA name like Asia/Shanghai") from exc
+        raise UsageError(
+            f"unknown time zone {name!r}; use an IANA name like Asia/Shanghai"
+        ) from exc
 
 
 def parse_week(text: str, tz: str = "Asia/Shanghai") -> WeekWindow:
@@ -48,9 +50,7 @@ def parse_week(text: str, tz: str = "Asia/Shanghai") -> WeekWindow:
     try:
         monday = date.fromisocalendar(year, number, 1)
     except ValueError:
-        raise UsageError(
-            f"invalid week {text!r}: {year} has no ISO week {number:02d}"
-        ) from None
+        raise UsageError(f"invalid week {text!r}: {year} has no ISO week {number:02d}") from None
     zi = zone(tz)
     start = datetime.combine(monday, time.min, tzinfo=zi)
     return WeekWindow(week=f"{year}-W{number:02d}", tz=tz, start=start, end=start + timedelta(7))

@@ -16,10 +16,18 @@ from newsroom.models import Claim, SourceItem
 WHEN = datetime(2026, 2, 4, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
-def item(id: str, title: str, summary: str = "", url: str = "", source: str = "S",
-         lang: str = "zh") -> SourceItem:
-    return SourceItem(id=id, title=title, summary=summary, url=url or f"https://e.com/{id}",
-                      source=source, published=WHEN, lang=lang)
+def item(
+    id: str, title: str, summary: str = "", url: str = "", source: str = "S", lang: str = "zh"
+) -> SourceItem:
+    return SourceItem(
+        id=id,
+        title=title,
+        summary=summary,
+        url=url or f"https://e.com/{id}",
+        source=source,
+        published=WHEN,
+        lang=lang,
+    )
 
 
 def test_canonical_url_merges_and_keeps_every_source() -> None:
@@ -50,8 +58,17 @@ def test_minhash_near_duplicates_need_agreeing_numbers() -> None:
 
 def test_cross_lingual_duplicates_with_embeddings(engine: Engine) -> None:
     items = [
-        item("zh", "Resolve AI完成1.25亿美元A轮融资", "AI运维公司Resolve AI完成1.25亿美元A轮融资，光速创投领投。"),
-        item("en", "Resolve AI raises $125 million Series A", "Resolve AI raised $125 million in a Series A led by Lightspeed.", lang="en"),
+        item(
+            "zh",
+            "Resolve AI完成1.25亿美元A轮融资",
+            "AI运维公司Resolve AI完成1.25亿美元A轮融资，光速创投领投。",
+        ),
+        item(
+            "en",
+            "Resolve AI raises $125 million Series A",
+            "Resolve AI raised $125 million in a Series A led by Lightspeed.",
+            lang="en",
+        ),
         item("other", "Cerebras完成大额融资", "AI芯片公司Cerebras完成新一轮融资。"),
     ]
     vectors = engine.embedder.encode([f"{i.title} {i.summary}" for i in items])
@@ -66,26 +83,31 @@ def test_c_tf_idf_prefers_distinctive_terms() -> None:
 
 
 SOURCE = item(
-    "src", "Resolve AI完成1.25亿美元A轮融资",
+    "src",
+    "Resolve AI完成1.25亿美元A轮融资",
     "AI运维公司Resolve AI完成1.25亿美元A轮融资，估值达到10亿美元。本轮融资由光速创投领投。"
     "公司于2026年2月4日宣布。",
     source="样例日报",
 )
 
 
-@pytest.mark.parametrize(("text", "label"), [
-    ("Resolve AI完成1.25亿美元A轮融资，估值达到10亿美元。", "supported"),
-    ("据样例日报报道，本轮融资由光速创投领投。", "supported"),
-    ("Resolve AI完成2.5亿美元A轮融资，估值达到10亿美元。", "contradicted"),
-    ("Resolve AI完成1.25亿美元A轮融资，公司于2026年2月9日宣布。", "contradicted"),
-    ("本轮融资未由光速创投领投。", "contradicted"),
-    ("据新华社报道，本轮融资由光速创投领投。", "contradicted"),
-    ("Resolve AI计划在东京设立亚太总部。", "unsupported"),
-    ("Resolve AI与OpenAI达成合作。", "unsupported"),
-])
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Resolve AI完成1.25亿美元A轮融资，估值达到10亿美元。", "supported"),
+        ("据样例日报报道，本轮融资由光速创投领投。", "supported"),
+        ("Resolve AI完成2.5亿美元A轮融资，估值达到10亿美元。", "contradicted"),
+        ("Resolve AI完成1.25亿美元A轮融资，公司于2026年2月9日宣布。", "contradicted"),
+        ("本轮融资未由光速创投领投。", "contradicted"),
+        ("据新华社报道，本轮融资由光速创投领投。", "contradicted"),
+        ("Resolve AI计划在东京设立亚太总部。", "unsupported"),
+        ("Resolve AI与OpenAI达成合作。", "unsupported"),
+    ],
+)
 def test_fact_checker_verdicts(text: str, label: str) -> None:
-    verdict = OfflineFactChecker().check(Claim(id="c", theme_id="t", text=text, cites=["src"]),
-                                         {"src": SOURCE})
+    verdict = OfflineFactChecker().check(
+        Claim(id="c", theme_id="t", text=text, cites=["src"]), {"src": SOURCE}
+    )
     assert verdict.label == label, verdict.reasons
     if label != "supported":
         assert verdict.reasons
@@ -95,7 +117,8 @@ def test_version_mismatch_is_a_contradiction() -> None:
     source = item("s", "Anthropic发布Claude Opus 4.6", "Claude Opus 4.6支持百万级token上下文窗口。")
     verdict = OfflineFactChecker().check(
         Claim(id="c", theme_id="t", text="Claude Opus 4.5支持百万级token上下文窗口。", cites=["s"]),
-        {"s": source})
+        {"s": source},
+    )
     assert verdict.label == "contradicted"
     assert any("Claude Opus 4.6" in reason for reason in verdict.reasons)
 
@@ -104,8 +127,11 @@ def test_sources_that_disagree_name_who_supports_whom() -> None:
     one = item("one", "SpaceX入股xAI", "SpaceX在2025年7月以20亿美元入股xAI。", source="甲报")
     two = item("two", "SpaceX入股xAI", "SpaceX在2025年7月曾以15亿美元入股xAI。", source="乙报")
     verdict = OfflineFactChecker().check(
-        Claim(id="c", theme_id="t", text="SpaceX在2025年7月以20亿美元入股xAI。",
-              cites=["one", "two"]), {"one": one, "two": two})
+        Claim(
+            id="c", theme_id="t", text="SpaceX在2025年7月以20亿美元入股xAI。", cites=["one", "two"]
+        ),
+        {"one": one, "two": two},
+    )
     assert verdict.label == "contradicted"
     assert verdict.support == ["one"] and verdict.against == ["two"]
 

@@ -26,8 +26,18 @@ def test_invalid_week_is_one_line_exit_2(week: str, tmp_path: Path) -> None:
 
 
 def test_missing_source_folder_exit_4(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", "--week", "2026-W06", "--out", str(tmp_path / "o"),
-                                 "--sources", str(tmp_path / "nowhere")])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--week",
+            "2026-W06",
+            "--out",
+            str(tmp_path / "o"),
+            "--sources",
+            str(tmp_path / "nowhere"),
+        ],
+    )
     assert result.exit_code == 4
     assert "nowhere" in result.output and "does not exist" in result.output
 
@@ -36,8 +46,9 @@ def test_empty_week_names_the_folder_and_bad_files(tmp_path: Path) -> None:
     sources = tmp_path / "src"
     sources.mkdir()
     (sources / "broken.json").write_text("{not json")
-    result = runner.invoke(app, ["run", "--week", "2026-W06", "--out", str(tmp_path / "o"),
-                                 "--sources", str(sources)])
+    result = runner.invoke(
+        app, ["run", "--week", "2026-W06", "--out", str(tmp_path / "o"), "--sources", str(sources)]
+    )
     assert result.exit_code == 4
     assert "no item published in 2026-W06" in " ".join(result.output.split())
     run = json.loads((tmp_path / "o" / "2026-W06" / "run.json").read_text())
@@ -46,13 +57,16 @@ def test_empty_week_names_the_folder_and_bad_files(tmp_path: Path) -> None:
 
 
 def test_unknown_engine_and_llm_not_yet(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", "--week", "2026-W06", "--engine", "gpt", "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["run", "--week", "2026-W06", "--engine", "gpt", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 2 and "unknown engine" in result.output
 
 
 def test_resume_unknown_run_is_a_usage_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", "--week", "2026-W06", "--out", str(tmp_path),
-                                 "--resume", "nope"])
+    result = runner.invoke(
+        app, ["run", "--week", "2026-W06", "--out", str(tmp_path), "--resume", "nope"]
+    )
     assert result.exit_code == 2
     assert "no checkpoint for run nope" in result.output
 
@@ -61,34 +75,51 @@ def test_readme_command_as_a_process_then_force(tmp_path: Path) -> None:
     """`newsroom run --week 2026-W06` exactly as the README has it, in a fresh folder."""
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
     command = [sys.executable, "-m", "newsroom", "run", "--week", "2026-W06"]
-    first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
-                           timeout=300)
+    first = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert first.returncode == 0, first.stderr
     assert "engine: offline" in first.stderr
     folder = tmp_path / "out" / "2026-W06"
     run = json.loads((folder / "run.json").read_text())
     assert run["status"] == "ok" and run["stop_reason"] is None
-    assert set(run["usage"]) >= {"llm_calls", "input_tokens", "output_tokens", "cost_usd",
-                                 "tool_calls"}
+    assert set(run["usage"]) >= {
+        "llm_calls",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "tool_calls",
+    }
     assert run["usage"]["tool_calls"] == 1
     report = json.loads((folder / "report.json").read_text())
     assert {"themes", "stories", "claims", "sources"} <= set(report)
 
-    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
-                           timeout=300)
+    again = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 2
     assert "already published" in again.stderr and "--force" in again.stderr
 
-    forced = subprocess.run([*command, "--force"], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=300)
+    forced = subprocess.run(
+        [*command, "--force"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert forced.returncode == 0, forced.stderr
     assert json.loads((folder / "run.json").read_text())["run_id"] != run["run_id"]
 
 
 def test_eval_commands_print_metrics_and_predictions(dev_dir: Path, tmp_path: Path) -> None:
     predictions = tmp_path / "items.pred.jsonl"
-    result = runner.invoke(app, ["eval", "cluster", "--items", str(dev_dir / "items.jsonl"),
-                                 "--predictions", str(predictions)])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "cluster",
+            "--items",
+            str(dev_dir / "items.jsonl"),
+            "--predictions",
+            str(predictions),
+        ],
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.output)
     assert metrics["bcubed_f1"] >= 0.80
@@ -98,9 +129,19 @@ def test_eval_commands_print_metrics_and_predictions(dev_dir: Path, tmp_path: Pa
     assert set(rows[0]) == {"id", "theme_cluster", "dup_cluster"}
 
     claims = tmp_path / "claims.pred.jsonl"
-    result = runner.invoke(app, ["eval", "factcheck", "--items", str(dev_dir / "items.jsonl"),
-                                 "--claims", str(dev_dir / "claims.jsonl"),
-                                 "--predictions", str(claims)])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "factcheck",
+            "--items",
+            str(dev_dir / "items.jsonl"),
+            "--claims",
+            str(dev_dir / "claims.jsonl"),
+            "--predictions",
+            str(claims),
+        ],
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.output)
     assert metrics["claims"] >= 60

@@ -45,7 +45,9 @@ def test_digest_items_fields_and_bad_entry_reported() -> None:
 
 
 def test_digest_without_date_is_a_problem_for_that_file_only(tmp_path: Path) -> None:
-    (tmp_path / "undated.md").write_text("**模型**\n\n标题\n说明：x。\n来源出处：[a](https://a.b/c)\n")
+    (tmp_path / "undated.md").write_text(
+        "**模型**\n\n标题\n说明：x。\n来源出处：[a](https://a.b/c)\n"
+    )
     (tmp_path / "digest-2026-02-04.md").write_text(DIGEST.replace("(2026-02-03)", ""))
     (tmp_path / "broken.xml").write_text("<rss><channel><item><title>x</title>")
     (tmp_path / "notes.txt").write_text("not a source")
@@ -94,8 +96,10 @@ def test_json_rows_validated_one_by_one() -> None:
 
 
 def test_canonical_url_drops_tracking_and_case() -> None:
-    assert canonical_url("HTTP://WWW.Example.com/a/?utm_source=x&b=2&vt=4#top") == \
-        "https://example.com/a?b=2"
+    assert (
+        canonical_url("HTTP://WWW.Example.com/a/?utm_source=x&b=2&vt=4#top")
+        == "https://example.com/a?b=2"
+    )
     assert canonical_url("https://example.com/a") == canonical_url("https://www.example.com/a/")
 
 
@@ -105,7 +109,8 @@ def test_bundled_samples_cover_the_week(samples: Path) -> None:
     inside = [i for i in result.items if window.contains(i.published)]
     assert not result.problems
     assert len(inside) >= 60
-    assert {window.local_date(i.published).isoformat() for i in inside} == \
-        {d.isoformat() for d in window.days}
+    assert {window.local_date(i.published).isoformat() for i in inside} == {
+        d.isoformat() for d in window.days
+    }
     assert {i.lang for i in inside} == {"zh", "en"}
     assert len(result.items) - len(inside) == 5

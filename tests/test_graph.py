@@ -54,8 +54,14 @@ def test_topology_snapshot() -> None:
 
 def _context(engine: Engine, samples: Path, out: Path, max_revisions: int = 2) -> RunContext:
     window = parse_week("2026-W06")
-    return RunContext(engine=engine, window=window, archive=ArchiveConfig(samples),
-                      out_dir=out, run_id="test-run", max_revisions=max_revisions)
+    return RunContext(
+        engine=engine,
+        window=window,
+        archive=ArchiveConfig(samples),
+        out_dir=out,
+        run_id="test-run",
+        max_revisions=max_revisions,
+    )
 
 
 async def _invoke(context: RunContext) -> dict[str, Any]:
@@ -72,8 +78,9 @@ def test_full_offline_run(engine: Engine, samples: Path, tmp_path: Path) -> None
     sources = {s["id"]: s for s in report["sources"]}
     assert 4 <= len(report["themes"]) <= 8
     for theme in report["themes"]:
-        evidence = [c for c in report["claims"] if c["theme_id"] == theme["id"]
-                    and c["kind"] == "evidence"]
+        evidence = [
+            c for c in report["claims"] if c["theme_id"] == theme["id"] and c["kind"] == "evidence"
+        ]
         assert len(evidence) >= 3, theme["name"]
     for claim in report["claims"]:
         assert claim["cites"]
@@ -95,19 +102,35 @@ class StubbornWriter:
         self.inner = inner
         self.revisions = 0
 
-    def write(self, window: WeekWindow, themes: Sequence[Theme], stories: Mapping[str, Story],
-              items: Mapping[str, SourceItem]) -> Draft:
+    def write(
+        self,
+        window: WeekWindow,
+        themes: Sequence[Theme],
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+    ) -> Draft:
         draft: Draft = self.inner.write(window, themes, stories, items)
         resolve = next(i for i in items.values() if i.title.startswith("AI运维公司Resolve"))
-        wrong = draft.claims[0].model_copy(update={
-            "text": "Resolve AI完成2.5亿美元A轮融资，估值达到10亿美元。", "cites": [resolve.id]})
+        wrong = draft.claims[0].model_copy(
+            update={
+                "text": "Resolve AI完成2.5亿美元A轮融资，估值达到10亿美元。",
+                "cites": [resolve.id],
+            }
+        )
         return draft.model_copy(update={"claims": [wrong, *draft.claims[1:]]})
 
     def revise(self, draft: Draft, verdicts: Mapping[str, Verdict], *args: Any) -> Draft:
         self.revisions += 1
-        return draft.model_copy(update={"claims": [
-            c.model_copy(update={"revision": c.revision + 1}) if verdicts[c.id].label != "supported"
-            else c for c in draft.claims]})
+        return draft.model_copy(
+            update={
+                "claims": [
+                    c.model_copy(update={"revision": c.revision + 1})
+                    if verdicts[c.id].label != "supported"
+                    else c
+                    for c in draft.claims
+                ]
+            }
+        )
 
 
 @pytest.mark.parametrize("max_revisions", [0, 2])
@@ -120,7 +143,9 @@ def test_revision_loop_is_bounded_and_failures_are_dropped(
     assert writer.revisions == max_revisions
     assert state["revisions"] == max_revisions
     report = json.loads((tmp_path / "2026-W06" / "report.json").read_text())
-    assert [c["text"] for c in report["dropped"]] == ["Resolve AI完成2.5亿美元A轮融资，估值达到10亿美元。"]
+    assert [c["text"] for c in report["dropped"]] == [
+        "Resolve AI完成2.5亿美元A轮融资，估值达到10亿美元。"
+    ]
     markdown = (tmp_path / "2026-W06" / "weekly.md").read_text()
     assert "2.5亿美元" not in markdown
     assert "1条未能被所引来源证实" in markdown

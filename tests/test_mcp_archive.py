@@ -29,15 +29,18 @@ def test_in_memory_session_serves_the_week(samples: Path) -> None:
     items = payload["items"]
     assert isinstance(items, list) and len(items) == 64
     assert payload["outside_window"] == 5
-    assert all(WEEK.contains(__import__("datetime").datetime.fromisoformat(i["published"]))
-               for i in items)
+    assert all(
+        WEEK.contains(__import__("datetime").datetime.fromisoformat(i["published"])) for i in items
+    )
 
 
 def test_stdio_subprocess_serves_the_same_items(samples: Path) -> None:
     async def both() -> tuple[dict[str, object], dict[str, object]]:
         with anyio.fail_after(60):
-            return (await _items(ArchiveConfig(samples, transport="stdio")),
-                    await _items(ArchiveConfig(samples)))
+            return (
+                await _items(ArchiveConfig(samples, transport="stdio")),
+                await _items(ArchiveConfig(samples)),
+            )
 
     over_stdio, in_memory = anyio.run(both)
     ids = sorted(i["id"] for i in over_stdio["items"])  # type: ignore[attr-defined]
@@ -52,5 +55,8 @@ def test_tool_errors_surface_as_source_unavailable(tmp_path: Path) -> None:
     with pytest.raises(SourceUnavailable, match="does not exist"):
         anyio.run(call, ArchiveConfig(tmp_path / "missing"), ARGS)
     with pytest.raises(SourceUnavailable, match="needs a UTC offset"):
-        anyio.run(call, ArchiveConfig(tmp_path), {"start": "2026-02-02T00:00:00",
-                                                   "end": "2026-02-09T00:00:00+08:00"})
+        anyio.run(
+            call,
+            ArchiveConfig(tmp_path),
+            {"start": "2026-02-02T00:00:00", "end": "2026-02-09T00:00:00+08:00"},
+        )

@@ -5,18 +5,21 @@ import pytest
 from newsroom.agents._text import claim_parts, dates, entities, mentions, negations, quantities
 
 
-@pytest.mark.parametrize(("text", "value", "kind"), [
-    ("合并后估值达1.25万亿美元", 1.25e12, "usd"),
-    ("values it at $1.25 trillion", 1.25e12, "usd"),
-    ("完成1.25亿美元A轮融资", 1.25e8, "usd"),
-    ("raised $125 million", 1.25e8, "usd"),
-    ("超过6亿元人民币", 6e8, "cny"),
-    ("速度提升25%", 25, "percent"),
-    ("runs 25% faster", 25, "percent"),
-    ("效率提升4.5倍", 4.5, "times"),
-    ("拟安排十三件立法项目", 13, "count"),
-    ("总功率达2GW", 2, "gw"),
-])
+@pytest.mark.parametrize(
+    ("text", "value", "kind"),
+    [
+        ("合并后估值达1.25万亿美元", 1.25e12, "usd"),
+        ("values it at $1.25 trillion", 1.25e12, "usd"),
+        ("完成1.25亿美元A轮融资", 1.25e8, "usd"),
+        ("raised $125 million", 1.25e8, "usd"),
+        ("超过6亿元人民币", 6e8, "cny"),
+        ("速度提升25%", 25, "percent"),
+        ("runs 25% faster", 25, "percent"),
+        ("效率提升4.5倍", 4.5, "times"),
+        ("拟安排十三件立法项目", 13, "count"),
+        ("总功率达2GW", 2, "gw"),
+    ],
+)
 def test_quantities_normalized(text: str, value: float, kind: str) -> None:
     found = quantities(text)
     assert any(q.kind == kind and abs(q.value - value) < 1e-6 * value for q in found), found
@@ -29,7 +32,11 @@ def test_versions_and_dates_are_not_quantities() -> None:
 
 def test_dates_in_both_languages() -> None:
     found = dates("第一步在2025年7月，第二步于2026年2月2日；closed on February 2, 2026")
-    assert [(d.year, d.month, d.day) for d in found] == [(2025, 7, None), (2026, 2, 2), (2026, 2, 2)]
+    assert [(d.year, d.month, d.day) for d in found] == [
+        (2025, 7, None),
+        (2026, 2, 2),
+        (2026, 2, 2),
+    ]
 
 
 def test_entities_keep_versions_and_respect_token_boundaries() -> None:

@@ -14,8 +14,9 @@ from newsroom.runner import RunOptions, run_week
 def test_run_writes_one_trace_with_node_and_tool_spans(
     engine: Engine, samples: Path, tmp_path: Path
 ) -> None:
-    summary = anyio.run(run_week, RunOptions(week="2026-W06", sources=samples, out_dir=tmp_path),
-                        engine)
+    summary = anyio.run(
+        run_week, RunOptions(week="2026-W06", sources=samples, out_dir=tmp_path), engine
+    )
     spans = [json.loads(line) for line in Path(summary.outputs["trace"]).read_text().splitlines()]
     assert len({span["trace_id"] for span in spans}) == 1
     by_id = {span["span_id"]: span for span in spans}
@@ -23,8 +24,11 @@ def test_run_writes_one_trace_with_node_and_tool_spans(
     assert root["name"] == "invoke_workflow newsroom"
     assert root["attributes"]["newsroom.week"] == "2026-W06"
     assert root["attributes"]["newsroom.status"] == "ok"
-    agents = [span["attributes"]["gen_ai.agent.name"] for span in spans
-              if span["name"].startswith("invoke_agent")]
+    agents = [
+        span["attributes"]["gen_ai.agent.name"]
+        for span in spans
+        if span["name"].startswith("invoke_agent")
+    ]
     assert {"researcher", "clusterer", "writer", "fact_checker", "publisher"} <= set(agents)
     tool = next(span for span in spans if span["name"] == "execute_tool archive.items")
     assert by_id[tool["parent_id"]]["name"] == "invoke_agent researcher"

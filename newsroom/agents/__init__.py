@@ -23,11 +23,22 @@ class Clusterer(Protocol):
 
 
 class Writer(Protocol):
-    def write(self, window: WeekWindow, themes: Sequence[Theme], stories: Mapping[str, Story],
-              items: Mapping[str, SourceItem]) -> Draft: ...
+    def write(
+        self,
+        window: WeekWindow,
+        themes: Sequence[Theme],
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+    ) -> Draft: ...
 
-    def revise(self, draft: Draft, verdicts: Mapping[str, Verdict], themes: Sequence[Theme],
-               stories: Mapping[str, Story], items: Mapping[str, SourceItem]) -> Draft: ...
+    def revise(
+        self,
+        draft: Draft,
+        verdicts: Mapping[str, Verdict],
+        themes: Sequence[Theme],
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+    ) -> Draft: ...
 
 
 class FactChecker(Protocol):

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import pairwise
 from typing import Any
 
 _RESOURCES = resources.files("newsroom.agents") / "resources"
@@ -16,9 +17,10 @@ _jieba_ready = False
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])\s*|(?<=[.])\s+(?=[A-Z\u4e00-\u9fff])|\n+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
-_STOP = set(
-    "的 了 和 与 及 在 是 为 将 对 等 也 并 其 这 该 一 个 中 上 有 被 由 于 以 把 从 向 让 "
-    "this that with from have been will the and for its are was were has had into over".split()
+_STOP = frozenset(
+    "的 了 和 与 及 在 是 为 将 对 等 也 并 其 这 该 "
+    "一 个 中 上 有 被 由 于 以 把 从 向 让 this that with "
+    "from have been will the and for its are was were has had into over ".split()
 )
 
 
@@ -60,7 +62,7 @@ def grams(text: str) -> set[str]:
     """Character bigrams of the CJK text and lower-case Latin words: a language-light bag."""
     lowered = text.lower()
     cjk = "".join(ch if _CJK.match(ch) else " " for ch in lowered)
-    out = {a + b for chunk in cjk.split() for a, b in zip(chunk, chunk[1:], strict=False)}
+    out = {a + b for chunk in cjk.split() for a, b in pairwise(chunk)}
     out.update(word for word in _WORD.findall(lowered) if not word.isdigit())
     return {gram for gram in out if gram not in _STOP}
 
@@ -79,15 +81,37 @@ def is_cjk(text: str) -> bool:
 
 # ---------------------------------------------------------------- numbers
 _MULT = {
-    "万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3, "百": 1e2,
-    "trillion": 1e12, "billion": 1e9, "million": 1e6, "thousand": 1e3,
-    "k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9, "tn": 1e12,
+    "万亿": 1e12,
+    "亿": 1e8,
+    "万": 1e4,
+    "千": 1e3,
+    "百": 1e2,
+    "trillion": 1e12,
+    "billion": 1e9,
+    "million": 1e6,
+    "thousand": 1e3,
+    "k": 1e3,
+    "m": 1e6,
+    "b": 1e9,
+    "bn": 1e9,
+    "tn": 1e12,
 }
 _UNIT_KIND = {
-    "%": "percent", "％": "percent", "percent": "percent",
-    "美元": "usd", "$": "usd", "dollars": "usd", "usd": "usd",
-    "元": "cny", "人民币": "cny", "元人民币": "cny", "yuan": "cny",
-    "倍": "times", "x": "times", "times": "times", "gw": "gw",
+    "%": "percent",
+    "％": "percent",
+    "percent": "percent",
+    "美元": "usd",
+    "$": "usd",
+    "dollars": "usd",
+    "usd": "usd",
+    "元": "cny",
+    "人民币": "cny",
+    "元人民币": "cny",
+    "yuan": "cny",
+    "倍": "times",
+    "x": "times",
+    "times": "times",
+    "gw": "gw",
 }
 _ARABIC = re.compile(
     r"(?P<cur>\$)?(?<![A-Za-z0-9.\-])(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)\s*"
@@ -99,8 +123,19 @@ _CN_NUMERAL = re.compile(
     r"(?<![进统唯第单同逐万千百])(?P<num>[零一二两三四五六七八九十百千]+(?:[万亿]+)?)"
     r"(?P<unit>倍|个|件|项|名|家|款|位|步|轮)"
 )
-_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-              "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 
 
@@ -153,7 +188,7 @@ def quantities(text: str) -> list[Quantity]:
         raw = match.group("num").replace(",", "")
         mult = (match.group("mult") or "").lower()
         unit = (match.group("unit") or "").lower()
-        tail = masked[match.end():match.end() + 1]
+        tail = masked[match.end() : match.end() + 1]
         if not mult and not unit and not match.group("cur") and tail in "年月日号":
             continue
         value = float(raw) * _MULT.get(mult, 1.0)
@@ -162,25 +197,45 @@ def quantities(text: str) -> list[Quantity]:
             kind = "usd"
         found.append(Quantity(value, kind, match.group(0).strip()))
     for match in _CN_NUMERAL.finditer(masked):
-        value = _cn_to_int(match.group("num"))
-        if value is None:
+        number = _cn_to_int(match.group("num"))
+        if number is None:
             continue
         kind = "times" if match.group("unit") == "倍" else "count"
-        found.append(Quantity(float(value), kind, match.group(0)))
+        found.append(Quantity(float(number), kind, match.group(0)))
     return found
 
 
 # ---------------------------------------------------------------- dates
-_MONTHS = {name: i for i, names in enumerate(
-    ["jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july",
-     "aug august", "sep sept september", "oct october", "nov november", "dec december"],
-    start=1) for name in names.split()}
+_MONTHS = {
+    name: i
+    for i, names in enumerate(
+        [
+            "jan january",
+            "feb february",
+            "mar march",
+            "apr april",
+            "may",
+            "jun june",
+            "jul july",
+            "aug august",
+            "sep sept september",
+            "oct october",
+            "nov november",
+            "dec december",
+        ],
+        start=1,
+    )
+    for name in names.split()
+}
 _DATE_PATTERNS = [
     re.compile(r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?:(?P<d>\d{1,2})[日号])?"),
     re.compile(r"(?<!\d)(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]"),
     re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})"),
-    re.compile(r"(?P<mn>(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*)\.?\s+"
-               r"(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:,\s*(?P<y>\d{4}))?", re.I),
+    re.compile(
+        r"(?P<mn>(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*)\.?\s+"
+        r"(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:,\s*(?P<y>\d{4}))?",
+        re.I,
+    ),
     re.compile(r"(?P<y>\d{4})年(?!\d)"),
 ]
 
@@ -199,8 +254,9 @@ class DateMention:
 
     def rivals(self, other: DateMention) -> bool:
         """Same granularity, different value: two accounts of one date."""
-        same_shape = ((self.year is None) == (other.year is None)
-                      and (self.day is None) == (other.day is None))
+        same_shape = (self.year is None) == (other.year is None) and (self.day is None) == (
+            other.day is None
+        )
         return same_shape and not self.agrees(other)
 
 
@@ -219,10 +275,14 @@ def dates(text: str) -> list[DateMention]:
                     month_number = _MONTHS[groups["mn"].lower()]
             else:
                 month_number = int(month) if month else None
-            found.append(DateMention(
-                int(groups["y"]) if groups.get("y") else None, month_number,
-                int(groups["d"]) if groups.get("d") else None, match.group(0),
-            ))
+            found.append(
+                DateMention(
+                    int(groups["y"]) if groups.get("y") else None,
+                    month_number,
+                    int(groups["d"]) if groups.get("d") else None,
+                    match.group(0),
+                )
+            )
             taken.append(match.span())
     return found
 
@@ -236,12 +296,14 @@ def mask_dates(text: str) -> str:
 # ---------------------------------------------------------------- entities
 _LATIN_ENTITY = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:[.\-+][A-Za-z0-9]+)*"
-    r"(?:[ \t]+(?:[A-Z][A-Za-z0-9]*(?:[.\-+][A-Za-z0-9]+)*|\d+(?:\.\d+)+|\d+(?![\d%％.])(?![ \t]*[A-Za-z]))"
+    r"(?:[ \t]+(?:[A-Z][A-Za-z0-9]*(?:[.\-+][A-Za-z0-9]+)*|\d+(?:\.\d+)+"
+    r"|\d+(?![\d%％.])(?![ \t]*[A-Za-z]))"
     r"(?![A-Za-z0-9]))*"
 )
-_EN_FUNCTION = set(
-    "a an the this that these those it its in on at of for to by with and or but as is are was "
-    "were be been he she they we you his her their our says said new its".split()
+_EN_FUNCTION = frozenset(
+    "a an the this that these those it its in on at of for to by "
+    "with and or but as is are was were be been he she they we you "
+    "his her their our says said new its ".split()
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -32,7 +32,8 @@ def tfidf_vectors(docs: Sequence[list[str]]) -> np.ndarray:
                 idf = math.log((1 + len(docs)) / (1 + frequency[term]))
                 matrix[row, vocabulary[term]] = (1 + math.log(count)) * idf
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.maximum(norms, 1e-12)
+    unit: np.ndarray = matrix / np.maximum(norms, 1e-12)
+    return unit
 
 
 def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
@@ -53,8 +54,9 @@ def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
 
 # Words every AI news story uses: they name no theme.
 NAMING_STOP = frozenset(
-    "ai 人工智能 发布 推出 完成 公司 宣布 正式 能力 提供 支持 用户 称 相关 进行 实现 通过 可以 "
-    "领域 技术 产品 服务 新 成为 方式 面向 目前 近期 此次 本轮 计划".split()
+    "ai 人工智能 发布 推出 完成 公司 宣布 正式 能力 提供 支持 用户 "
+    "称 相关 进行 实现 通过 可以 领域 技术 产品 服务 新 成为 "
+    "方式 面向 目前 近期 此次 本轮 计划 ".split()
 )
 
 
@@ -70,7 +72,8 @@ def c_tf_idf(docs: Sequence[list[str]], top: int = 5) -> list[list[tuple[str, fl
         size = max(sum(count.values()), 1)
         scores = {
             term: (n / size) * math.log(1 + average / total[term])
-            for term, n in count.items() if n >= 2 or len(count) < 8
+            for term, n in count.items()
+            if n >= 2 or len(count) < 8
         }
         ranked.append(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
     return ranked
@@ -119,12 +122,18 @@ class OfflineClusterer:
         semantic = self.embedder.encode(texts)
         if not self.lexical_weight:
             return semantic
-        lexical = borrow_lexical(tfidf_vectors([tokens(t) for t in texts]), semantic,
-                                 [s.lang for s in stories])
-        joined = np.hstack([math.sqrt(1 - self.lexical_weight) * semantic,
-                            math.sqrt(self.lexical_weight) * lexical])
+        lexical = borrow_lexical(
+            tfidf_vectors([tokens(t) for t in texts]), semantic, [s.lang for s in stories]
+        )
+        joined = np.hstack(
+            [
+                math.sqrt(1 - self.lexical_weight) * semantic,
+                math.sqrt(self.lexical_weight) * lexical,
+            ]
+        )
         norms = np.linalg.norm(joined, axis=1, keepdims=True)
-        return (joined / np.maximum(norms, 1e-12)).astype(np.float32)
+        unit: Vectors = (joined / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
 
     def assign(self, vectors: Vectors) -> np.ndarray:
         """Cluster labels 0..k-1, k in [min_themes, max_themes] chosen by silhouette."""
@@ -146,8 +155,9 @@ class OfflineClusterer:
             if best is None or score > best[0] + 1e-9:
                 best = (score, labels)
         if best is None:
-            return self._absorb_small(fcluster(tree, self.min_themes, criterion="maxclust") - 1,
-                                      vectors)
+            return self._absorb_small(
+                fcluster(tree, self.min_themes, criterion="maxclust") - 1, vectors
+            )
         return best[1]
 
     def _absorb_small(self, labels: np.ndarray, vectors: Vectors) -> np.ndarray:
@@ -185,22 +195,26 @@ class OfflineClusterer:
             words = [display.get(term, term) for term, _ in ranked]
             members = [stories[i] for i in index]
             members.sort(key=lambda s: -float(vectors[stories.index(s)] @ centroid))
-            out.append(Theme(
-                id=f"t{group}",
-                name="、".join(words[:3]),
-                keywords=words,
-                headline=central.title,
-                story_ids=[s.id for s in members],
-                weight=sum(s.weight for s in members),
-                cohesion=round(float(centrality.mean() / max(np.linalg.norm(centroid), 1e-12)), 4),
-            ))
+            out.append(
+                Theme(
+                    id=f"t{group}",
+                    name="、".join(words[:3]),
+                    keywords=words,
+                    headline=central.title,
+                    story_ids=[s.id for s in members],
+                    weight=sum(s.weight for s in members),
+                    cohesion=round(
+                        float(centrality.mean() / max(np.linalg.norm(centroid), 1e-12)), 4
+                    ),
+                )
+            )
         out.sort(key=lambda t: (-t.weight, -len(t.story_ids), t.id))
         for rank, theme in enumerate(out, start=1):
             theme.id = f"theme-{rank}"
         return out
 
 
-def _display_forms(items: object) -> dict[str, str]:
+def _display_forms(items: Iterable[SourceItem]) -> dict[str, str]:
     """Lower-case token → the spelling sources use most (`openai` → `OpenAI`)."""
     import jieba
 
@@ -208,7 +222,7 @@ def _display_forms(items: object) -> dict[str, str]:
 
     _tokenizer()
     seen: dict[str, Counter[str]] = {}
-    for item in items:  # type: ignore[attr-defined]
+    for item in items:
         for word in jieba.lcut(f"{item.title} {item.summary}"):
             seen.setdefault(word.lower(), Counter())[word] += 1
     return {key: forms.most_common(1)[0][0] for key, forms in seen.items()}

@@ -31,7 +31,7 @@ class _Groups:
 
 def _shingles(text: str, n: int) -> set[str]:
     compact = "".join(text.lower().split())
-    return {compact[i:i + n] for i in range(max(1, len(compact) - n + 1))}
+    return {compact[i : i + n] for i in range(max(1, len(compact) - n + 1))}
 
 
 def _minhash(text: str, n: int, perm: int) -> MinHash:
@@ -94,7 +94,9 @@ class Deduplicator:
             digest = _minhash(text, self.ngram, self.num_perm)
             hashes.append(digest)
             for j in lsh.query(digest):
-                if digest.jaccard(hashes[j]) >= self.threshold and numbers_agree(texts[i], texts[j]):
+                if digest.jaccard(hashes[j]) >= self.threshold and numbers_agree(
+                    texts[i], texts[j]
+                ):
                     groups.union(i, j)
             lsh.insert(i, digest)
         if self.semantic and vectors is not None:
@@ -125,15 +127,19 @@ class Deduplicator:
         out = []
         for members in self.groups(items, vectors):
             chosen = [items[i] for i in members]
-            lead = max(chosen, key=lambda it: (it.lang == "zh", len(it.summary), -it.published.timestamp()))
-            out.append(Story(
-                id=f"s-{lead.id}",
-                title=lead.title,
-                item_ids=[it.id for it in chosen],
-                outlets=list(dict.fromkeys(it.source for it in chosen)),
-                lang=lead.lang,
-                published=min(it.published for it in chosen),
-                category=next((it.category for it in chosen if it.category), None),
-            ))
+            lead = max(
+                chosen, key=lambda it: (it.lang == "zh", len(it.summary), -it.published.timestamp())
+            )
+            out.append(
+                Story(
+                    id=f"s-{lead.id}",
+                    title=lead.title,
+                    item_ids=[it.id for it in chosen],
+                    outlets=list(dict.fromkeys(it.source for it in chosen)),
+                    lang=lead.lang,
+                    published=min(it.published for it in chosen),
+                    category=next((it.category for it in chosen if it.category), None),
+                )
+            )
         out.sort(key=lambda story: (story.published, story.id))
         return out

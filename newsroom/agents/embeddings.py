@@ -37,7 +37,7 @@ class Embedder:
             model = self._load()
             wanted = {k: t for k, t in zip(keys, texts, strict=True) if k in set(missing)}
             for start in range(0, len(missing), self.batch_size):
-                chunk = missing[start:start + self.batch_size]
+                chunk = missing[start : start + self.batch_size]
                 vectors = np.asarray(model.encode([wanted[k] for k in chunk]), dtype=np.float32)
                 norms = np.linalg.norm(vectors, axis=1, keepdims=True)
                 vectors = vectors / np.maximum(norms, 1e-12)

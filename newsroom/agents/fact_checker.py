@@ -24,7 +24,9 @@ from newsroom.agents._text import (
 )
 from newsroom.models import Claim, Label, SourceItem, Verdict
 
-_ATTRIBUTION = re.compile(r"据(?P<a>[^，,。；]{2,20}?)(?:报道|消息|援引|披露|透露)|(?P<b>[^，,。；\s]{2,20}?)报道称")
+_ATTRIBUTION = re.compile(
+    r"据(?P<a>[^，,。；]{2,20}?)(?:报道|消息|援引|披露|透露)|(?P<b>[^，,。；\s]{2,20}?)报道称"
+)
 SUPPORT_COVERAGE = 0.5
 ALIGN_COVERAGE = 0.4
 _CLAUSE = re.compile(r"[，,；;。]")
@@ -64,7 +66,7 @@ def _aligned(claim: str, source: SourceItem) -> tuple[str, float]:
 
 
 class OfflineFactChecker:
-    """Deterministic checks; the LLM engine adds an entailment verdict for what they cannot settle."""
+    """Deterministic checks (the LLM engine adds entailment for what they cannot settle)."""
 
     def judge_source(self, claim: str, source: SourceItem) -> SourceJudgement:
         text = source.text
@@ -81,15 +83,20 @@ class OfflineFactChecker:
             if not same_language:
                 return []
             clause = next((c for c in _CLAUSE.split(claim) if fact in c), claim)
-            return [s for s in source_sentences
-                    if max(coverage(claim, s), coverage(clause, s)) >= ALIGN_COVERAGE]
+            return [
+                s
+                for s in source_sentences
+                if max(coverage(claim, s), coverage(clause, s)) >= ALIGN_COVERAGE
+            ]
 
         for q in claim_q:
             if _found_quantity(q, source_q):
                 continue
             rivals = [o for s in aligned(q.text) for o in quantities(s) if q.rivals(o)]
             if rivals:
-                judgement.against.append(f"claim says {q.text}, {source.source} says {rivals[0].text}")
+                judgement.against.append(
+                    f"claim says {q.text}, {source.source} says {rivals[0].text}"
+                )
             else:
                 judgement.missing.append(f"{q.text} is not in {source.source}")
         for d in claim_d:
@@ -97,15 +104,19 @@ class OfflineFactChecker:
                 continue
             rivals_d = [o for s in aligned(d.text) for o in dates(s) if d.rivals(o)]
             if rivals_d:
-                judgement.against.append(f"claim dates it {d.text}, {source.source} says {rivals_d[0].text}")
+                judgement.against.append(
+                    f"claim dates it {d.text}, {source.source} says {rivals_d[0].text}"
+                )
             else:
                 judgement.missing.append(f"date {d.text} is not in {source.source}")
         for name in claim_e:
             if mentions(text, name):
                 continue
             siblings = [
-                other for other in entities(text)
-                if stem(other) == stem(name) and canonical_entity(other) != canonical_entity(name)
+                other
+                for other in entities(text)
+                if stem(other) == stem(name)
+                and canonical_entity(other) != canonical_entity(name)
                 and stem(name) != name.lower()
             ]
             if siblings:
@@ -114,8 +125,11 @@ class OfflineFactChecker:
                 judgement.missing.append(f"{name} is not in {source.source}")
         for part in claim_parts(claim):
             sentence, score = _aligned(part, source)
-            if score >= ALIGN_COVERAGE and same_language and \
-                    negations(part) % 2 != negations(sentence) % 2:
+            if (
+                score >= ALIGN_COVERAGE
+                and same_language
+                and negations(part) % 2 != negations(sentence) % 2
+            ):
                 judgement.against.append(f"claim and {source.source} differ in negation")
                 break
         wording = coverage(claim, text)
@@ -123,8 +137,10 @@ class OfflineFactChecker:
             covered = wording >= SUPPORT_COVERAGE
         else:
             # Across languages only names and figures can be compared: ask for two of them.
-            covered = len(claim_e) + len(claim_q) + len(claim_d) >= CROSS_LANGUAGE_ANCHORS \
+            covered = (
+                len(claim_e) + len(claim_q) + len(claim_d) >= CROSS_LANGUAGE_ANCHORS
                 and not judgement.missing
+            )
         if same_language and wording < SUPPORT_COVERAGE:
             judgement.missing.append(
                 f"only {wording:.0%} of the claim's wording is in {source.source}"
@@ -137,8 +153,9 @@ class OfflineFactChecker:
         unknown = [i for i in claim.cites if i not in sources]
         reasons = [f"cites unknown source {i}" for i in unknown]
         if not cited:
-            return Verdict(claim_id=claim.id, label="unsupported",
-                           reasons=[*reasons, "cites no known source"])
+            return Verdict(
+                claim_id=claim.id, label="unsupported", reasons=[*reasons, "cites no known source"]
+            )
         judged = [self.judge_source(claim.text, source) for source in cited]
         support = [j.item_id for j in judged if j.supports]
         against = [j.item_id for j in judged if j.against]
@@ -160,5 +177,6 @@ class OfflineFactChecker:
             reasons.extend(j.against)
             if label == "unsupported":
                 reasons.extend(j.missing)
-        return Verdict(claim_id=claim.id, label=label, reasons=reasons,
-                       support=support, against=against)
+        return Verdict(
+            claim_id=claim.id, label=label, reasons=reasons, support=support, against=against
+        )

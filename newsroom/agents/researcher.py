@@ -32,10 +32,14 @@ class OfflineResearcher:
             try:
                 item = SourceItem.model_validate(row)
             except ValidationError as exc:
-                research.problems.append(SourceProblem(
-                    origin=str(row.get("origin", "archive")) if isinstance(row, dict) else "archive",
-                    message=f"invalid item: {exc.errors()[0]['msg']}",
-                ))
+                research.problems.append(
+                    SourceProblem(
+                        origin=str(row.get("origin", "archive"))
+                        if isinstance(row, dict)
+                        else "archive",
+                        message=f"invalid item: {exc.errors()[0]['msg']}",
+                    )
+                )
                 continue
             if not window.contains(item.published):
                 research.outside_window += 1

@@ -10,7 +10,7 @@ import numpy as np
 
 from newsroom.agents._text import is_cjk, sentences
 from newsroom.agents.embeddings import Embedder
-from newsroom.models import Claim, Draft, Section, SourceItem, Story, Theme, Verdict
+from newsroom.models import Claim, ClaimKind, Draft, Section, SourceItem, Story, Theme, Verdict
 from newsroom.weeks import WeekWindow
 
 _ORDINALS = "一二三四五六七八九十"
@@ -23,7 +23,7 @@ class Candidate:
     story_id: str
     text: str
     cites: tuple[str, ...]
-    kind: str
+    kind: ClaimKind
     item_id: str
 
 
@@ -49,19 +49,31 @@ class OfflineWriter:
                 title = item.title.rstrip("。")
                 parts = [*sentences(item.summary), *sentences(item.body)]
                 for sentence in parts:
-                    kind = "impact" if sentence.startswith("背景") else "evidence"
+                    kind: ClaimKind = "impact" if sentence.startswith("背景") else "evidence"
                     sentence = sentence.removeprefix("背景：").strip()
                     if sentence in seen or len(sentence) < 8:
                         continue
                     seen.add(sentence)
                     text = sentence if kind == "impact" else f"**{title}**：{sentence}"
-                    out.append(Candidate(theme.id, story_id, text,
-                                         cites if kind == "evidence" else (item.id,),
-                                         kind, item.id))
+                    out.append(
+                        Candidate(
+                            theme.id,
+                            story_id,
+                            text,
+                            cites if kind == "evidence" else (item.id,),
+                            kind,
+                            item.id,
+                        )
+                    )
         return out
 
-    def rank(self, theme_vector: np.ndarray, pool: Sequence[Candidate], count: int,
-             taken: Sequence[Candidate] = ()) -> list[Candidate]:
+    def rank(
+        self,
+        theme_vector: np.ndarray,
+        pool: Sequence[Candidate],
+        count: int,
+        taken: Sequence[Candidate] = (),
+    ) -> list[Candidate]:
         """Maximal marginal relevance over `pool`, given what is already `taken`."""
         if not pool:
             return []
@@ -75,10 +87,16 @@ class OfflineWriter:
         picked: list[Candidate] = []
         remaining = list(range(len(pool)))
         while remaining and len(picked) < count:
+
             def score(i: int) -> float:
                 redundancy = max((float(vectors[i] @ v) for v in chosen_vectors), default=0.0)
                 repeat = 0.1 * per_story.get(pool[i].story_id, 0)
-                return (1 - self.diversity) * float(relevance[i]) - self.diversity * redundancy - repeat
+                return (
+                    (1 - self.diversity) * float(relevance[i])
+                    - self.diversity * redundancy
+                    - repeat
+                )
+
             best = max(remaining, key=score)
             remaining.remove(best)
             picked.append(pool[best])
@@ -88,7 +106,7 @@ class OfflineWriter:
 
     def _theme_vector(self, theme: Theme, stories: Mapping[str, Story]) -> np.ndarray:
         vectors = self.embedder.encode([stories[s].title for s in theme.story_ids])
-        centroid = vectors.mean(axis=0)
+        centroid: np.ndarray = vectors.mean(axis=0)
         return centroid / max(float(np.linalg.norm(centroid)), 1e-12)
 
     # ------------------------------------------------------------ draft
@@ -105,23 +123,39 @@ class OfflineWriter:
             pool = self.candidates(theme, stories, items)
             vector = self._theme_vector(theme, stories)
             evidence = self.rank(vector, [c for c in pool if c.kind == "evidence"], self.bullets)
-            impact = self.rank(vector, [c for c in pool if c.kind == "impact"
-                                        and any(cue in c.text for cue in _IMPACT_CUES)], 1)
+            impact = self.rank(
+                vector,
+                [
+                    c
+                    for c in pool
+                    if c.kind == "impact" and any(cue in c.text for cue in _IMPACT_CUES)
+                ],
+                1,
+            )
             ids = []
             for number, candidate in enumerate([*evidence, *impact], start=1):
-                claim = Claim(id=f"{theme.id}-c{number}", theme_id=theme.id, kind=candidate.kind,  # type: ignore[arg-type]
-                              text=candidate.text, cites=list(candidate.cites))
+                claim = Claim(
+                    id=f"{theme.id}-c{number}",
+                    theme_id=theme.id,
+                    kind=candidate.kind,
+                    text=candidate.text,
+                    cites=list(candidate.cites),
+                )
                 claims.append(claim)
                 ids.append(claim.id)
             outlets = {o for s in theme.story_ids for o in stories[s].outlets}
             ordinal = _ORDINALS[index] if index < len(_ORDINALS) else str(index + 1)
-            sections.append(Section(
-                theme_id=theme.id,
-                heading=f"主轴{ordinal}：{theme.name}",
-                lead=(f"本主轴汇集{len(theme.story_ids)}个事件、{len(outlets)}家媒体的报道，"
-                      f"关键词为{'、'.join(theme.keywords[:5])}；最具代表性的事件是“{theme.headline}”。"),
-                claim_ids=ids,
-            ))
+            sections.append(
+                Section(
+                    theme_id=theme.id,
+                    heading=f"主轴{ordinal}：{theme.name}",
+                    lead=(
+                        f"本主轴汇集{len(theme.story_ids)}个事件、{len(outlets)}家媒体的报道，"
+                        f"关键词为{'、'.join(theme.keywords[:5])}；最具代表性的事件是“{theme.headline}”。"
+                    ),
+                    claim_ids=ids,
+                )
+            )
         return Draft(
             title=self._title(window, themes),
             lead=self._lead(window, themes, stories, items),
@@ -151,21 +185,37 @@ class OfflineWriter:
             if verdict.support and verdict.label == "contradicted":
                 outlet = items[verdict.support[0]].source
                 head, _, body = claim.text.partition("**：")
-                text = f"{head}**：据{outlet}报道，{body}" if body else f"据{outlet}报道，{claim.text}"
-                claims.append(claim.model_copy(update={
-                    "text": text, "cites": list(verdict.support), "revision": claim.revision + 1,
-                }))
+                text = (
+                    f"{head}**：据{outlet}报道，{body}" if body else f"据{outlet}报道，{claim.text}"
+                )
+                claims.append(
+                    claim.model_copy(
+                        update={
+                            "text": text,
+                            "cites": list(verdict.support),
+                            "revision": claim.revision + 1,
+                        }
+                    )
+                )
                 continue
             theme = by_theme[claim.theme_id]
-            pool = [c for c in self.candidates(theme, stories, items)
-                    if c.kind == claim.kind and c.text not in used]
+            pool = [
+                c
+                for c in self.candidates(theme, stories, items)
+                if c.kind == claim.kind and c.text not in used
+            ]
             replacement = self.rank(self._theme_vector(theme, stories), pool, 1)
             if replacement:
                 used.add(replacement[0].text)
-                claims.append(claim.model_copy(update={
-                    "text": replacement[0].text, "cites": list(replacement[0].cites),
-                    "revision": claim.revision + 1,
-                }))
+                claims.append(
+                    claim.model_copy(
+                        update={
+                            "text": replacement[0].text,
+                            "cites": list(replacement[0].cites),
+                            "revision": claim.revision + 1,
+                        }
+                    )
+                )
             else:
                 claims.append(claim.model_copy(update={"revision": claim.revision + 1}))
         return draft.model_copy(update={"claims": claims})
@@ -174,21 +224,31 @@ class OfflineWriter:
     @staticmethod
     def _title(window: WeekWindow, themes: Sequence[Theme]) -> str:
         year, week = window.week.split("-W")
-        names = "；".join(t.keywords[0] + "与" + t.keywords[1] if len(t.keywords) > 1
-                         else t.name for t in themes[:2])
+        names = "；".join(
+            t.keywords[0] + "与" + t.keywords[1] if len(t.keywords) > 1 else t.name
+            for t in themes[:2]
+        )
         return f"{year}年第{int(week)}周AI周报：{names}"
 
     @staticmethod
-    def _lead(window: WeekWindow, themes: Sequence[Theme], stories: Mapping[str, Story],
-              items: Mapping[str, SourceItem]) -> str:
+    def _lead(
+        window: WeekWindow,
+        themes: Sequence[Theme],
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+    ) -> str:
         first, last = window.days[0], window.days[-1]
         outlets = {o for s in stories.values() for o in s.outlets}
         multi = sorted(stories.values(), key=lambda s: -s.weight)[0] if stories else None
-        text = (f"本周（{first.month}月{first.day}日至{last.month}月{last.day}日）共收录"
-                f"{len(items)}条来源、{len(outlets)}家媒体，合并为{len(stories)}个事件，"
-                f"归入{len(themes)}条主轴。")
+        text = (
+            f"本周（{first.month}月{first.day}日至{last.month}月{last.day}日）共收录"
+            f"{len(items)}条来源、{len(outlets)}家媒体，合并为{len(stories)}个事件，"
+            f"归入{len(themes)}条主轴。"
+        )
         if themes:
-            text += f"按报道来源计，“{themes[0].name}”一线最受关注，代表事件是“{themes[0].headline}”。"
+            text += (
+                f"按报道来源计，“{themes[0].name}”一线最受关注，代表事件是“{themes[0].headline}”。"
+            )
         if multi is not None and multi.weight > 1:
             text += f"被最多媒体同时报道的事件是“{multi.title}”（{multi.weight}家）。"
         return text
@@ -196,5 +256,7 @@ class OfflineWriter:
     @staticmethod
     def _signal(theme: Theme, stories: Mapping[str, Story]) -> str:
         outlets = {o for s in theme.story_ids for o in stories[s].outlets}
-        return (f"**{theme.name}**：本周{len(theme.story_ids)}个事件、{len(outlets)}家媒体；"
-                f"下周观察{'、'.join(theme.keywords[:3])}相关事件是否出现后续报道与落地进展。")
+        return (
+            f"**{theme.name}**：本周{len(theme.story_ids)}个事件、{len(outlets)}家媒体；"
+            f"下周观察{'、'.join(theme.keywords[:3])}相关事件是否出现后续报道与落地进展。"
+        )

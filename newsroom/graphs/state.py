@@ -34,6 +34,14 @@ class WeeklyState(TypedDict, total=False):
 
 SERIALIZED_TYPES = [
     ("newsroom.models", name)
-    for name in ("SourceItem", "SourceProblem", "Story", "Theme", "Claim", "Verdict", "Section",
-                 "Draft")
+    for name in (
+        "SourceItem",
+        "SourceProblem",
+        "Story",
+        "Theme",
+        "Claim",
+        "Verdict",
+        "Section",
+        "Draft",
+    )
 ]

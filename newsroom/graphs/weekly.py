@@ -53,8 +53,11 @@ async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str
             problems=found.problems,
         )
     return {
-        "items": found.items, "problems": found.problems, "outside_window": found.outside_window,
-        "tool_calls": calls, "timings": {"research": time.perf_counter() - started},
+        "items": found.items,
+        "problems": found.problems,
+        "outside_window": found.outside_window,
+        "tool_calls": calls,
+        "timings": {"research": time.perf_counter() - started},
     }
 
 
@@ -82,8 +85,12 @@ async def write(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, A
     draft = runtime.context.engine.writer.write(
         runtime.context.window, state["themes"], stories, _items(state)
     )
-    return {"draft": draft, "revisions": 0, "verdicts": {},
-            "timings": {"write": time.perf_counter() - started}}
+    return {
+        "draft": draft,
+        "revisions": 0,
+        "verdicts": {},
+        "timings": {"write": time.perf_counter() - started},
+    }
 
 
 @traced_agent("fact_checker")
@@ -101,17 +108,17 @@ async def fact_check(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[s
             verdicts[claim.id] = old
         else:
             verdicts[claim.id] = checker.check(claim, items)
-    counts = {label: sum(v.label == label for v in verdicts.values())
-              for label in ("supported", "contradicted", "unsupported")}
+    counts = {
+        label: sum(v.label == label for v in verdicts.values())
+        for label in ("supported", "contradicted", "unsupported")
+    }
     span = trace.get_current_span()
     span.add_event("fact_check.verdicts", {f"newsroom.verdicts.{k}": v for k, v in counts.items()})
     elapsed = time.perf_counter() - started + state.get("timings", {}).get("fact_check", 0.0)
     return {"verdicts": verdicts, "timings": {"fact_check": elapsed}}
 
 
-def after_check(
-    state: WeeklyState, runtime: Runtime[RunContext]
-) -> Literal["revise", "publish"]:
+def after_check(state: WeeklyState, runtime: Runtime[RunContext]) -> Literal["revise", "publish"]:
     failing = [v for v in state["verdicts"].values() if v.label != "supported"]
     if failing and state.get("revisions", 0) < runtime.context.max_revisions:
         return "revise"
@@ -126,8 +133,11 @@ async def revise(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, 
         state["draft"], state["verdicts"], state["themes"], stories, _items(state)
     )
     elapsed = time.perf_counter() - started + state.get("timings", {}).get("revise", 0.0)
-    return {"draft": draft, "revisions": state.get("revisions", 0) + 1,
-            "timings": {"revise": elapsed}}
+    return {
+        "draft": draft,
+        "revisions": state.get("revisions", 0) + 1,
+        "timings": {"revise": elapsed},
+    }
 
 
 @traced_agent("publisher")
@@ -135,9 +145,16 @@ async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str,
     started = time.perf_counter()
     ctx = runtime.context
     paths = publish_edition(
-        out_dir=ctx.out_dir, window=ctx.window, engine=ctx.engine.name, run_id=ctx.run_id,
-        draft=state["draft"], verdicts=state["verdicts"], themes=state["themes"],
-        stories=state["stories"], items=_items(state), front_matter=ctx.front_matter,
+        out_dir=ctx.out_dir,
+        window=ctx.window,
+        engine=ctx.engine.name,
+        run_id=ctx.run_id,
+        draft=state["draft"],
+        verdicts=state["verdicts"],
+        themes=state["themes"],
+        stories=state["stories"],
+        items=_items(state),
+        front_matter=ctx.front_matter,
     )
     return {"published": paths, "timings": {"publish": time.perf_counter() - started}}
 

@@ -1,4 +1,4 @@
-"""The `archive` MCP server: items from a folder of digests, feeds and JSON files for a date range."""
+"""The `archive` MCP server: items for a date range from a folder of digests, feeds, JSON."""
 
 from __future__ import annotations
 

@@ -91,7 +91,16 @@ async def _open_archive(config: ArchiveConfig) -> AsyncIterator[ToolSession]:
         return
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "newsroom", "mcp", "archive", "--folder", str(config.folder), "--tz", config.tz],
+        args=[
+            "-m",
+            "newsroom",
+            "mcp",
+            "archive",
+            "--folder",
+            str(config.folder),
+            "--tz",
+            config.tz,
+        ],
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()

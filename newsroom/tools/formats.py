@@ -48,12 +48,11 @@ def canonical_url(url: str) -> str:
     host = (parts.hostname or "").lower().removeprefix("www.")
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
-    query = urlencode(
-        sorted((k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.match(k))
-    )
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.match(k)))
     path = parts.path.rstrip("/") or "/"
-    return urlunsplit(("https" if parts.scheme in ("http", "https") else parts.scheme,
-                       host, path, query, ""))
+    return urlunsplit(
+        ("https" if parts.scheme in ("http", "https") else parts.scheme, host, path, query, "")
+    )
 
 
 def guess_lang(text: str) -> str:
@@ -72,9 +71,12 @@ def read_folder(folder: Path, tz: str) -> ParseResult:
         if path.name.startswith("."):
             continue
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            result.problems.append(SourceProblem(
-                origin=str(path), message=f"skipped: unsupported file type {path.suffix or '(none)'}"
-            ))
+            result.problems.append(
+                SourceProblem(
+                    origin=str(path),
+                    message=f"skipped: unsupported file type {path.suffix or '(none)'}",
+                )
+            )
             continue
         result.extend(read_file(path, tz))
     return result
@@ -104,7 +106,7 @@ def read_file(path: Path, tz: str) -> ParseResult:
 
 
 def parse_digest(text: str, origin: str, tz: str) -> ParseResult:
-    """A daily digest in the shape of seed 004: categories, then 说明/背景/要点/来源出处 per item."""
+    """A daily digest (seed 004's shape): categories, then 说明/背景/要点/来源出处 per item."""
     result = ParseResult()
     lines = text.splitlines()
     day = _digest_date(lines, origin)
@@ -119,26 +121,40 @@ def parse_digest(text: str, origin: str, tz: str) -> ParseResult:
         missing = [name for name in ("说明", "来源出处") if not entry.get(name)]
         where = f"{origin}:{entry['line']}"
         if missing:
-            result.problems.append(SourceProblem(
-                origin=where, message=f"digest item {entry['title']!r} lacks {'/'.join(missing)}"
-            ))
+            result.problems.append(
+                SourceProblem(
+                    origin=where,
+                    message=f"digest item {entry['title']!r} lacks {'/'.join(missing)}",
+                )
+            )
             return
         link = _LINK.search(entry["来源出处"])
         if not link:
-            result.problems.append(SourceProblem(
-                origin=where, message=f"digest item {entry['title']!r}: 来源出处 has no [name](url) link"
-            ))
+            result.problems.append(
+                SourceProblem(
+                    origin=where,
+                    message=f"digest item {entry['title']!r}: 来源出处 has no [name](url) link",
+                )
+            )
             return
         body = []
         if entry.get("背景"):
             body.append(f"背景：{entry['背景']}")
         body.extend(entry.get("要点", []))
-        result.items.append(SourceItem(
-            id=item_id("d", canonical_url(link.group(2)), entry["title"]),
-            title=entry["title"], url=link.group(2), source=link.group(1).strip(),
-            published=published, lang=guess_lang(entry["title"] + entry["说明"]),
-            summary=entry["说明"], body="\n".join(body), category=entry["category"], origin=origin,
-        ))
+        result.items.append(
+            SourceItem(
+                id=item_id("d", canonical_url(link.group(2)), entry["title"]),
+                title=entry["title"],
+                url=link.group(2),
+                source=link.group(1).strip(),
+                published=published,
+                lang=guess_lang(entry["title"] + entry["说明"]),
+                summary=entry["说明"],
+                body="\n".join(body),
+                category=entry["category"],
+                origin=origin,
+            )
+        )
 
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
@@ -150,9 +166,12 @@ def parse_digest(text: str, origin: str, tz: str) -> ParseResult:
             continue
         if (match := _FIELD.match(line)) is not None:
             if entry is None:
-                result.problems.append(SourceProblem(
-                    origin=f"{origin}:{number}", message=f"{match.group(1)} without an item title"
-                ))
+                result.problems.append(
+                    SourceProblem(
+                        origin=f"{origin}:{number}",
+                        message=f"{match.group(1)} without an item title",
+                    )
+                )
                 continue
             field = match.group(1)
             value = match.group(2).strip()
@@ -224,17 +243,27 @@ def parse_feed(text: str, origin: str, tz: str) -> ParseResult:
         guid = _child_text(entry, "guid", "id") or link
         where = f"{origin}#{position}"
         if not title or not link:
-            result.problems.append(SourceProblem(origin=where, message="entry lacks a title or link"))
+            result.problems.append(
+                SourceProblem(origin=where, message="entry lacks a title or link")
+            )
             continue
         try:
             published = _parse_stamp(stamp, tz)
         except ValueError as exc:
             result.problems.append(SourceProblem(origin=where, message=f"{title!r}: {exc}"))
             continue
-        result.items.append(SourceItem(
-            id=item_id("f", guid), title=title, url=link, source=outlet, published=published,
-            lang=guess_lang(title + summary), summary=summary, origin=origin,
-        ))
+        result.items.append(
+            SourceItem(
+                id=item_id("f", guid),
+                title=title,
+                url=link,
+                source=outlet,
+                published=published,
+                lang=guess_lang(title + summary),
+                summary=summary,
+                origin=origin,
+            )
+        )
     return result
 
 
@@ -258,15 +287,24 @@ def parse_json(text: str, origin: str, tz: str) -> ParseResult:
             published = _parse_stamp(str(row.get("published", "")), tz)
             title = str(row["title"])
             summary = str(row.get("summary", ""))
-            result.items.append(SourceItem(
-                id=str(row.get("id") or item_id("j", str(row["url"]))),
-                title=title, url=str(row["url"]), source=str(row.get("source") or default_source),
-                published=published, lang=str(row.get("lang") or guess_lang(title + summary)),
-                summary=summary, body=str(row.get("body", "")), category=row.get("category"),
-                origin=origin,
-            ))
+            result.items.append(
+                SourceItem(
+                    id=str(row.get("id") or item_id("j", str(row["url"]))),
+                    title=title,
+                    url=str(row["url"]),
+                    source=str(row.get("source") or default_source),
+                    published=published,
+                    lang=str(row.get("lang") or guess_lang(title + summary)),
+                    summary=summary,
+                    body=str(row.get("body", "")),
+                    category=row.get("category"),
+                    origin=origin,
+                )
+            )
         except KeyError as exc:
-            result.problems.append(SourceProblem(origin=where, message=f"item lacks {exc.args[0]!r}"))
+            result.problems.append(
+                SourceProblem(origin=where, message=f"item lacks {exc.args[0]!r}")
+            )
         except (ValueError, ValidationError) as exc:
             result.problems.append(SourceProblem(origin=where, message=str(exc).splitlines()[0]))
     return result

@@ -1,0 +1,15 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install test lint run eval
+install:
+	python3 -m venv $(VENV) && $(VENV)/bin/pip install -e ".[dev]"
+test:
+	$(PY) -m pytest
+lint:
+	$(VENV)/bin/ruff check newsroom tests && $(VENV)/bin/ruff format --check newsroom tests && $(VENV)/bin/mypy
+run:
+	$(VENV)/bin/newsroom run --week 2026-W06
+eval:
+	$(VENV)/bin/newsroom eval cluster --items evals/dev-2026-W06/items.jsonl
+	$(VENV)/bin/newsroom eval factcheck --items evals/dev-2026-W06/items.jsonl --claims evals/dev-2026-W06/claims.jsonl
