@@ -155,7 +155,7 @@ def _run(
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
         console=console,
-        transient=False,
+        transient=True,
     ) as progress:
         task = progress.add_task(_STEPS["research"], total=None)
 
