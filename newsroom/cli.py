@@ -72,6 +72,7 @@ def run(
     """Write one week's report: research → dedup → cluster → write → fact-check → publish."""
     from newsroom.config import Settings
 
+    run_id = resume or "RUN_ID"
     try:
         settings = Settings()
         chosen_engine = engine or settings.engine
@@ -84,18 +85,29 @@ def run(
             raise UsageError(f"unknown transport {chosen_transport!r}: use memory or stdio")
         if max_revisions is not None and max_revisions < 0:
             raise UsageError("--max-revisions must be 0 or more")
+        from newsroom.runner import new_run_id
         from newsroom.weeks import parse_week
 
-        parse_week(week, tz or settings.tz)
+        run_id = resume or new_run_id(parse_week(week, tz or settings.tz).week)
         summary = _run(
-            week, settings, out_dir, sources, resume, force, tz, max_revisions, chosen_transport
+            week,
+            run_id,
+            settings,
+            out_dir,
+            sources,
+            resume,
+            force,
+            tz,
+            max_revisions,
+            chosen_transport,
         )
     except NewsroomError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
         console.print(
-            "[yellow]interrupted:[/] the checkpoint is kept; run again with --resume "
-            "and the run id printed above"
+            "[yellow]interrupted:[/] every finished step is checkpointed; continue with "
+            f"newsroom run --week {week} --resume {run_id}",
+            soft_wrap=True,
         )
         raise typer.Exit(130) from None
     counts = summary.counts
@@ -116,6 +128,7 @@ def run(
 
 def _run(
     week: str,
+    run_id: str,
     settings: Any,
     out_dir: Path | None,
     sources: Path | None,
@@ -133,6 +146,7 @@ def _run(
 
     options = RunOptions(
         week=week,
+        run_id=run_id,
         sources=sources or settings.source_folder(),
         out_dir=out_dir or settings.out_dir,
         tz=tz or settings.tz,
@@ -149,7 +163,12 @@ def _run(
         "MMR extractive writing, deterministic fact-checking",
         highlight=False,
     )
-    console.print(f"sources: {options.sources} · out: {options.out_dir}", highlight=False)
+    console.print(
+        f"run {options.run_id}{' (resumed)' if resume else ''} · sources: {options.sources} · "
+        f"out: {options.out_dir}",
+        highlight=False,
+        soft_wrap=True,
+    )
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

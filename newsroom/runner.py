@@ -30,6 +30,7 @@ class RunOptions:
     out_dir: Path = Path("out")
     tz: str = "Asia/Shanghai"
     resume: str | None = None
+    run_id: str | None = None
     force: bool = False
     max_revisions: int = 2
     recursion_limit: int = 40
@@ -68,7 +69,7 @@ async def run_week(
             f"{window.week} is already published at {folder / 'weekly.md'}; "
             "pass --force to publish it again"
         )
-    run_id = options.resume or new_run_id(window.week)
+    run_id = options.resume or options.run_id or new_run_id(window.week)
     summary = RunSummary(
         run_id=run_id,
         week=window.week,

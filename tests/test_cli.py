@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,37 @@ def test_eval_bad_input(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", "cluster", "--items", str(bad)])
     assert result.exit_code == 2
     assert "missing title" in result.output
+
+
+def test_ctrl_c_keeps_the_checkpoint_and_resume_finishes(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    command = [sys.executable, "-m", "newsroom", "run", "--week", "2026-W06"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    seen = ""
+    while "✓ research" not in seen:
+        line = process.stderr.readline()
+        assert line, f"the run ended before research finished: {seen}"
+        seen += line
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    run = json.loads((tmp_path / "out" / "2026-W06" / "run.json").read_text())
+    assert run["status"] == "interrupted"
+    assert f"--resume {run['run_id']}" in err
+
+    resumed = subprocess.run(
+        [*command, "--resume", run["run_id"]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "✓ research" not in resumed.stderr and "✓ publish" in resumed.stderr
+    finished = json.loads((tmp_path / "out" / "2026-W06" / "run.json").read_text())
+    assert finished["status"] == "ok" and finished["run_id"] == run["run_id"]
+    assert finished["usage"]["tool_calls"] == 1
