@@ -145,7 +145,7 @@ class Quantity:
     kind: str
     text: str
 
-    def same(self, other: Quantity) -> bool:
+    def matches(self, other: Quantity) -> bool:
         if self.kind != other.kind:
             return False
         scale = max(abs(self.value), abs(other.value), 1e-9)
@@ -153,7 +153,7 @@ class Quantity:
 
     def rivals(self, other: Quantity) -> bool:
         """Same kind, different value, close enough in size to describe the same thing."""
-        if self.kind != other.kind or self.same(other):
+        if self.kind != other.kind or self.matches(other):
             return False
         if self.kind == "percent":
             return True
@@ -247,7 +247,7 @@ class DateMention:
     day: int | None
     text: str
 
-    def agrees(self, other: DateMention) -> bool:
+    def matches(self, other: DateMention) -> bool:
         pairs = [(self.year, other.year), (self.month, other.month), (self.day, other.day)]
         shared = [(a, b) for a, b in pairs if a is not None and b is not None]
         return bool(shared) and all(a == b for a, b in shared)
@@ -257,7 +257,7 @@ class DateMention:
         same_shape = (self.year is None) == (other.year is None) and (self.day is None) == (
             other.day is None
         )
-        return same_shape and not self.agrees(other)
+        return same_shape and not self.matches(other)
 
 
 def dates(text: str) -> list[DateMention]:

@@ -47,7 +47,7 @@ def numbers_agree(a: str, b: str) -> bool:
     count...), both carry numbers of that kind and share none."""
     qa, qb = quantities(a), quantities(b)
     for kind in {q.kind for q in qa} & {q.kind for q in qb}:
-        if not any(x.same(y) for x in qa if x.kind == kind for y in qb if y.kind == kind):
+        if not any(x.matches(y) for x in qa if x.kind == kind for y in qb if y.kind == kind):
             return False
     return True
 

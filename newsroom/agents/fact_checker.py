@@ -4,12 +4,11 @@ attribution, negation and wording — with a verdict and its reasons."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from newsroom.agents._text import (
-    DateMention,
-    Quantity,
     canonical_entity,
     claim_parts,
     coverage,
@@ -48,12 +47,15 @@ def _attribution(text: str) -> str | None:
     return (match.group("a") or match.group("b") or "").strip()
 
 
-def _found_quantity(q: Quantity, pool: Sequence[Quantity]) -> bool:
-    return any(q.same(other) for other in pool)
+class _Fact(Protocol):
+    """A number or a date: found in a source, or rivalled there by another value."""
 
+    @property
+    def text(self) -> str: ...
 
-def _found_date(d: DateMention, pool: Sequence[DateMention]) -> bool:
-    return any(d.agrees(other) for other in pool)
+    def matches(self, other: Any) -> bool: ...
+
+    def rivals(self, other: Any) -> bool: ...
 
 
 def _aligned(claim: str, source: SourceItem) -> tuple[str, float]:
@@ -89,26 +91,19 @@ class OfflineFactChecker:
                 if max(coverage(claim, s), coverage(clause, s)) >= ALIGN_COVERAGE
             ]
 
-        for q in claim_q:
-            if _found_quantity(q, source_q):
-                continue
-            rivals = [o for s in aligned(q.text) for o in quantities(s) if q.rivals(o)]
-            if rivals:
-                judgement.against.append(
-                    f"claim says {q.text}, {source.source} says {rivals[0].text}"
-                )
-            else:
-                judgement.missing.append(f"{q.text} is not in {source.source}")
-        for d in claim_d:
-            if _found_date(d, source_d):
-                continue
-            rivals_d = [o for s in aligned(d.text) for o in dates(s) if d.rivals(o)]
-            if rivals_d:
-                judgement.against.append(
-                    f"claim dates it {d.text}, {source.source} says {rivals_d[0].text}"
-                )
-            else:
-                judgement.missing.append(f"date {d.text} is not in {source.source}")
+        checks: list[tuple[Sequence[_Fact], Sequence[_Fact], Callable[[str], Sequence[_Fact]]]]
+        checks = [(claim_q, source_q, quantities), (claim_d, source_d, dates)]
+        for claimed, found, extract in checks:
+            for fact in claimed:
+                if any(fact.matches(other) for other in found):
+                    continue
+                rivals = [o for s in aligned(fact.text) for o in extract(s) if fact.rivals(o)]
+                if rivals:
+                    judgement.against.append(
+                        f"claim says {fact.text}, {source.source} says {rivals[0].text}"
+                    )
+                else:
+                    judgement.missing.append(f"{fact.text} is not in {source.source}")
         for name in claim_e:
             if mentions(text, name):
                 continue
