@@ -191,7 +191,13 @@ class OfflineClusterer:
             index = [i for i, label in enumerate(labels) if label == group]
             centroid = vectors[index].mean(axis=0)
             centrality = vectors[index] @ centroid
-            central = stories[index[int(np.argmax(centrality))]]
+            # The headline in the edition's main language, when the theme has one.
+            languages = Counter(s.lang for s in stories)
+            main_language = languages.most_common(1)[0][0]
+            preference = centrality + np.array(
+                [0.0 if stories[i].lang == main_language else -1.0 for i in index]
+            )
+            central = stories[index[int(np.argmax(preference))]]
             words = [display.get(term, term) for term, _ in ranked]
             members = [stories[i] for i in index]
             members.sort(key=lambda s: -float(vectors[stories.index(s)] @ centroid))

@@ -30,10 +30,19 @@ class Candidate:
 class OfflineWriter:
     """Extractive writing by maximal marginal relevance; every bullet cites its story's sources."""
 
-    def __init__(self, embedder: Embedder, bullets: int = 5, diversity: float = 0.3) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        bullets: int = 5,
+        min_bullets: int = 3,
+        diversity: float = 0.3,
+        redundant: float = 0.85,
+    ) -> None:
         self.embedder = embedder
         self.bullets = bullets
+        self.min_bullets = min_bullets
         self.diversity = diversity
+        self.redundant = redundant
 
     # ------------------------------------------------------------ candidates
     def candidates(
@@ -77,6 +86,9 @@ class OfflineWriter:
         """Maximal marginal relevance over `pool`, given what is already `taken`."""
         if not pool:
             return []
+        native = [c for c in pool if is_cjk(c.text)]
+        if len(native) >= count:  # sources in another language only when ours run short
+            pool = native
         vectors = self.embedder.encode([c.text for c in pool])
         chosen_vectors = list(self.embedder.encode([c.text for c in taken])) if taken else []
         relevance = vectors @ theme_vector
@@ -87,6 +99,14 @@ class OfflineWriter:
         picked: list[Candidate] = []
         remaining = list(range(len(pool)))
         while remaining and len(picked) < count:
+            remaining = [
+                i
+                for i in remaining
+                if max((float(vectors[i] @ v) for v in chosen_vectors), default=0.0)
+                < self.redundant
+            ]
+            if not remaining:
+                break
 
             def score(i: int) -> float:
                 redundancy = max((float(vectors[i] @ v) for v in chosen_vectors), default=0.0)
@@ -122,7 +142,9 @@ class OfflineWriter:
         for index, theme in enumerate(themes):
             pool = self.candidates(theme, stories, items)
             vector = self._theme_vector(theme, stories)
-            evidence = self.rank(vector, [c for c in pool if c.kind == "evidence"], self.bullets)
+            # About one bullet per story: a small theme is not padded with near-repeats.
+            count = min(self.bullets, max(self.min_bullets, len(theme.story_ids)))
+            evidence = self.rank(vector, [c for c in pool if c.kind == "evidence"], count)
             impact = self.rank(
                 vector,
                 [
