@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections import Counter
@@ -109,7 +110,7 @@ def evaluate_clusters(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
     engine = offline_engine()
     vectors = engine.embedder.encode([f"{it.title} {it.summary}" for it in items])
     stories = engine.deduplicator.stories(items, vectors)
-    themes = engine.clusterer.themes(stories, {it.id: it for it in items})
+    themes = asyncio.run(engine.clusterer.themes(stories, {it.id: it for it in items}))
     story_of = {item_id: s.id for s in stories for item_id in s.item_ids}
     theme_of = {story_id: t.id for t in themes for story_id in t.story_ids}
     predicted_theme = [theme_of[story_of[it.id]] for it in items]

@@ -112,6 +112,8 @@ class Usage(BaseModel):
     output_tokens: int = 0
     cost_usd: float = 0.0
     tool_calls: int = 0
+    fallbacks: int = 0
+    by_agent_model: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
 class Report(BaseModel):

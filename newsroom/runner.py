@@ -165,7 +165,15 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
         "revisions": int(values.get("revisions", 0)),
         "problems": len(values.get("problems", [])),
     }
-    summary.usage = Usage(tool_calls=int(values.get("tool_calls", 0)))
+    lines = values.get("usage", {})
+    summary.usage = Usage(
+        llm_calls=sum(line.get("calls", 0) for line in lines.values()),
+        input_tokens=sum(line.get("input_tokens", 0) for line in lines.values()),
+        output_tokens=sum(line.get("output_tokens", 0) for line in lines.values()),
+        fallbacks=sum(line.get("fallbacks", 0) for line in lines.values()),
+        tool_calls=int(values.get("tool_calls", 0)),
+        by_agent_model=lines,
+    )
     summary.problems = list(values.get("problems", [])) or summary.problems
     summary.outputs = {**values.get("published", {}), "trace": str(trace_file)}
     write_atomic(folder / "run.json", summary.model_dump_json(indent=2))

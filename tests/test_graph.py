@@ -102,14 +102,14 @@ class StubbornWriter:
         self.inner = inner
         self.revisions = 0
 
-    def write(
+    async def write(
         self,
         window: WeekWindow,
         themes: Sequence[Theme],
         stories: Mapping[str, Story],
         items: Mapping[str, SourceItem],
     ) -> Draft:
-        draft: Draft = self.inner.write(window, themes, stories, items)
+        draft: Draft = await self.inner.write(window, themes, stories, items)
         resolve = next(i for i in items.values() if i.title.startswith("AI运维公司Resolve"))
         wrong = draft.claims[0].model_copy(
             update={
@@ -119,7 +119,7 @@ class StubbornWriter:
         )
         return draft.model_copy(update={"claims": [wrong, *draft.claims[1:]]})
 
-    def revise(self, draft: Draft, verdicts: Mapping[str, Verdict], *args: Any) -> Draft:
+    async def revise(self, draft: Draft, verdicts: Mapping[str, Verdict], *args: Any) -> Draft:
         self.revisions += 1
         return draft.model_copy(
             update={
@@ -158,11 +158,11 @@ class FailingOnce:
         self.inner = inner
         self.calls = 0
 
-    def themes(self, stories: Any, items: Any) -> list[Theme]:
+    async def themes(self, stories: Any, items: Any) -> list[Theme]:
         self.calls += 1
         if self.calls == 1:
             raise KeyboardInterrupt
-        result: list[Theme] = self.inner.themes(stories, items)
+        result: list[Theme] = await self.inner.themes(stories, items)
         return result
 
 

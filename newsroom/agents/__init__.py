@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from newsroom.agents.dedup import Deduplicator
 from newsroom.agents.embeddings import Embedder
 from newsroom.agents.researcher import Research
+from newsroom.llm import Ledger
 from newsroom.models import Claim, Draft, SourceItem, Story, Theme, Verdict
 from newsroom.tools.client import ToolSession
 from newsroom.weeks import WeekWindow
@@ -19,11 +20,13 @@ class Researcher(Protocol):
 
 
 class Clusterer(Protocol):
-    def themes(self, stories: Sequence[Story], items: Mapping[str, SourceItem]) -> list[Theme]: ...
+    async def themes(
+        self, stories: Sequence[Story], items: Mapping[str, SourceItem]
+    ) -> list[Theme]: ...
 
 
 class Writer(Protocol):
-    def write(
+    async def write(
         self,
         window: WeekWindow,
         themes: Sequence[Theme],
@@ -31,7 +34,7 @@ class Writer(Protocol):
         items: Mapping[str, SourceItem],
     ) -> Draft: ...
 
-    def revise(
+    async def revise(
         self,
         draft: Draft,
         verdicts: Mapping[str, Verdict],
@@ -42,7 +45,9 @@ class Writer(Protocol):
 
 
 class FactChecker(Protocol):
-    def check(self, claim: Claim, sources: Mapping[str, SourceItem]) -> Verdict: ...
+    async def check_all(
+        self, claims: Sequence[Claim], sources: Mapping[str, SourceItem]
+    ) -> dict[str, Verdict]: ...
 
 
 @dataclass
@@ -56,6 +61,8 @@ class Engine:
     writer: Writer
     fact_checker: FactChecker
     embedder: Embedder
+    ledger: Ledger = field(default_factory=Ledger)
+    models: dict[str, str] = field(default_factory=dict)
 
 
 def offline_engine(embedder: Embedder | None = None) -> Engine:

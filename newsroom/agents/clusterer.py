@@ -174,7 +174,14 @@ class OfflineClusterer:
         remap = {c: i for i, c in enumerate(sorted(set(labels.tolist())))}
         return np.array([remap[int(c)] for c in labels])
 
-    def themes(self, stories: Sequence[Story], items: Mapping[str, SourceItem]) -> list[Theme]:
+    async def themes(
+        self, stories: Sequence[Story], items: Mapping[str, SourceItem]
+    ) -> list[Theme]:
+        return self.build_themes(stories, items)
+
+    def build_themes(
+        self, stories: Sequence[Story], items: Mapping[str, SourceItem]
+    ) -> list[Theme]:
         if not stories:
             return []
         vectors = self.vectors(stories, items)

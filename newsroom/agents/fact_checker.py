@@ -143,6 +143,11 @@ class OfflineFactChecker:
         judgement.supports = covered and not judgement.missing and not judgement.against
         return judgement
 
+    async def check_all(
+        self, claims: Sequence[Claim], sources: Mapping[str, SourceItem]
+    ) -> dict[str, Verdict]:
+        return {claim.id: self.check(claim, sources) for claim in claims}
+
     def check(self, claim: Claim, sources: Mapping[str, SourceItem]) -> Verdict:
         cited = [sources[i] for i in claim.cites if i in sources]
         unknown = [i for i in claim.cites if i not in sources]

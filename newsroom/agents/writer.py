@@ -130,7 +130,7 @@ class OfflineWriter:
         return centroid / max(float(np.linalg.norm(centroid)), 1e-12)
 
     # ------------------------------------------------------------ draft
-    def write(
+    async def write(
         self,
         window: WeekWindow,
         themes: Sequence[Theme],
@@ -187,7 +187,7 @@ class OfflineWriter:
             closing="",
         )
 
-    def revise(
+    async def revise(
         self,
         draft: Draft,
         verdicts: Mapping[str, Verdict],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, TypedDict
 
+from newsroom.llm import add_usage
 from newsroom.models import Claim, Draft, SourceItem, SourceProblem, Story, Theme, Verdict
 
 
@@ -29,6 +30,7 @@ class WeeklyState(TypedDict, total=False):
     dropped: list[Claim]
     published: dict[str, str]
     tool_calls: Annotated[int, operator.add]
+    usage: Annotated[dict[str, dict[str, int]], add_usage]
     timings: Annotated[dict[str, float], merge]
 
 

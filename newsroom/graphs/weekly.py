@@ -13,6 +13,7 @@ from langgraph.runtime import Runtime
 from newsroom.agents import Engine
 from newsroom.errors import EmptyWeek
 from newsroom.graphs.state import WeeklyInput, WeeklyState
+from newsroom.llm import usage_delta
 from newsroom.models import SourceItem
 from newsroom.observability.tracing import traced_agent
 from newsroom.publish import FrontMatter, publish_edition
@@ -41,6 +42,7 @@ def _items(state: WeeklyState) -> dict[str, SourceItem]:
 async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     started = time.perf_counter()
     ctx = runtime.context
+    before = ctx.engine.ledger.snapshot()
     async with open_archive(ctx.archive) as archive:
         found = await ctx.engine.researcher.gather(ctx.window, archive)
         calls = archive.calls
@@ -58,6 +60,7 @@ async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str
         "outside_window": found.outside_window,
         "tool_calls": calls,
         "timings": {"research": time.perf_counter() - started},
+        "usage": usage_delta(before, ctx.engine.ledger.snapshot()),
     }
 
 
@@ -74,15 +77,23 @@ async def dedup(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, A
 @traced_agent("clusterer")
 async def cluster(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     started = time.perf_counter()
-    themes = runtime.context.engine.clusterer.themes(state["stories"], _items(state))
-    return {"themes": themes, "timings": {"cluster": time.perf_counter() - started}}
+    engine = runtime.context.engine
+    before = engine.ledger.snapshot()
+    themes = await engine.clusterer.themes(state["stories"], _items(state))
+    return {
+        "themes": themes,
+        "timings": {"cluster": time.perf_counter() - started},
+        "usage": usage_delta(before, engine.ledger.snapshot()),
+    }
 
 
 @traced_agent("writer")
 async def write(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     started = time.perf_counter()
+    engine = runtime.context.engine
+    before = engine.ledger.snapshot()
     stories = {s.id: s for s in state["stories"]}
-    draft = runtime.context.engine.writer.write(
+    draft = await engine.writer.write(
         runtime.context.window, state["themes"], stories, _items(state)
     )
     return {
@@ -90,6 +101,7 @@ async def write(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, A
         "revisions": 0,
         "verdicts": {},
         "timings": {"write": time.perf_counter() - started},
+        "usage": usage_delta(before, engine.ledger.snapshot()),
     }
 
 
@@ -100,14 +112,18 @@ async def fact_check(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[s
     started = time.perf_counter()
     items = _items(state)
     previous = state.get("verdicts", {})
-    verdicts = {}
-    checker = runtime.context.engine.fact_checker
-    for claim in state["draft"].claims:
-        old = previous.get(claim.id)
-        if old is not None and old.label == "supported" and claim.revision == 0:
-            verdicts[claim.id] = old
-        else:
-            verdicts[claim.id] = checker.check(claim, items)
+    engine = runtime.context.engine
+    before = engine.ledger.snapshot()
+    # Revisions touch only failing claims: what passed before is not checked (or paid for) again.
+    pending = [
+        claim
+        for claim in state["draft"].claims
+        if claim.id not in previous or previous[claim.id].label != "supported"
+    ]
+    checked = await engine.fact_checker.check_all(pending, items)
+    verdicts = {
+        claim.id: checked.get(claim.id) or previous[claim.id] for claim in state["draft"].claims
+    }
     counts = {
         label: sum(v.label == label for v in verdicts.values())
         for label in ("supported", "contradicted", "unsupported")
@@ -115,7 +131,11 @@ async def fact_check(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[s
     span = trace.get_current_span()
     span.add_event("fact_check.verdicts", {f"newsroom.verdicts.{k}": v for k, v in counts.items()})
     elapsed = time.perf_counter() - started + state.get("timings", {}).get("fact_check", 0.0)
-    return {"verdicts": verdicts, "timings": {"fact_check": elapsed}}
+    return {
+        "verdicts": verdicts,
+        "timings": {"fact_check": elapsed},
+        "usage": usage_delta(before, engine.ledger.snapshot()),
+    }
 
 
 def after_check(state: WeeklyState, runtime: Runtime[RunContext]) -> Literal["revise", "publish"]:
@@ -128,8 +148,10 @@ def after_check(state: WeeklyState, runtime: Runtime[RunContext]) -> Literal["re
 @traced_agent("writer")
 async def revise(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     started = time.perf_counter()
+    engine = runtime.context.engine
+    before = engine.ledger.snapshot()
     stories = {s.id: s for s in state["stories"]}
-    draft = runtime.context.engine.writer.revise(
+    draft = await engine.writer.revise(
         state["draft"], state["verdicts"], state["themes"], stories, _items(state)
     )
     elapsed = time.perf_counter() - started + state.get("timings", {}).get("revise", 0.0)
@@ -137,6 +159,7 @@ async def revise(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, 
         "draft": draft,
         "revisions": state.get("revisions", 0) + 1,
         "timings": {"revise": elapsed},
+        "usage": usage_delta(before, engine.ledger.snapshot()),
     }
 
 
