@@ -50,11 +50,16 @@ def run(
     ] = None,
     sources: Annotated[
         Path | None,
-        typer.Option(
-            help="Folder of digests, feeds and JSON files [default: the bundled 2026-W06 samples]."
-        ),
+        typer.Option(help="Folder of digests, feeds and JSON [default: bundled 2026-W06 samples]."),
     ] = None,
-    engine: Annotated[str | None, typer.Option(help="offline or llm [default: offline].")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="offline or llm [default: llm when an endpoint is configured]."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model for every agent [default: NEWSROOM_MODEL].")
+    ] = None,
+    lang: Annotated[str | None, typer.Option(help="Language of the edition [default: zh].")] = None,
     resume: Annotated[
         str | None, typer.Option(help="Continue an interrupted run by its id.")
     ] = None,
@@ -75,32 +80,33 @@ def run(
     run_id = resume or "RUN_ID"
     try:
         settings = Settings()
-        chosen_engine = engine or settings.engine
+        chosen_engine = settings.chosen_engine(engine)
         if chosen_engine not in ("offline", "llm"):
             raise UsageError(f"unknown engine {chosen_engine!r}: use offline or llm")
-        if chosen_engine == "llm":
-            raise UsageError("the LLM engine is not part of this version yet; use --engine offline")
         chosen_transport = transport or settings.transport
         if chosen_transport not in ("memory", "stdio"):
             raise UsageError(f"unknown transport {chosen_transport!r}: use memory or stdio")
         if max_revisions is not None and max_revisions < 0:
             raise UsageError("--max-revisions must be 0 or more")
-        from newsroom.runner import new_run_id
+        from newsroom.publish import FrontMatter
+        from newsroom.runner import RunOptions, new_run_id
         from newsroom.weeks import parse_week
 
         run_id = resume or new_run_id(parse_week(week, tz or settings.tz).week)
-        summary = _run(
-            week,
-            run_id,
-            settings,
-            out_dir,
-            sources,
-            resume,
-            force,
-            tz,
-            max_revisions,
-            chosen_transport,
+        options = RunOptions(
+            week=week,
+            run_id=run_id,
+            sources=sources or settings.source_folder(),
+            out_dir=out_dir or settings.out_dir,
+            tz=tz or settings.tz,
+            resume=resume,
+            force=force,
+            max_revisions=settings.max_revisions if max_revisions is None else max_revisions,
+            recursion_limit=settings.recursion_limit,
+            transport="stdio" if chosen_transport == "stdio" else "memory",
+            front_matter=FrontMatter(layout=settings.layout, tags=tuple(settings.tags)),
         )
+        summary = _run(options, chosen_engine, settings, model, lang or settings.lang)
     except NewsroomError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
@@ -110,7 +116,7 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(130) from None
-    counts = summary.counts
+    counts, usage = summary.counts, summary.usage
     out.print(
         f"[green]published[/] {summary.outputs.get('weekly')} · {counts['themes']} themes · "
         f"{counts['supported']} claims checked and published · {counts['dropped']} dropped · "
@@ -118,6 +124,13 @@ def run(
         highlight=False,
         soft_wrap=True,
     )
+    if usage.llm_calls:
+        out.print(
+            f"usage: {usage.llm_calls} LLM calls · {usage.input_tokens} input + "
+            f"{usage.output_tokens} output tokens · {usage.fallbacks} fallback(s)",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(
         f"report {summary.outputs.get('report')} · run {summary.run_id} · "
         f"trace {summary.outputs.get('trace')}",
@@ -126,46 +139,35 @@ def run(
     )
 
 
-def _run(
-    week: str,
-    run_id: str,
-    settings: Any,
-    out_dir: Path | None,
-    sources: Path | None,
-    resume: str | None,
-    force: bool,
-    tz: str | None,
-    max_revisions: int | None,
-    transport: Any,
-) -> Any:
+def _run(options: Any, engine_name: str, settings: Any, model: str | None, lang: str) -> Any:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from newsroom.agents import offline_engine
-    from newsroom.publish import FrontMatter
-    from newsroom.runner import RunOptions, run_week
+    from newsroom.agents import llm_engine, offline_engine
+    from newsroom.runner import run_week
 
-    options = RunOptions(
-        week=week,
-        run_id=run_id,
-        sources=sources or settings.source_folder(),
-        out_dir=out_dir or settings.out_dir,
-        tz=tz or settings.tz,
-        resume=resume,
-        force=force,
-        max_revisions=settings.max_revisions if max_revisions is None else max_revisions,
-        recursion_limit=settings.recursion_limit,
-        transport=transport,
-        front_matter=FrontMatter(layout=settings.layout, tags=tuple(settings.tags)),
-    )
+    if engine_name == "llm":
+        configs = settings.model_configs(model)
+        engine = llm_engine(configs, lang=lang)
+        where = settings.base_url or "https://api.openai.com/v1"
+        chosen = ", ".join(f"{agent} {config.model}" for agent, config in configs.items())
+        console.print(
+            f"[bold green]engine: llm[/] — {where} · {chosen} · "
+            f"structured output by {settings.structured_method}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        engine = offline_engine()
+        console.print(
+            "[bold yellow]engine: offline[/] — no LLM: sentence embeddings "
+            "(USE multilingual v3), agglomerative clustering, c-TF-IDF naming, "
+            "MMR extractive writing, deterministic fact-checking",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(
-        "[bold yellow]engine: offline[/] — no LLM: sentence embeddings "
-        "(USE multilingual v3), agglomerative clustering, c-TF-IDF naming, "
-        "MMR extractive writing, deterministic fact-checking",
-        highlight=False,
-    )
-    console.print(
-        f"run {options.run_id}{' (resumed)' if resume else ''} · sources: {options.sources} · "
-        f"out: {options.out_dir}",
+        f"run {options.run_id}{' (resumed)' if options.resume else ''} · "
+        f"sources: {options.sources} · out: {options.out_dir}",
         highlight=False,
         soft_wrap=True,
     )
@@ -197,7 +199,6 @@ def _run(
             }
             progress.update(task, description=_STEPS.get(following.get(node, "publish"), ""))
 
-        engine = offline_engine()
         return asyncio.run(run_week(options, engine, on_step))
 
 

@@ -6,7 +6,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from newsroom.llm import ModelConfig, StructuredMethod
+
+AGENTS = ("researcher", "clusterer", "writer", "fact_checker")
 
 
 def bundled_sources() -> Path:
@@ -20,7 +25,20 @@ class Settings(BaseSettings):
     out_dir: Path = Path("out")
     sources: Path | None = None
     tz: str = "Asia/Shanghai"
-    engine: Literal["offline", "llm"] = "offline"
+    engine: Literal["offline", "llm"] | None = None
+    base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("NEWSROOM_BASE_URL", "OPENAI_BASE_URL")
+    )
+    api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("NEWSROOM_API_KEY", "OPENAI_API_KEY")
+    )
+    model: str = "gpt-4o-mini"
+    models: dict[str, str] = {}
+    llm_timeout: float = 60.0
+    llm_retries: int = 2
+    llm_max_tokens: int = 2048
+    structured_method: StructuredMethod = "json_schema"
+    lang: str = "zh"
     max_revisions: int = 2
     recursion_limit: int = 40
     transport: Literal["memory", "stdio"] = "memory"
@@ -29,3 +47,28 @@ class Settings(BaseSettings):
 
     def source_folder(self) -> Path:
         return self.sources if self.sources is not None else bundled_sources()
+
+    def chosen_engine(self, flag: str | None) -> str:
+        """The flag, then NEWSROOM_ENGINE, then `llm` when an endpoint is configured."""
+        if flag:
+            return flag
+        if self.engine:
+            return self.engine
+        return "llm" if self.base_url or self.api_key else "offline"
+
+    def model_configs(self, model: str | None = None) -> dict[str, ModelConfig]:
+        """One config per agent: `--model` or NEWSROOM_MODEL, overridden per agent by
+        NEWSROOM_MODELS='{"writer": "..."}'."""
+        key = self.api_key.get_secret_value() if self.api_key else None
+        return {
+            agent: ModelConfig(
+                model=self.models.get(agent) or model or self.model,
+                base_url=self.base_url,
+                api_key=key,
+                timeout=self.llm_timeout,
+                max_retries=self.llm_retries,
+                max_tokens=self.llm_max_tokens,
+                method=self.structured_method,
+            )
+            for agent in AGENTS
+        }

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from newsroom.errors import SourceUnavailable
 
@@ -49,10 +49,10 @@ def chat_model(config: ModelConfig) -> Any:
     return ChatOpenAI(
         model=config.model,
         base_url=config.base_url,
-        api_key=config.api_key or "not-needed",  # type: ignore[arg-type]
+        api_key=SecretStr(config.api_key or "not-needed"),
         timeout=config.timeout,
         max_retries=config.max_retries,
-        max_tokens=config.max_tokens,  # type: ignore[call-arg]
+        max_completion_tokens=config.max_tokens,
         temperature=config.temperature,
         stream_usage=True,
     )

@@ -86,6 +86,9 @@ class Verdict(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     support: list[str] = Field(default_factory=list)
     against: list[str] = Field(default_factory=list)
+    method: Literal["rules", "llm"] = "rules"
+    # Rules found nothing wrong but could not confirm the wording (a paraphrase, a translation).
+    unsettled: bool = False
 
 
 class Section(BaseModel):
@@ -93,6 +96,7 @@ class Section(BaseModel):
     heading: str
     lead: str
     claim_ids: list[str]
+    note: str = ""
 
 
 class Draft(BaseModel):
@@ -104,6 +108,8 @@ class Draft(BaseModel):
     claims: list[Claim]
     outlook: list[str]
     closing: str
+    advice: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
 
 
 class Usage(BaseModel):
@@ -122,6 +128,7 @@ class Report(BaseModel):
     week: str
     title: str
     generator: str
+    models: dict[str, str] = Field(default_factory=dict)
     themes: list[Theme]
     stories: list[Story]
     claims: list[Claim]

@@ -68,6 +68,7 @@ def render_weekly(
     items: Mapping[str, SourceItem],
     front_matter: FrontMatter,
     status: str = "ok",
+    models: Mapping[str, str] | None = None,
 ) -> tuple[str, list[Claim], list[Claim]]:
     """Markdown of the weekly analysis; returns it with the published and the dropped claims."""
     claims = {c.id: c for c in draft.claims}
@@ -94,6 +95,9 @@ def render_weekly(
         f"status: {status}",
         f"run_id: {run_id}",
     ]
+    if models:
+        head.append("models:")
+        head += [f"  {agent}: {_yaml(model)}" for agent, model in sorted(models.items())]
     head += [f"{key}: {_yaml(value)}" for key, value in front_matter.extra.items()]
     head.append("---")
     body = ["", f"# {draft.title}", ""]
@@ -105,9 +109,12 @@ def render_weekly(
         ]
     if status != "ok":
         body += [f"> **注意：本期为不完整版本（status: {status}）。**", ""]
+    body += [f"> {note}" for note in draft.notes]
     body += [draft.lead, ""]
     for section in draft.sections:
         body += ["---", "", f"### {section.heading}", "", section.lead, ""]
+        if section.note:
+            body += [f"> {section.note}", ""]
         evidence = [
             claims[i]
             for i in section.claim_ids
@@ -128,13 +135,17 @@ def render_weekly(
             body.append("")
     body += ["---", "", "### 趋势展望（下周要观察的信号）", ""]
     body += [f"{n}. {line}" for n, line in enumerate(draft.outlook, start=1)]
+    if draft.advice:
+        body += ["", "### 对不同角色的建议", ""]
+        body += [f"- {line}" for line in draft.advice]
     revised = sum(1 for c in published if c.revision > 0)
     body += [
         "",
         "### 结语",
         "",
         f"本期共发布{len(published)}条经事实核查的证据与判断（其中{revised}条经修订后通过），"
-        f"另有{len(dropped)}条未能被所引来源证实，已删除、未发布。" + draft.closing,
+        f"另有{len(dropped)}条未能被所引来源证实，已删除、未发布。",
+        *(["", draft.closing] if draft.closing else []),
         "",
     ]
     body += ["### 参考", "", *refs.render(), ""]
@@ -153,16 +164,18 @@ def publish_edition(
     items: Mapping[str, SourceItem],
     front_matter: FrontMatter,
     status: str = "ok",
+    models: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     folder = out_dir / window.week
     markdown, published, dropped = render_weekly(
-        window, engine, run_id, draft, verdicts, items, front_matter, status
+        window, engine, run_id, draft, verdicts, items, front_matter, status, models
     )
     cited = {i for claim in published for i in claim.cites}
     report = Report(
         week=window.week,
         title=draft.title,
         generator=engine,
+        models=dict(models or {}),
         themes=list(themes),
         stories=list(stories),
         claims=published,

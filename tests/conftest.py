@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,14 @@ def _guarded_connect(self: socket.socket, address: Any) -> Any:
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     yield
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own endpoint or settings must not change what the tests run."""
+    for name in list(os.environ):
+        if name.startswith(("NEWSROOM_", "OPENAI_", "OTEL_")):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from newsroom.agents.dedup import Deduplicator
 from newsroom.agents.embeddings import Embedder
 from newsroom.agents.researcher import Research
-from newsroom.llm import Ledger
+from newsroom.llm import Ledger, ModelConfig
 from newsroom.models import Claim, Draft, SourceItem, Story, Theme, Verdict
 from newsroom.tools.client import ToolSession
 from newsroom.weeks import WeekWindow
@@ -81,4 +81,39 @@ def offline_engine(embedder: Embedder | None = None) -> Engine:
         writer=OfflineWriter(embedder),
         fact_checker=OfflineFactChecker(),
         embedder=embedder,
+    )
+
+
+def llm_engine(
+    configs: Mapping[str, ModelConfig],
+    embedder: Embedder | None = None,
+    lang: str = "zh",
+    models: Mapping[str, Any] | None = None,
+) -> Engine:
+    """The four agents driven by chat models (`configs` per agent: researcher, clusterer,
+    writer, fact_checker). `models` may supply ready chat models (tests pass scripted ones)."""
+    from newsroom.agents.clusterer import OfflineClusterer
+    from newsroom.agents.fact_checker import OfflineFactChecker
+    from newsroom.agents.llm_agents import LLMClusterer, LLMFactChecker, LLMResearcher, LLMWriter
+    from newsroom.agents.writer import OfflineWriter
+    from newsroom.llm import Agent, chat_model
+
+    embedder = embedder or Embedder()
+    ledger = Ledger()
+    ready = dict(models or {})
+
+    def agent(name: str) -> Agent:
+        config = configs[name]
+        return Agent(name, ready.get(name) or chat_model(config), config, ledger)
+
+    return Engine(
+        name="llm",
+        researcher=LLMResearcher(agent("researcher")),
+        deduplicator=Deduplicator(),
+        clusterer=LLMClusterer(agent("clusterer"), OfflineClusterer(embedder), lang),
+        writer=LLMWriter(agent("writer"), OfflineWriter(embedder), lang),
+        fact_checker=LLMFactChecker(agent("fact_checker"), OfflineFactChecker()),
+        embedder=embedder,
+        ledger=ledger,
+        models={name: config.model for name, config in configs.items()},
     )

@@ -38,6 +38,12 @@ class SourceJudgement:
     supports: bool
     against: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    thin_wording: str | None = None
+
+    @property
+    def only_wording(self) -> bool:
+        """Every number, date and name is there; only the wording could not be matched."""
+        return not self.supports and not self.against and not self.missing
 
 
 def _attribution(text: str) -> str | None:
@@ -136,11 +142,13 @@ class OfflineFactChecker:
                 len(claim_e) + len(claim_q) + len(claim_d) >= CROSS_LANGUAGE_ANCHORS
                 and not judgement.missing
             )
-        if same_language and wording < SUPPORT_COVERAGE:
-            judgement.missing.append(
-                f"only {wording:.0%} of the claim's wording is in {source.source}"
-            )
         judgement.supports = covered and not judgement.missing and not judgement.against
+        if not covered:
+            judgement.thin_wording = (
+                f"only {wording:.0%} of the claim's wording is in {source.source}"
+                if same_language
+                else f"{source.source} is in another language and shares too few names or figures"
+            )
         return judgement
 
     async def check_all(
@@ -177,6 +185,13 @@ class OfflineFactChecker:
             reasons.extend(j.against)
             if label == "unsupported":
                 reasons.extend(j.missing)
+                reasons.extend([j.thin_wording] if j.thin_wording else [])
+        unsettled = label == "unsupported" and any(j.only_wording for j in judged)
         return Verdict(
-            claim_id=claim.id, label=label, reasons=reasons, support=support, against=against
+            claim_id=claim.id,
+            label=label,
+            reasons=reasons,
+            support=support,
+            against=against,
+            unsettled=unsettled,
         )

@@ -178,6 +178,7 @@ async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str,
         stories=state["stories"],
         items=_items(state),
         front_matter=ctx.front_matter,
+        models=ctx.engine.models,
     )
     return {"published": paths, "timings": {"publish": time.perf_counter() - started}}
 

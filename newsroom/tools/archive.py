@@ -39,6 +39,15 @@ def build_archive_server(folder: Path, tz: str = "Asia/Shanghai") -> FastMCP:
             "outside_window": len(result.items) - len(chosen),
         }
 
+    @server.tool(name="item", description="The full record of one item, by its id.")
+    def item(id: str) -> dict[str, Any]:
+        if not folder.is_dir():
+            raise ValueError(f"archive folder {folder} does not exist or is not a folder")
+        for found in read_folder(folder, tz).items:
+            if found.id == id:
+                return {"item": found.model_dump(mode="json")}
+        raise ValueError(f"no item with id {id!r} in the archive")
+
     return server
 
 

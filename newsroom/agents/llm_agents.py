@@ -1,0 +1,422 @@
+"""The LLM engine's agents: the offline methods do the cheap, exact work; the model names,
+writes, revises and judges what rules cannot. Every source reaches the writer once, as data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from newsroom.agents.clusterer import OfflineClusterer
+from newsroom.agents.fact_checker import OfflineFactChecker
+from newsroom.agents.researcher import OfflineResearcher, Research
+from newsroom.agents.writer import OfflineWriter
+from newsroom.llm import DATA_RULE, Agent, StructuredOutputError, source_block
+from newsroom.models import Claim, Draft, Section, SourceItem, Story, Theme, Verdict
+from newsroom.tools.client import ToolSession
+from newsroom.weeks import WeekWindow
+
+LANGUAGES = {"zh": "Simplified Chinese", "en": "English"}
+
+
+def _system(role: str, lang: str) -> Any:
+    from langchain_core.messages import SystemMessage
+
+    return SystemMessage(
+        content=f"You are the {role} of a newsroom that publishes a weekly AI industry "
+        f"analysis in {LANGUAGES.get(lang, lang)}. {DATA_RULE} Translate sources in other "
+        "languages faithfully; never add facts, figures or dates that the sources do not give."
+    )
+
+
+def _human(text: str) -> Any:
+    from langchain_core.messages import HumanMessage
+
+    return HumanMessage(content=text)
+
+
+# ---------------------------------------------------------------- researcher
+class LLMResearcher:
+    """Gathers like the offline researcher, then lets the model pick, by tool calls, which thin
+    items need their full record from the archive. One model call, at most `max_fetch` tools."""
+
+    def __init__(self, agent: Agent, max_fetch: int = 8, thin: int = 60) -> None:
+        self.agent = agent
+        self.max_fetch = max_fetch
+        self.thin = thin
+
+    async def gather(self, window: WeekWindow, archive: ToolSession) -> Research:
+        research = await OfflineResearcher().gather(window, archive)
+        thin = [i for i in research.items if len(i.summary) + len(i.body) < self.thin]
+        if not thin:
+            return research
+        listing = "\n".join(f"- {i.id}: {i.title} — {i.summary}" for i in thin)
+        tool = {
+            "type": "function",
+            "function": {
+                "name": "archive_item",
+                "description": "Fetch the full record of one news item from the archive by id.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"id": {"type": "string"}},
+                    "required": ["id"],
+                },
+            },
+        }
+        reply = await self.agent.invoke(
+            [
+                _system("researcher", "en"),
+                _human(
+                    "These items have little text. Call archive_item for each one whose full "
+                    f"text a weekly analysis would need (at most {self.max_fetch}); call nothing "
+                    f"if none is needed.\n{listing}"
+                ),
+            ],
+            tools=[tool],
+        )
+        known = {i.id: i for i in research.items}
+        wanted = [
+            str(call["args"].get("id", ""))
+            for call in getattr(reply, "tool_calls", None) or []
+            if call.get("name") == "archive_item"
+        ]
+        for item_id in list(dict.fromkeys(w for w in wanted if w in known))[: self.max_fetch]:
+            record = await archive.call("item", {"id": item_id})
+            fuller = SourceItem.model_validate(record["item"])
+            known[item_id].body = fuller.body or known[item_id].body
+        return research
+
+
+# ---------------------------------------------------------------- clusterer
+class NamedTheme(BaseModel):
+    id: str
+    title: str = Field(description="An editorial heading for the theme, 12-30 characters.")
+
+
+class Move(BaseModel):
+    story_id: str
+    theme_id: str
+
+
+class ThemePlan(BaseModel):
+    """Editorial titles for the themes, and stories that belong in another theme."""
+
+    themes: list[NamedTheme]
+    moves: list[Move] = Field(default_factory=list)
+
+
+class LLMClusterer:
+    """Clusters by the offline algorithm, then one call names the themes and fixes misplacements."""
+
+    def __init__(self, agent: Agent, offline: OfflineClusterer, lang: str = "zh") -> None:
+        self.agent = agent
+        self.offline = offline
+        self.lang = lang
+
+    async def themes(
+        self, stories: Sequence[Story], items: Mapping[str, SourceItem]
+    ) -> list[Theme]:
+        themes = self.offline.build_themes(stories, items)
+        by_story = {s.id: s for s in stories}
+        listing = "\n".join(
+            f"theme {t.id} | keywords: {'、'.join(t.keywords)}\n"
+            + "\n".join(f"  story {sid}: {by_story[sid].title}" for sid in t.story_ids)
+            for t in themes
+        )
+        try:
+            plan = await self.agent.structured(
+                ThemePlan,
+                [
+                    _system("clusterer", self.lang),
+                    _human(
+                        "Give each theme an editorial heading in the report language, like a "
+                        "magazine section title. Move a story only if it clearly belongs to "
+                        f"another theme. Themes:\n{listing}"
+                    ),
+                ],
+            )
+        except StructuredOutputError:
+            return themes
+        ids = {t.id for t in themes}
+        for move in plan.moves:
+            if move.story_id in by_story and move.theme_id in ids:
+                for theme in themes:
+                    if move.story_id in theme.story_ids:
+                        theme.story_ids.remove(move.story_id)
+                target = next(t for t in themes if t.id == move.theme_id)
+                target.story_ids.append(move.story_id)
+        titles = {n.id: n.title.strip() for n in plan.themes if n.id in ids and n.title.strip()}
+        kept = [t for t in themes if t.story_ids]
+        for theme in kept:
+            theme.name = titles.get(theme.id, theme.name)
+            theme.weight = sum(by_story[s].weight for s in theme.story_ids)
+        return kept
+
+
+# ---------------------------------------------------------------- writer
+class Bullet(BaseModel):
+    text: str
+    cites: list[str] = Field(description="ids of the <source> blocks that state this")
+
+
+class ThemeSection(BaseModel):
+    """One theme of the edition."""
+
+    lead: str
+    evidence: list[Bullet]
+    impact: Bullet
+
+
+class Frame(BaseModel):
+    """The edition's frame around the themes."""
+
+    title: str
+    lead: str
+    outlook: list[str] = Field(description="signals to watch, one per line")
+    advice: list[str] = Field(description="one line per role: '角色：建议'")
+    closing: str
+
+
+class Revision(BaseModel):
+    claim_id: str
+    text: str
+    cites: list[str]
+
+
+class Revisions(BaseModel):
+    """Rewritten claims."""
+
+    claims: list[Revision]
+
+
+class LLMWriter:
+    """One structured call per theme (its sources, each sent once), one for the frame, and one
+    per revision round for every failing claim. A malformed theme falls back to the offline
+    writer and says so in the edition."""
+
+    def __init__(self, agent: Agent, offline: OfflineWriter, lang: str = "zh") -> None:
+        self.agent = agent
+        self.offline = offline
+        self.lang = lang
+
+    async def write(
+        self,
+        window: WeekWindow,
+        themes: Sequence[Theme],
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+    ) -> Draft:
+        fallback = await self.offline.write(window, themes, stories, items)
+        sections = await asyncio.gather(
+            *(self._section(n, t, stories, items, fallback) for n, t in enumerate(themes))
+        )
+        draft_sections = [section for section, _ in sections]
+        claims = [claim for _, section_claims in sections for claim in section_claims]
+        draft = fallback.model_copy(update={"sections": draft_sections, "claims": claims})
+        return await self._frame(window, draft, claims, fallback)
+
+    async def _section(
+        self,
+        index: int,
+        theme: Theme,
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+        fallback: Draft,
+    ) -> tuple[Section, list[Claim]]:
+        offline_section = fallback.sections[index]
+        ids = [i for s in theme.story_ids for i in stories[s].item_ids]
+        blocks = "\n".join(source_block(i, items[i].source, items[i].text) for i in ids)
+        try:
+            section = await self.agent.structured(
+                ThemeSection,
+                [
+                    _system("writer", self.lang),
+                    _human(
+                        f"Theme: {theme.name}. Write its lead (1-2 sentences), 3-5 evidence "
+                        "bullets, each one factual sentence citing the ids of the sources that "
+                        "state it, and one impact judgement grounded in the sources.\n"
+                        f"{blocks}"
+                    ),
+                ],
+            )
+        except StructuredOutputError:
+            claims = [c for c in fallback.claims if c.theme_id == theme.id]
+            note = "本节的模型输出两次不合格，已改用离线方法（抽取式）撰写。"
+            return offline_section.model_copy(update={"note": note}), claims
+        known = set(ids)
+        claims = []
+        bullets = [(b, "evidence") for b in section.evidence] + [(section.impact, "impact")]
+        for number, (bullet, kind) in enumerate(bullets, start=1):
+            cites = [c for c in bullet.cites if c in known]
+            if not cites or not bullet.text.strip():
+                continue
+            claims.append(
+                Claim(
+                    id=f"{theme.id}-c{number}",
+                    theme_id=theme.id,
+                    kind="impact" if kind == "impact" else "evidence",
+                    text=bullet.text.strip(),
+                    cites=cites,
+                )
+            )
+        heading = offline_section.heading.split("：")[0] + "：" + theme.name
+        return (
+            offline_section.model_copy(
+                update={
+                    "heading": heading,
+                    "lead": section.lead,
+                    "claim_ids": [c.id for c in claims],
+                }
+            ),
+            claims,
+        )
+
+    async def _frame(
+        self, window: WeekWindow, draft: Draft, claims: Sequence[Claim], fallback: Draft
+    ) -> Draft:
+        outline = "\n".join(
+            f"## {s.heading}\n{s.lead}\n"
+            + "\n".join(f"- {c.text}" for c in claims if c.id in s.claim_ids)
+            for s in draft.sections
+        )
+        try:
+            frame = await self.agent.structured(
+                Frame,
+                [
+                    _system("editor", self.lang),
+                    _human(
+                        f"The themes of week {window.week} are below. Write the edition's title, "
+                        "a lead paragraph, 4-6 outlook lines (observable signals to watch), "
+                        "advice for 3-4 roles, and a closing paragraph. Use only what the themes "
+                        f"say.\n{outline}"
+                    ),
+                ],
+            )
+        except StructuredOutputError:
+            return draft.model_copy(update={"notes": ["标题与导语由离线方法生成。"]})
+        return draft.model_copy(
+            update={
+                "title": frame.title.strip() or fallback.title,
+                "lead": frame.lead.strip() or fallback.lead,
+                "outlook": [line for line in frame.outlook if line.strip()] or fallback.outlook,
+                "advice": [line for line in frame.advice if line.strip()],
+                "closing": frame.closing.strip(),
+            }
+        )
+
+    async def revise(
+        self,
+        draft: Draft,
+        verdicts: Mapping[str, Verdict],
+        themes: Sequence[Theme],
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+    ) -> Draft:
+        failing = [c for c in draft.claims if verdicts[c.id].label != "supported"]
+        if not failing:
+            return draft
+        cited = list(dict.fromkeys(i for c in failing for i in c.cites if i in items))
+        blocks = "\n".join(source_block(i, items[i].source, items[i].text) for i in cited)
+        listing = "\n".join(
+            json.dumps(
+                {
+                    "claim_id": c.id,
+                    "text": c.text,
+                    "cites": c.cites,
+                    "problem": "; ".join(verdicts[c.id].reasons) or verdicts[c.id].label,
+                },
+                ensure_ascii=False,
+            )
+            for c in failing
+        )
+        try:
+            revised = await self.agent.structured(
+                Revisions,
+                [
+                    _system("writer", self.lang),
+                    _human(
+                        "The fact-checker rejected these claims. Rewrite each so that the "
+                        "sources it cites support it (attribute disputed figures to their "
+                        f"outlet), or cite other given sources.\n{listing}\n{blocks}"
+                    ),
+                ],
+            )
+        except StructuredOutputError:
+            return await self.offline.revise(draft, verdicts, themes, stories, items)
+        fixes = {r.claim_id: r for r in revised.claims}
+        claims = []
+        for claim in draft.claims:
+            fix = fixes.get(claim.id)
+            if claim in failing:
+                update: dict[str, Any] = {"revision": claim.revision + 1}
+                if fix is not None and [c for c in fix.cites if c in items]:
+                    update |= {"text": fix.text, "cites": [c for c in fix.cites if c in items]}
+                claim = claim.model_copy(update=update)
+            claims.append(claim)
+        return draft.model_copy(update={"claims": claims})
+
+
+# ---------------------------------------------------------------- fact-checker
+class Judgement(BaseModel):
+    claim_id: str
+    label: Literal["supported", "contradicted", "unsupported"]
+    reason: str
+
+
+class Judgements(BaseModel):
+    """Entailment verdicts."""
+
+    verdicts: list[Judgement]
+
+
+class LLMFactChecker:
+    """The deterministic checks first (free); one entailment call per round for the claims they
+    could not settle, with only the sources those claims cite."""
+
+    def __init__(self, agent: Agent, rules: OfflineFactChecker) -> None:
+        self.agent = agent
+        self.rules = rules
+
+    async def check_all(
+        self, claims: Sequence[Claim], sources: Mapping[str, SourceItem]
+    ) -> dict[str, Verdict]:
+        verdicts = {claim.id: self.rules.check(claim, sources) for claim in claims}
+        open_claims = [c for c in claims if verdicts[c.id].unsettled]
+        if not open_claims:
+            return verdicts
+        cited = list(dict.fromkeys(i for c in open_claims for i in c.cites if i in sources))
+        blocks = "\n".join(source_block(i, sources[i].source, sources[i].text) for i in cited)
+        listing = "\n".join(
+            json.dumps({"claim_id": c.id, "text": c.text, "cites": c.cites}, ensure_ascii=False)
+            for c in open_claims
+        )
+        try:
+            judged = await self.agent.structured(
+                Judgements,
+                [
+                    _system("fact-checker", "en"),
+                    _human(
+                        "For each claim decide whether the sources it cites support it "
+                        "(supported), say otherwise (contradicted), or do not say it "
+                        f"(unsupported). Give a short reason.\nClaims:\n{listing}\n{blocks}"
+                    ),
+                ],
+            )
+        except StructuredOutputError:
+            return verdicts
+        for judgement in judged.verdicts:
+            verdict = verdicts.get(judgement.claim_id)
+            if verdict is None or not verdict.unsettled:
+                continue
+            verdicts[judgement.claim_id] = verdict.model_copy(
+                update={
+                    "label": judgement.label,
+                    "reasons": [*verdict.reasons, f"model: {judgement.reason}"],
+                    "method": "llm",
+                    "unsettled": False,
+                }
+            )
+        return verdicts
