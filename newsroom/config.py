@@ -20,7 +20,7 @@ def bundled_sources() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NEWSROOM_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NEWSROOM_", extra="ignore", populate_by_name=True)
 
     out_dir: Path = Path("out")
     sources: Path | None = None

@@ -130,7 +130,7 @@ def render_weekly(
             body += [f"- {c.text.rstrip('。')}。{refs.mark(c.cites)}" for c in evidence]
             body.append("")
         if impact:
-            body.append("影响判断（据来源背景）：")
+            body.append("影响判断（据来源背景）：" if engine == "offline" else "影响判断：")
             body += [f"- {c.text.rstrip('。')}。{refs.mark(c.cites)}" for c in impact]
             body.append("")
     body += ["---", "", "### 趋势展望（下周要观察的信号）", ""]

@@ -135,6 +135,7 @@ class ScriptedChatModel(BaseChatModel):
     replies: list[Any] = Field(default_factory=list)
     calls: list[dict[str, Any]] = Field(default_factory=list)
     strict: bool = False
+    respond: Any = None  # (messages, kwargs) -> reply, used instead of `echo` when set
     model_name: str = "scripted"
 
     @property
@@ -155,6 +156,8 @@ class ScriptedChatModel(BaseChatModel):
             reply: Any = self.replies.pop(0)
         elif self.strict:
             raise AssertionError(f"no reply queued for call {len(self.calls)} ({schema})")
+        elif self.respond is not None:
+            reply = self.respond(messages, kwargs)
         else:
             reply = echo(prompt, schema, tools)
         if callable(reply) and not isinstance(reply, BaseMessage | Reply):

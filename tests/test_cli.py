@@ -191,3 +191,54 @@ def test_ctrl_c_keeps_the_checkpoint_and_resume_finishes(tmp_path: Path) -> None
     finished = json.loads((tmp_path / "out" / "2026-W06" / "run.json").read_text())
     assert finished["status"] == "ok" and finished["run_id"] == run["run_id"]
     assert finished["usage"]["tool_calls"] == 1
+
+
+def test_llm_engine_against_fake_server_then_dead_endpoint_and_resume(tmp_path: Path) -> None:
+    from newsroom.testing import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:
+        result = runner.invoke(
+            app,
+            ["run", "--week", "2026-W06", "--out", str(tmp_path / "a")],
+            env={"OPENAI_BASE_URL": server.base_url, "NEWSROOM_MODEL": "fake-1"},
+        )
+        assert result.exit_code == 0, result.output
+        assert "engine: llm" in result.output and "writer fake-1" in result.output
+        assert "LLM calls" in result.output
+        assert server.requests
+    markdown = (tmp_path / "a" / "2026-W06" / "weekly.md").read_text()
+    assert "generator: llm" in markdown and 'writer: "fake-1"' in markdown
+    usage = json.loads((tmp_path / "a" / "2026-W06" / "run.json").read_text())["usage"]
+    assert usage["llm_calls"] == len(server.requests)
+
+    dead = {
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        "NEWSROOM_LLM_RETRIES": "0",
+        "NEWSROOM_LLM_TIMEOUT": "2",
+    }
+    failed = runner.invoke(
+        app, ["run", "--week", "2026-W06", "--out", str(tmp_path / "b")], env=dead
+    )
+    assert failed.exit_code == 4
+    assert "did not answer" in failed.output and "--resume" in failed.output
+    assert "Traceback" not in failed.output
+    run = json.loads((tmp_path / "b" / "2026-W06" / "run.json").read_text())
+    assert run["status"] == "failed"
+
+    with FakeOpenAIServer() as server:
+        resumed = runner.invoke(
+            app,
+            ["run", "--week", "2026-W06", "--out", str(tmp_path / "b"), "--resume", run["run_id"]],
+            env={"OPENAI_BASE_URL": server.base_url},
+        )
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((tmp_path / "b" / "2026-W06" / "run.json").read_text())["status"] == "ok"
+
+
+def test_engine_is_chosen_by_configuration() -> None:
+    from newsroom.config import Settings
+
+    assert Settings().chosen_engine(None) == "offline"
+    assert Settings(base_url="http://127.0.0.1:1/v1").chosen_engine(None) == "llm"
+    assert Settings(base_url="http://127.0.0.1:1/v1").chosen_engine("offline") == "offline"
+    assert Settings(engine="offline", api_key="sk-x").chosen_engine(None) == "offline"

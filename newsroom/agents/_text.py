@@ -198,7 +198,7 @@ def quantities(text: str) -> list[Quantity]:
         found.append(Quantity(value, kind, match.group(0).strip()))
     for match in _CN_NUMERAL.finditer(masked):
         number = _cn_to_int(match.group("num"))
-        if number is None:
+        if number is None or match.group("num") == "一":  # 一款, 新一轮: an article, no figure
             continue
         kind = "times" if match.group("unit") == "倍" else "count"
         found.append(Quantity(float(number), kind, match.group(0)))

@@ -53,7 +53,7 @@ class LLMResearcher:
         thin = [i for i in research.items if len(i.summary) + len(i.body) < self.thin]
         if not thin:
             return research
-        listing = "\n".join(f"- {i.id}: {i.title} — {i.summary}" for i in thin)
+        listing = "\n".join(source_block(i.id, i.source, f"{i.title}\n{i.summary}") for i in thin)
         tool = {
             "type": "function",
             "function": {
@@ -70,9 +70,9 @@ class LLMResearcher:
             [
                 _system("researcher", "en"),
                 _human(
-                    "These items have little text. Call archive_item for each one whose full "
-                    f"text a weekly analysis would need (at most {self.max_fetch}); call nothing "
-                    f"if none is needed.\n{listing}"
+                    "These items have little text. Call archive_item with the id of each one whose "
+                    f"full text a weekly analysis would need (at most {self.max_fetch}); call "
+                    f"nothing if none is needed.\n{listing}"
                 ),
             ],
             tools=[tool],

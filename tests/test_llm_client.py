@@ -1,0 +1,100 @@
+"""The real ChatOpenAI client against a fake OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import anyio
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from newsroom.agents.llm_agents import ThemePlan
+from newsroom.llm import (
+    Agent,
+    EndpointUnavailable,
+    Ledger,
+    ModelConfig,
+    StructuredMethod,
+    chat_model,
+)
+from newsroom.testing import FakeOpenAIServer, HttpStep
+
+PLAN = {"themes": [{"id": "theme-1", "title": "编程代理的新一轮竞赛"}], "moves": []}
+MESSAGES = [
+    SystemMessage(content="You are a test."),
+    HumanMessage(content="theme theme-1 | keywords: 代理"),
+]
+
+
+def agent(server: FakeOpenAIServer, **config: Any) -> Agent:
+    settings = ModelConfig(
+        model="fake-model", base_url=server.base_url, api_key="sk-test", **config
+    )
+    return Agent("clusterer", chat_model(settings), settings, Ledger())
+
+
+@pytest.mark.parametrize("method", ["json_schema", "function_calling", "json_mode"])
+def test_structured_output_and_usage(method: StructuredMethod) -> None:
+    with FakeOpenAIServer() as server:
+        server.script = [HttpStep(content=json.dumps(PLAN, ensure_ascii=False))]
+        caller = agent(server, method=method)
+        plan = anyio.run(caller.structured, ThemePlan, MESSAGES)
+        assert plan.themes[0].title == "编程代理的新一轮竞赛"
+        request = server.requests[0]
+        if method == "function_calling":
+            assert request["tool_choice"]["function"]["name"] == "ThemePlan"
+        elif method == "json_schema":
+            assert request["response_format"]["json_schema"]["name"] == "ThemePlan"
+        else:
+            assert request["response_format"] == {"type": "json_object"}
+        assert request["model"] == "fake-model" and request["max_completion_tokens"] == 2048
+        line = caller.ledger.lines["clusterer/fake-model"]
+        expected = server.completion(request, json.dumps(PLAN, ensure_ascii=False))["usage"]
+        assert (line.calls, line.input_tokens, line.output_tokens) == (
+            1,
+            expected["prompt_tokens"],
+            expected["completion_tokens"],
+        )
+
+
+def test_malformed_then_repaired_over_http() -> None:
+    with FakeOpenAIServer() as server:
+        server.script = [HttpStep(content="not json"), HttpStep(content=json.dumps(PLAN))]
+        caller = agent(server)
+        plan = anyio.run(caller.structured, ThemePlan, MESSAGES)
+        assert plan.themes[0].id == "theme-1"
+        assert (
+            "did not fit the required JSON schema" in server.requests[1]["messages"][-1]["content"]
+        )
+        assert caller.ledger.lines["clusterer/fake-model"].calls == 2
+
+
+def test_429_is_retried_then_succeeds() -> None:
+    with FakeOpenAIServer() as server:
+        server.script = [
+            HttpStep(status=429),
+            HttpStep(status=503),
+            HttpStep(content=json.dumps(PLAN)),
+        ]
+        plan = anyio.run(agent(server, max_retries=2).structured, ThemePlan, MESSAGES)
+        assert plan.themes[0].id == "theme-1"
+        assert len(server.requests) == 3
+
+
+def test_a_hang_hits_the_timeout_and_says_what_to_do() -> None:
+    with FakeOpenAIServer() as server:
+        server.script = [HttpStep(delay=30), HttpStep(delay=30)]
+        started = time.monotonic()
+        with pytest.raises(EndpointUnavailable, match=r"did not answer.*--resume"):
+            anyio.run(agent(server, timeout=0.5, max_retries=1).structured, ThemePlan, MESSAGES)
+        assert time.monotonic() - started < 10
+        assert len(server.requests) == 2
+
+
+def test_dead_endpoint_is_endpoint_unavailable() -> None:
+    settings = ModelConfig(model="m", base_url="http://127.0.0.1:9/v1", timeout=1, max_retries=0)
+    caller = Agent("writer", chat_model(settings), settings, Ledger())
+    with pytest.raises(EndpointUnavailable, match=r"127\.0\.0\.1:9"):
+        anyio.run(caller.structured, ThemePlan, MESSAGES)
