@@ -1,7 +1,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint run eval
+.PHONY: install test lint run eval bench
 install:
 	python3 -m venv $(VENV) && $(VENV)/bin/pip install -e ".[dev]"
 test:
@@ -13,3 +13,5 @@ run:
 eval:
 	$(VENV)/bin/newsroom eval cluster --items evals/dev-2026-W06/items.jsonl
 	$(VENV)/bin/newsroom eval factcheck --items evals/dev-2026-W06/items.jsonl --claims evals/dev-2026-W06/claims.jsonl
+bench:
+	$(PY) benchmarks/llm_budget.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -36,3 +37,29 @@ def test_run_writes_one_trace_with_node_and_tool_spans(
     assert checks and checks[0]["attributes"]["newsroom.verdicts.supported"] > 0
     text = json.dumps(spans)
     assert "OPENAI_API_KEY" not in text and "sk-" not in text
+
+
+def test_llm_run_has_chat_spans_with_usage(embedder: Any, samples: Path, tmp_path: Path) -> None:
+    from newsroom.agents import llm_engine
+    from newsroom.config import AGENTS
+    from newsroom.llm import ModelConfig
+    from newsroom.testing import ScriptedChatModel
+
+    engine = llm_engine(
+        {a: ModelConfig(model="scripted") for a in AGENTS},
+        embedder,
+        models={a: ScriptedChatModel() for a in AGENTS},
+    )
+    summary = anyio.run(
+        run_week, RunOptions(week="2026-W06", sources=samples, out_dir=tmp_path), engine
+    )
+    spans = [json.loads(line) for line in Path(summary.outputs["trace"]).read_text().splitlines()]
+    by_id = {span["span_id"]: span for span in spans}
+    chats = [span for span in spans if span["name"] == "chat scripted"]
+    assert len(chats) == summary.usage.llm_calls
+    assert (
+        sum(s["attributes"]["gen_ai.usage.input_tokens"] for s in chats)
+        == summary.usage.input_tokens
+    )
+    parents = {by_id[s["parent_id"]]["name"] for s in chats}
+    assert "invoke_agent writer" in parents and "invoke_agent clusterer" in parents
