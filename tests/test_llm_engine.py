@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from newsroom.agents.embeddings import Embedder
 from newsroom.config import AGENTS
 from newsroom.llm import ModelConfig
 from newsroom.runner import RunOptions, run_week
-from newsroom.testing import ScriptedChatModel, _schema_of, echo
+from newsroom.testing import Reply, ScriptedChatModel, _schema_of, echo
 
 SOURCE_BLOCK = re.compile(r'<source id="[^"]+" outlet="[^"]*">\n.*?\n</source>', re.S)
 
@@ -28,6 +29,17 @@ def scripted_engine(
     chosen = {agent: models.get(agent) or ScriptedChatModel() for agent in AGENTS}
     configs = {agent: ModelConfig(model=f"scripted-{agent}") for agent in AGENTS}
     return llm_engine(configs, embedder, models=chosen), chosen
+
+
+def echo_except(change: Callable[[str, str | None, Reply], Any]) -> ScriptedChatModel:
+    """A model that answers like `echo`, except where `change(prompt, schema, reply)` says."""
+
+    def respond(messages: list[Any], kwargs: dict[str, Any]) -> Any:
+        schema, tools = _schema_of(kwargs)
+        text = "\n".join(str(m.content) for m in messages)
+        return change(text, schema, echo(text, schema, tools))
+
+    return ScriptedChatModel(respond=respond)
 
 
 def prompt(call: dict[str, Any]) -> str:
@@ -79,10 +91,7 @@ def _source_sentence(call_prompt: str, item_title: str) -> str:
 def test_revision_round_fixes_a_wrong_figure(
     embedder: Embedder, samples: Path, tmp_path: Path
 ) -> None:
-    def writer(messages: list[Any], kwargs: dict[str, Any]) -> Any:
-        schema, tools = _schema_of(kwargs)
-        text = "\n".join(str(m.content) for m in messages)
-        reply = echo(text, schema, tools)
+    def writer(text: str, schema: str | None, reply: Reply) -> Any:
         if schema == "ThemeSection" and "Resolve AI" in text:
             section = json.loads(reply.content)
             section["evidence"][0]["text"] = "Resolve AI完成9亿美元A轮融资。"
@@ -92,7 +101,7 @@ def test_revision_round_fixes_a_wrong_figure(
             return json.dumps(section, ensure_ascii=False)
         return reply
 
-    engine, models = scripted_engine(embedder, writer=ScriptedChatModel(respond=writer))
+    engine, models = scripted_engine(embedder, writer=echo_except(writer))
     summary = run(engine, samples, tmp_path)
     assert summary["counts"]["revisions"] == 1
     revisions = [c for c in models["writer"].calls if c["schema"] == "Revisions"]
@@ -107,16 +116,14 @@ def test_revision_round_fixes_a_wrong_figure(
 def test_malformed_reply_is_repaired_once_then_falls_back(
     embedder: Embedder, samples: Path, tmp_path: Path
 ) -> None:
-    def writer(messages: list[Any], kwargs: dict[str, Any]) -> Any:
-        schema, tools = _schema_of(kwargs)
-        text = "\n".join(str(m.content) for m in messages)
+    def writer(text: str, schema: str | None, reply: Reply) -> Any:
         if schema == "ThemeSection" and "Resolve AI" in text:
             return '{"lead": "缺了证据"}'  # malformed every time: repair fails, offline writes it
         if schema == "ThemeSection" and "OpenClaw" in text and "did not fit" not in text:
             return "这不是JSON"  # malformed once: the repair attempt succeeds
-        return echo(text, schema, tools)
+        return reply
 
-    engine, models = scripted_engine(embedder, writer=ScriptedChatModel(respond=writer))
+    engine, models = scripted_engine(embedder, writer=echo_except(writer))
     summary = run(engine, samples, tmp_path)
     assert summary["usage"]["fallbacks"] == 1
     markdown = (tmp_path / "2026-W06" / "weekly.md").read_text()
@@ -171,10 +178,7 @@ def test_injected_source_stays_data(embedder: Embedder, samples: Path, tmp_path:
 def test_fact_checker_sends_only_unsettled_claims_with_their_sources(
     embedder: Embedder, samples: Path, tmp_path: Path
 ) -> None:
-    def writer(messages: list[Any], kwargs: dict[str, Any]) -> Any:
-        schema, tools = _schema_of(kwargs)
-        text = "\n".join(str(m.content) for m in messages)
-        reply = echo(text, schema, tools)
+    def writer(text: str, schema: str | None, reply: Reply) -> Any:
         if schema == "ThemeSection" and "生数科技" in text:
             section = json.loads(reply.content)
             sid = re.findall(r'<source id="([^"]+)"[^>]*>\n生数科技', text)[0]
@@ -185,9 +189,7 @@ def test_fact_checker_sends_only_unsettled_claims_with_their_sources(
         return reply
 
     checker = ScriptedChatModel()
-    engine, _ = scripted_engine(
-        embedder, writer=ScriptedChatModel(respond=writer), fact_checker=checker
-    )
+    engine, _ = scripted_engine(embedder, writer=echo_except(writer), fact_checker=checker)
     run(engine, samples, tmp_path)
     assert len(checker.calls) == 1
     text = prompt(checker.calls[0])

@@ -9,8 +9,9 @@ from newsroom.llm import add_usage
 from newsroom.models import Claim, Draft, SourceItem, SourceProblem, Story, Theme, Verdict
 
 
-def merge(left: dict[str, float], right: dict[str, float]) -> dict[str, float]:
-    return {**left, **right}
+def add_times(left: dict[str, float], right: dict[str, float]) -> dict[str, float]:
+    """Seconds per step; a step that runs again (fact_check, revise) adds up."""
+    return {key: left.get(key, 0.0) + right.get(key, 0.0) for key in {*left, *right}}
 
 
 class WeeklyInput(TypedDict):
@@ -31,7 +32,7 @@ class WeeklyState(TypedDict, total=False):
     published: dict[str, str]
     tool_calls: Annotated[int, operator.add]
     usage: Annotated[dict[str, dict[str, int]], add_usage]
-    timings: Annotated[dict[str, float], merge]
+    timings: Annotated[dict[str, float], add_times]
 
 
 SERIALIZED_TYPES = [

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -38,11 +40,37 @@ def _items(state: WeeklyState) -> dict[str, SourceItem]:
     return {item.id: item for item in state.get("items", [])}
 
 
-@traced_agent("researcher")
+class Node(Protocol):
+    """A graph node: state in, an update out; the runtime carries the RunContext."""
+
+    async def __call__(
+        self, state: WeeklyState, *, runtime: Runtime[RunContext]
+    ) -> dict[str, Any]: ...
+
+
+def step(agent: str, name: str) -> Callable[[Node], Node]:
+    """An `invoke_agent` span around the node, and its time and model usage added to state."""
+
+    def decorate(node: Node) -> Node:
+        @traced_agent(agent)
+        @functools.wraps(node)
+        async def wrapper(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+            started = time.perf_counter()
+            ledger = runtime.context.engine.ledger
+            before = ledger.snapshot()
+            update = await node(state, runtime=runtime)
+            update["timings"] = {name: time.perf_counter() - started}
+            update["usage"] = usage_delta(before, ledger.snapshot())
+            return update
+
+        return wrapper
+
+    return decorate
+
+
+@step("researcher", "research")
 async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    started = time.perf_counter()
     ctx = runtime.context
-    before = ctx.engine.ledger.snapshot()
     async with open_archive(ctx.archive) as archive:
         found = await ctx.engine.researcher.gather(ctx.window, archive)
         calls = archive.calls
@@ -59,68 +87,45 @@ async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str
         "problems": found.problems,
         "outside_window": found.outside_window,
         "tool_calls": calls,
-        "timings": {"research": time.perf_counter() - started},
-        "usage": usage_delta(before, ctx.engine.ledger.snapshot()),
     }
 
 
-@traced_agent("clusterer")
+@step("clusterer", "dedup")
 async def dedup(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    started = time.perf_counter()
     engine = runtime.context.engine
     items = state["items"]
     vectors = engine.embedder.encode([f"{it.title} {it.summary}" for it in items])
-    stories = engine.deduplicator.stories(items, vectors)
-    return {"stories": stories, "timings": {"dedup": time.perf_counter() - started}}
+    return {"stories": engine.deduplicator.stories(items, vectors)}
 
 
-@traced_agent("clusterer")
+@step("clusterer", "cluster")
 async def cluster(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    started = time.perf_counter()
-    engine = runtime.context.engine
-    before = engine.ledger.snapshot()
-    themes = await engine.clusterer.themes(state["stories"], _items(state))
     return {
-        "themes": themes,
-        "timings": {"cluster": time.perf_counter() - started},
-        "usage": usage_delta(before, engine.ledger.snapshot()),
+        "themes": await runtime.context.engine.clusterer.themes(state["stories"], _items(state))
     }
 
 
-@traced_agent("writer")
+@step("writer", "write")
 async def write(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    started = time.perf_counter()
-    engine = runtime.context.engine
-    before = engine.ledger.snapshot()
     stories = {s.id: s for s in state["stories"]}
-    draft = await engine.writer.write(
+    draft = await runtime.context.engine.writer.write(
         runtime.context.window, state["themes"], stories, _items(state)
     )
-    return {
-        "draft": draft,
-        "revisions": 0,
-        "verdicts": {},
-        "timings": {"write": time.perf_counter() - started},
-        "usage": usage_delta(before, engine.ledger.snapshot()),
-    }
+    return {"draft": draft, "revisions": 0, "verdicts": {}}
 
 
-@traced_agent("fact_checker")
+@step("fact_checker", "fact_check")
 async def fact_check(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     from opentelemetry import trace
 
-    started = time.perf_counter()
-    items = _items(state)
     previous = state.get("verdicts", {})
-    engine = runtime.context.engine
-    before = engine.ledger.snapshot()
     # Revisions touch only failing claims: what passed before is not checked (or paid for) again.
     pending = [
         claim
         for claim in state["draft"].claims
         if claim.id not in previous or previous[claim.id].label != "supported"
     ]
-    checked = await engine.fact_checker.check_all(pending, items)
+    checked = await runtime.context.engine.fact_checker.check_all(pending, _items(state))
     verdicts = {
         claim.id: checked.get(claim.id) or previous[claim.id] for claim in state["draft"].claims
     }
@@ -130,12 +135,7 @@ async def fact_check(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[s
     }
     span = trace.get_current_span()
     span.add_event("fact_check.verdicts", {f"newsroom.verdicts.{k}": v for k, v in counts.items()})
-    elapsed = time.perf_counter() - started + state.get("timings", {}).get("fact_check", 0.0)
-    return {
-        "verdicts": verdicts,
-        "timings": {"fact_check": elapsed},
-        "usage": usage_delta(before, engine.ledger.snapshot()),
-    }
+    return {"verdicts": verdicts}
 
 
 def after_check(state: WeeklyState, runtime: Runtime[RunContext]) -> Literal["revise", "publish"]:
@@ -145,27 +145,17 @@ def after_check(state: WeeklyState, runtime: Runtime[RunContext]) -> Literal["re
     return "publish"
 
 
-@traced_agent("writer")
+@step("writer", "revise")
 async def revise(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    started = time.perf_counter()
-    engine = runtime.context.engine
-    before = engine.ledger.snapshot()
     stories = {s.id: s for s in state["stories"]}
-    draft = await engine.writer.revise(
+    draft = await runtime.context.engine.writer.revise(
         state["draft"], state["verdicts"], state["themes"], stories, _items(state)
     )
-    elapsed = time.perf_counter() - started + state.get("timings", {}).get("revise", 0.0)
-    return {
-        "draft": draft,
-        "revisions": state.get("revisions", 0) + 1,
-        "timings": {"revise": elapsed},
-        "usage": usage_delta(before, engine.ledger.snapshot()),
-    }
+    return {"draft": draft, "revisions": state.get("revisions", 0) + 1}
 
 
-@traced_agent("publisher")
+@step("publisher", "publish")
 async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    started = time.perf_counter()
     ctx = runtime.context
     paths = publish_edition(
         out_dir=ctx.out_dir,
@@ -180,7 +170,7 @@ async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str,
         front_matter=ctx.front_matter,
         models=ctx.engine.models,
     )
-    return {"published": paths, "timings": {"publish": time.perf_counter() - started}}
+    return {"published": paths}
 
 
 def build_weekly_graph() -> StateGraph[WeeklyState, RunContext, WeeklyInput, WeeklyState]:
