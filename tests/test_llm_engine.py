@@ -207,3 +207,22 @@ def test_every_agent_model_is_configurable(agent: str, embedder: Embedder) -> No
     engine = llm_engine(configs, embedder, models={a: ScriptedChatModel() for a in AGENTS})
     assert engine.models[agent] == "special"
     assert {m for a, m in engine.models.items() if a != agent} == {"base"}
+
+
+def test_researcher_fetches_what_the_model_asks_for_over_mcp(
+    embedder: Embedder, samples: Path, tmp_path: Path
+) -> None:
+    def researcher(text: str, schema: str | None, reply: Reply) -> Any:
+        wanted = re.findall(r'<source id="(wire-[a-z]+-zh)"', text)[:2]
+        return Reply(
+            tool_calls=[{"name": "archive_item", "args": {"id": i}} for i in wanted]
+            + [{"name": "archive_item", "args": {"id": "no-such-item"}}]
+        )
+
+    model = echo_except(researcher)
+    engine, _ = scripted_engine(embedder, researcher=model)
+    summary = run(engine, samples, tmp_path)
+    tools = model.calls[0]["kwargs"]["tools"]
+    assert [t["function"]["name"] for t in tools] == ["archive_item"]
+    assert tools[0]["function"]["parameters"]["required"] == ["id"]  # the MCP tool's own schema
+    assert summary["usage"]["tool_calls"] == 3  # items, then the two known ids; unknown ignored

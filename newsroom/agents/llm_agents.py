@@ -54,18 +54,7 @@ class LLMResearcher:
         if not thin:
             return research
         listing = "\n".join(source_block(i.id, i.source, f"{i.title}\n{i.summary}") for i in thin)
-        tool = {
-            "type": "function",
-            "function": {
-                "name": "archive_item",
-                "description": "Fetch the full record of one news item from the archive by id.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"id": {"type": "string"}},
-                    "required": ["id"],
-                },
-            },
-        }
+        tools = await archive.function_tools({"item"})
         reply = await self.agent.invoke(
             [
                 _system("researcher", "en"),
@@ -75,7 +64,7 @@ class LLMResearcher:
                     f"nothing if none is needed.\n{listing}"
                 ),
             ],
-            tools=[tool],
+            tools=tools,
         )
         known = {i.id: i for i in research.items}
         wanted = [

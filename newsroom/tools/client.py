@@ -38,6 +38,22 @@ class ToolSession:
         self.session = session
         self.calls = 0
 
+    async def function_tools(self, names: set[str]) -> list[dict[str, Any]]:
+        """The server's own MCP tool definitions, as OpenAI function tools `server_tool`."""
+        listed = await self.session.list_tools()
+        return [
+            {
+                "type": "function",
+                "function": {
+                    "name": f"{self.server}_{tool.name}",
+                    "description": tool.description or tool.name,
+                    "parameters": tool.inputSchema,
+                },
+            }
+            for tool in listed.tools
+            if tool.name in names
+        ]
+
     async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         with _tracer.start_as_current_span(f"execute_tool {self.server}.{tool}") as span:
             span.set_attribute("gen_ai.operation.name", "execute_tool")
