@@ -73,6 +73,19 @@ def run(
     transport: Annotated[
         str | None, typer.Option(help="How the researcher reaches MCP servers: memory or stdio.")
     ] = None,
+    max_usd: Annotated[
+        float | None, typer.Option(help="Money limit per run, US dollars [default: 1].")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Input + output token limit [default: 400000].")
+    ] = None,
+    max_llm_calls: Annotated[int | None, typer.Option(help="LLM call limit [default: 60].")] = None,
+    max_tool_calls: Annotated[
+        int | None, typer.Option(help="MCP tool call limit [default: 200].")
+    ] = None,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Wall time limit in seconds [default: 1800].")
+    ] = None,
 ) -> None:
     """Write one week's report: research → dedup → cluster → write → fact-check → publish."""
     from newsroom.config import Settings
@@ -105,6 +118,8 @@ def run(
             recursion_limit=settings.recursion_limit,
             transport="stdio" if chosen_transport == "stdio" else "memory",
             front_matter=FrontMatter(layout=settings.layout, tags=tuple(settings.tags)),
+            limits=settings.limits(max_usd, max_tokens, max_llm_calls, max_tool_calls, max_seconds),
+            pricing=settings.pricing(),
         )
         summary = _run(options, chosen_engine, settings, model, lang or settings.lang)
     except NewsroomError as exc:
@@ -117,6 +132,12 @@ def run(
         )
         raise typer.Exit(130) from None
     counts, usage = summary.counts, summary.usage
+    if summary.status == "partial":
+        console.print(
+            f"[bold red]stopped by a guard:[/] {summary.stop_reason}",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(
         f"[green]published[/] {summary.outputs.get('weekly')} · {counts['themes']} themes · "
         f"{counts['supported']} claims checked and published · {counts['dropped']} dropped · "
@@ -127,7 +148,8 @@ def run(
     if usage.llm_calls:
         out.print(
             f"usage: {usage.llm_calls} LLM calls · {usage.input_tokens} input + "
-            f"{usage.output_tokens} output tokens · {usage.fallbacks} fallback(s)",
+            f"{usage.output_tokens} output tokens · ${usage.cost_usd:.4f} · "
+            f"{usage.fallbacks} fallback(s)",
             highlight=False,
             soft_wrap=True,
         )
@@ -137,6 +159,8 @@ def run(
         highlight=False,
         soft_wrap=True,
     )
+    if summary.status == "partial":
+        raise typer.Exit(3)
 
 
 def _run(options: Any, engine_name: str, settings: Any, model: str | None, lang: str) -> Any:
@@ -165,6 +189,7 @@ def _run(options: Any, engine_name: str, settings: Any, model: str | None, lang:
             highlight=False,
             soft_wrap=True,
         )
+    console.print(f"limits: {options.limits.describe()}", highlight=False, soft_wrap=True)
     console.print(
         f"run {options.run_id}{' (resumed)' if options.resume else ''} · "
         f"sources: {options.sources} · out: {options.out_dir}",

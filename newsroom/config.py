@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsroom.guards.budget import Limits
+from newsroom.guards.pricing import Pricing
 from newsroom.llm import ModelConfig, StructuredMethod
 
 AGENTS = ("researcher", "clusterer", "writer", "fact_checker")
@@ -38,6 +40,13 @@ class Settings(BaseSettings):
     llm_retries: int = 2
     llm_max_tokens: int = 2048
     structured_method: StructuredMethod = "json_schema"
+    max_usd: float | None = 1.0
+    max_tokens: int | None = 400_000
+    max_llm_calls: int | None = 60
+    max_tool_calls: int | None = 200
+    max_seconds: float | None = 1800.0
+    # US dollars per million tokens, input and output: {"my-model": [0.5, 1.5]}
+    prices: dict[str, tuple[float, float]] = {}
     lang: str = "zh"
     max_revisions: int = 2
     recursion_limit: int = 40
@@ -55,6 +64,26 @@ class Settings(BaseSettings):
         if self.engine:
             return self.engine
         return "llm" if self.base_url or self.api_key else "offline"
+
+    def limits(
+        self,
+        usd: float | None = None,
+        tokens: int | None = None,
+        llm_calls: int | None = None,
+        tool_calls: int | None = None,
+        seconds: float | None = None,
+    ) -> Limits:
+        """Flags first, then NEWSROOM_MAX_* settings."""
+        return Limits(
+            max_usd=self.max_usd if usd is None else usd,
+            max_tokens=self.max_tokens if tokens is None else tokens,
+            max_llm_calls=self.max_llm_calls if llm_calls is None else llm_calls,
+            max_tool_calls=self.max_tool_calls if tool_calls is None else tool_calls,
+            max_seconds=self.max_seconds if seconds is None else seconds,
+        )
+
+    def pricing(self) -> Pricing:
+        return Pricing(overrides=dict(self.prices))
 
     def model_configs(self, model: str | None = None) -> dict[str, ModelConfig]:
         """One config per agent: `--model` or NEWSROOM_MODEL, overridden per agent by

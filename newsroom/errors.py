@@ -39,3 +39,29 @@ class SourceUnavailable(RunFailure):
 
 class EmptyWeek(SourceUnavailable):
     """The sources were readable but held no item inside the week."""
+
+
+class GuardTripped(RunFailure):
+    """A budget guard or the loop detector stopped the run; what is done is published as partial."""
+
+    exit_code = 3
+
+    def __init__(
+        self, guard: str, message: str, limit: float | None = None, used: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.guard = guard
+        self.limit = limit
+        self.used = used
+
+
+class BudgetExceeded(GuardTripped):
+    """The next call would cross a limit, so it was not made."""
+
+
+class LoopDetected(GuardTripped):
+    """The agents repeat themselves without progress."""
+
+
+class GuardUnavailable(GuardTripped):
+    """The shared budget store cannot be reached: fail closed, make no call."""

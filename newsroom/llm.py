@@ -63,6 +63,7 @@ class UsageLine:
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cost_micro: int = 0
     fallbacks: int = 0
 
 
@@ -72,11 +73,12 @@ class Ledger:
 
     lines: dict[str, UsageLine] = field(default_factory=dict)
 
-    def record(self, key: str, input_tokens: int, output_tokens: int) -> None:
+    def record(self, key: str, input_tokens: int, output_tokens: int, cost_micro: int = 0) -> None:
         line = self.lines.setdefault(key, UsageLine())
         line.calls += 1
         line.input_tokens += input_tokens
         line.output_tokens += output_tokens
+        line.cost_micro += cost_micro
 
     def fallback(self, key: str) -> None:
         self.lines.setdefault(key, UsageLine()).fallbacks += 1
@@ -146,17 +148,33 @@ class Agent:
     async def invoke(self, messages: Sequence[Any], **bind: Any) -> Any:
         from opentelemetry import trace
 
+        from newsroom.guards.budget import current_guard
+
         tracer = trace.get_tracer("newsroom.llm")
+        guard = current_guard.get()
         with tracer.start_as_current_span(f"chat {self.config.model}") as span:
             span.set_attribute("gen_ai.operation.name", "chat")
             span.set_attribute("gen_ai.provider.name", self.config.provider)
             span.set_attribute("gen_ai.request.model", self.config.model)
+            span.set_attribute("gen_ai.request.max_tokens", self.config.max_tokens)
             span.set_attribute("gen_ai.agent.name", self.name)
+            reservation = None
+            if guard is not None:
+                prompt = "\n".join(str(m.content) for m in messages) + json.dumps(bind)
+                reservation = guard.before_llm(
+                    self.config.model,
+                    self.config.provider,
+                    prompt,
+                    len(messages),
+                    self.config.max_tokens,
+                )
             try:
                 reply = await (self.model.bind(**bind) if bind else self.model).ainvoke(
                     list(messages)
                 )
             except Exception as exc:
+                if guard is not None and reservation is not None:
+                    guard.failed(reservation)
                 if _is_connection_error(exc):
                     raise EndpointUnavailable(
                         f"the model endpoint {self.config.base_url or 'api.openai.com'} did not "
@@ -170,7 +188,11 @@ class Agent:
             output_tokens = int(usage.get("output_tokens", 0))
             span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
             span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
-            self.ledger.record(self.key, input_tokens, output_tokens)
+            cost = 0
+            if guard is not None and reservation is not None:
+                cost = guard.after_llm(reservation, input_tokens, output_tokens)
+                span.set_attribute("newsroom.cost_usd", cost / 1_000_000)
+            self.ledger.record(self.key, input_tokens, output_tokens, cost)
             return reply
 
     async def structured(self, schema: type[Schema], messages: Sequence[Any]) -> Schema:

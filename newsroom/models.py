@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -76,6 +76,8 @@ class Claim(BaseModel):
     text: str
     cites: list[str]
     revision: int = 0
+    # The writer has nothing better to offer: the claim leaves the revision loop as it is.
+    final: bool = False
 
 
 class Verdict(BaseModel):
@@ -152,3 +154,5 @@ class RunSummary(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     problems: list[SourceProblem] = Field(default_factory=list)
     outputs: dict[str, str] = Field(default_factory=dict)
+    guard: dict[str, Any] = Field(default_factory=dict)
+    tripped: dict[str, Any] | None = None

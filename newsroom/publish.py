@@ -109,7 +109,8 @@ def render_weekly(
         ]
     if status != "ok":
         body += [f"> **注意：本期为不完整版本（status: {status}）。**", ""]
-    body += [f"> {note}" for note in draft.notes]
+    for note in draft.notes:
+        body += [f"> {note}", ""]
     body += [draft.lead, ""]
     for section in draft.sections:
         body += ["---", "", f"### {section.heading}", "", section.lead, ""]

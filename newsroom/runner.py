@@ -10,10 +10,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from langgraph.errors import GraphRecursionError
+
 from newsroom.agents import Engine
-from newsroom.errors import AlreadyPublished, NewsroomError, SourceUnavailable, UsageError
+from newsroom.errors import (
+    AlreadyPublished,
+    GuardTripped,
+    NewsroomError,
+    SourceUnavailable,
+    UsageError,
+)
 from newsroom.graphs.state import SERIALIZED_TYPES
-from newsroom.graphs.weekly import RunContext, build_weekly_graph
+from newsroom.graphs.weekly import RunContext, build_weekly_graph, publish_partial
+from newsroom.guards.budget import Guard, Ledger, Limits, current_guard
+from newsroom.guards.pricing import Pricing
 from newsroom.models import RunSummary, Usage
 from newsroom.observability.tracing import JsonlSpanExporter, exporting, tracer
 from newsroom.publish import FrontMatter, write_atomic
@@ -36,6 +46,9 @@ class RunOptions:
     recursion_limit: int = 40
     transport: Transport = "memory"
     front_matter: FrontMatter = field(default_factory=FrontMatter)
+    limits: Limits = field(default_factory=Limits)
+    pricing: Pricing = field(default_factory=Pricing)
+    ledger: Ledger | None = None
 
 
 def new_run_id(week: str) -> str:
@@ -119,6 +132,8 @@ async def run_week(
                 root.set_attribute("newsroom.run_id", run_id)
                 root.set_attribute("newsroom.engine", engine.name)
                 root.set_attribute("newsroom.resumed", bool(options.resume))
+                guard = Guard(limits=options.limits, pricing=options.pricing, ledger=options.ledger)
+                token = current_guard.set(guard)
                 try:
                     async for update in graph.astream(
                         graph_input,
@@ -131,6 +146,16 @@ async def run_week(
                             if on_step is not None and isinstance(delta, dict):
                                 on_step(node, delta)
                     summary.status = "ok"
+                except GraphRecursionError:
+                    tripped = GuardTripped(
+                        "graph steps",
+                        f"graph step limit {options.recursion_limit} reached; stopped (raise "
+                        "NEWSROOM_RECURSION_LIMIT)",
+                        limit=options.recursion_limit,
+                    )
+                    await _partial(graph, config, context, summary, tripped, root)
+                except GuardTripped as tripped:
+                    await _partial(graph, config, context, summary, tripped, root)
                 except NewsroomError as exc:
                     summary.stop_reason = str(exc)
                     summary.problems = list(getattr(exc, "problems", []))
@@ -141,12 +166,42 @@ async def run_week(
                     summary.stop_reason = f"interrupted; continue with --resume {run_id}"
                     raise
                 finally:
+                    current_guard.reset(token)
+                    summary.guard = guard.summary()
                     root.set_attribute("newsroom.status", summary.status)
+                    root.set_attribute("newsroom.cost_usd", summary.guard["used"]["usd"])
                     values = dict((await graph.aget_state(config)).values)
     finally:
         if values is not None:
             _finish(summary, values, folder, trace_file)
     return summary
+
+
+async def _partial(
+    graph: Any,
+    config: Any,
+    context: RunContext,
+    summary: RunSummary,
+    tripped: GuardTripped,
+    root: Any,
+) -> None:
+    """A guard stopped the run: publish what is finished, marked partial, and say why."""
+    summary.status = "partial"
+    summary.stop_reason = str(tripped)
+    summary.tripped = {
+        "guard": tripped.guard,
+        "limit": tripped.limit,
+        "used": tripped.used,
+        "message": str(tripped),
+    }
+    root.add_event(
+        "guard.tripped", {"newsroom.guard": tripped.guard, "newsroom.guard.message": str(tripped)}
+    )
+    root.set_attribute("newsroom.stop_reason", str(tripped))
+    values = dict((await graph.aget_state(config)).values)
+    paths = await publish_partial(values, context, tripped)
+    if paths:
+        await graph.aupdate_state(config, {"published": paths})
 
 
 def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_file: Path) -> None:
@@ -166,7 +221,9 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
         "problems": len(values.get("problems", [])),
     }
     lines = values.get("usage", {})
+    used = (summary.guard or {}).get("used", {})
     summary.usage = Usage(
+        cost_usd=float(used.get("usd", 0.0)),
         llm_calls=sum(line.get("calls", 0) for line in lines.values()),
         input_tokens=sum(line.get("input_tokens", 0) for line in lines.values()),
         output_tokens=sum(line.get("output_tokens", 0) for line in lines.values()),

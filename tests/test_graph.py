@@ -96,10 +96,12 @@ def test_full_offline_run(engine: Engine, samples: Path, tmp_path: Path) -> None
 
 
 class StubbornWriter:
-    """A test double: writes one claim the sources contradict, and never fixes it."""
+    """A test double: writes one claim the sources contradict, and never fixes it; with
+    `gives_up` it says so (the claim is final), otherwise it repeats itself."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, gives_up: bool = True) -> None:
         self.inner = inner
+        self.gives_up = gives_up
         self.revisions = 0
 
     async def write(
@@ -124,7 +126,7 @@ class StubbornWriter:
         return draft.model_copy(
             update={
                 "claims": [
-                    c.model_copy(update={"revision": c.revision + 1})
+                    c.model_copy(update={"revision": c.revision + 1, "final": self.gives_up})
                     if verdicts[c.id].label != "supported"
                     else c
                     for c in draft.claims
@@ -133,15 +135,15 @@ class StubbornWriter:
         )
 
 
-@pytest.mark.parametrize("max_revisions", [0, 2])
+@pytest.mark.parametrize(("max_revisions", "rounds"), [(0, 0), (1, 1), (5, 1)])
 def test_revision_loop_is_bounded_and_failures_are_dropped(
-    engine: Engine, samples: Path, tmp_path: Path, max_revisions: int
+    engine: Engine, samples: Path, tmp_path: Path, max_revisions: int, rounds: int
 ) -> None:
     writer = StubbornWriter(engine.writer)
     engine.writer = writer
     state = anyio.run(_invoke, _context(engine, samples, tmp_path, max_revisions))
-    assert writer.revisions == max_revisions
-    assert state["revisions"] == max_revisions
+    assert writer.revisions == rounds  # a writer with nothing better ends the loop itself
+    assert state["revisions"] == rounds
     report = json.loads((tmp_path / "2026-W06" / "report.json").read_text())
     assert [c["text"] for c in report["dropped"]] == [
         "Resolve AI完成2.5亿美元A轮融资，估值达到10亿美元。"

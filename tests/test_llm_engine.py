@@ -213,6 +213,8 @@ def test_researcher_fetches_what_the_model_asks_for_over_mcp(
     embedder: Embedder, samples: Path, tmp_path: Path
 ) -> None:
     def researcher(text: str, schema: str | None, reply: Reply) -> Any:
+        if "no item 'no-such-item'" in text:  # it has its answers: stop
+            return Reply(content="done")
         wanted = re.findall(r'<source id="(wire-[a-z]+-zh)"', text)[:2]
         return Reply(
             tool_calls=[{"name": "archive_item", "args": {"id": i}} for i in wanted]
@@ -226,3 +228,4 @@ def test_researcher_fetches_what_the_model_asks_for_over_mcp(
     assert [t["function"]["name"] for t in tools] == ["archive_item"]
     assert tools[0]["function"]["parameters"]["required"] == ["id"]  # the MCP tool's own schema
     assert summary["usage"]["tool_calls"] == 3  # items, then the two known ids; unknown ignored
+    assert len(model.calls) == 2

@@ -41,12 +41,16 @@ def _human(text: str) -> Any:
 # ---------------------------------------------------------------- researcher
 class LLMResearcher:
     """Gathers like the offline researcher, then lets the model pick, by tool calls, which thin
-    items need their full record from the archive. One model call, at most `max_fetch` tools."""
+    items need their full record from the archive: at most `max_steps` model calls (usually one)
+    and `max_fetch` fetches."""
 
-    def __init__(self, agent: Agent, max_fetch: int = 8, thin: int = 60) -> None:
+    def __init__(
+        self, agent: Agent, max_fetch: int = 8, thin: int = 60, max_steps: int = 3
+    ) -> None:
         self.agent = agent
         self.max_fetch = max_fetch
         self.thin = thin
+        self.max_steps = max_steps
 
     async def gather(self, window: WeekWindow, archive: ToolSession) -> Research:
         research = await OfflineResearcher().gather(window, archive)
@@ -54,28 +58,40 @@ class LLMResearcher:
         if not thin:
             return research
         listing = "\n".join(source_block(i.id, i.source, f"{i.title}\n{i.summary}") for i in thin)
+        from langchain_core.messages import ToolMessage
+
         tools = await archive.function_tools({"item"})
-        reply = await self.agent.invoke(
-            [
-                _system("researcher", "en"),
-                _human(
-                    "These items have little text. Call archive_item with the id of each one whose "
-                    f"full text a weekly analysis would need (at most {self.max_fetch}); call "
-                    f"nothing if none is needed.\n{listing}"
-                ),
-            ],
-            tools=tools,
-        )
-        known = {i.id: i for i in research.items}
-        wanted = [
-            str(call["args"].get("id", ""))
-            for call in getattr(reply, "tool_calls", None) or []
-            if call.get("name") == "archive_item"
+        messages: list[Any] = [
+            _system("researcher", "en"),
+            _human(
+                "These items have little text. Call archive_item with the id of each one whose "
+                f"full text a weekly analysis would need (at most {self.max_fetch} in all); "
+                f"call nothing when nothing more is needed.\n{listing}"
+            ),
         ]
-        for item_id in list(dict.fromkeys(w for w in wanted if w in known))[: self.max_fetch]:
-            record = await archive.call("item", {"id": item_id})
-            fuller = SourceItem.model_validate(record["item"])
-            known[item_id].body = fuller.body or known[item_id].body
+        known = {i.id: i for i in research.items}
+        fetched = 0
+        for _ in range(self.max_steps):
+            reply = await self.agent.invoke(messages, tools=tools)
+            calls = [
+                c
+                for c in getattr(reply, "tool_calls", None) or []
+                if c.get("name") == "archive_item"
+            ]
+            if not calls or fetched >= self.max_fetch:
+                break
+            messages.append(reply)
+            for call in calls[: self.max_fetch - fetched]:
+                item_id = str(call["args"].get("id", ""))
+                if item_id in known:
+                    record = await archive.call("item", {"id": item_id})
+                    fuller = SourceItem.model_validate(record["item"])
+                    known[item_id].body = fuller.body or known[item_id].body
+                    fetched += 1
+                    answer = source_block(item_id, fuller.source, fuller.text)
+                else:
+                    answer = f"no item {item_id!r} among the listed items"
+                messages.append(ToolMessage(content=answer, tool_call_id=call.get("id") or "call"))
         return research
 
 

@@ -239,7 +239,9 @@ class OfflineWriter:
                     )
                 )
             else:
-                claims.append(claim.model_copy(update={"revision": claim.revision + 1}))
+                claims.append(
+                    claim.model_copy(update={"revision": claim.revision + 1, "final": True})
+                )
         return draft.model_copy(update={"claims": claims})
 
     # ------------------------------------------------------------ frame

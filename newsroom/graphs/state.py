@@ -28,6 +28,7 @@ class WeeklyState(TypedDict, total=False):
     draft: Draft
     verdicts: dict[str, Verdict]
     revisions: int
+    rounds: list[str]
     dropped: list[Claim]
     published: dict[str, str]
     tool_calls: Annotated[int, operator.add]

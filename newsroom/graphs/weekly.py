@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -13,8 +13,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from newsroom.agents import Engine
-from newsroom.errors import EmptyWeek
+from newsroom.errors import EmptyWeek, GuardTripped
 from newsroom.graphs.state import WeeklyInput, WeeklyState
+from newsroom.guards.loops import check_progress, round_signature
 from newsroom.llm import usage_delta
 from newsroom.models import SourceItem
 from newsroom.observability.tracing import traced_agent
@@ -36,7 +37,7 @@ class RunContext:
     front_matter: FrontMatter = field(default_factory=FrontMatter)
 
 
-def _items(state: WeeklyState) -> dict[str, SourceItem]:
+def _items(state: Mapping[str, Any]) -> dict[str, SourceItem]:
     return {item.id: item for item in state.get("items", [])}
 
 
@@ -58,7 +59,16 @@ def step(agent: str, name: str) -> Callable[[Node], Node]:
             started = time.perf_counter()
             ledger = runtime.context.engine.ledger
             before = ledger.snapshot()
-            update = await node(state, runtime=runtime)
+            try:
+                update = await node(state, runtime=runtime)
+            except GuardTripped as tripped:
+                from opentelemetry import trace
+
+                trace.get_current_span().add_event(
+                    "guard.tripped",
+                    {"newsroom.guard": tripped.guard, "newsroom.guard.message": str(tripped)},
+                )
+                raise
             update["timings"] = {name: time.perf_counter() - started}
             update["usage"] = usage_delta(before, ledger.snapshot())
             return update
@@ -111,7 +121,7 @@ async def write(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, A
     draft = await runtime.context.engine.writer.write(
         runtime.context.window, state["themes"], stories, _items(state)
     )
-    return {"draft": draft, "revisions": 0, "verdicts": {}}
+    return {"draft": draft, "revisions": 0, "verdicts": {}, "rounds": []}
 
 
 @step("fact_checker", "fact_check")
@@ -129,17 +139,28 @@ async def fact_check(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[s
     verdicts = {
         claim.id: checked.get(claim.id) or previous[claim.id] for claim in state["draft"].claims
     }
+    failing = [
+        (c.id, c.text, verdicts[c.id].label)
+        for c in state["draft"].claims
+        if verdicts[c.id].label != "supported" and not c.final
+    ]
+    rounds = list(state.get("rounds", []))
+    if failing and state.get("revisions", 0) > 0:
+        check_progress(rounds, round_signature(failing), state.get("revisions", 0))
     counts = {
         label: sum(v.label == label for v in verdicts.values())
         for label in ("supported", "contradicted", "unsupported")
     }
     span = trace.get_current_span()
     span.add_event("fact_check.verdicts", {f"newsroom.verdicts.{k}": v for k, v in counts.items()})
-    return {"verdicts": verdicts}
+    return {"verdicts": verdicts, "rounds": [*rounds, round_signature(failing)]}
 
 
 def after_check(state: WeeklyState, runtime: Runtime[RunContext]) -> Literal["revise", "publish"]:
-    failing = [v for v in state["verdicts"].values() if v.label != "supported"]
+    verdicts = state["verdicts"]
+    failing = [
+        c for c in state["draft"].claims if verdicts[c.id].label != "supported" and not c.final
+    ]
     if failing and state.get("revisions", 0) < runtime.context.max_revisions:
         return "revise"
     return "publish"
@@ -171,6 +192,49 @@ async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str,
         models=ctx.engine.models,
     )
     return {"published": paths}
+
+
+async def publish_partial(
+    values: dict[str, Any], ctx: RunContext, tripped: GuardTripped
+) -> dict[str, str]:
+    """After a guard stopped the run: publish what is finished, marked partial. Claims not yet
+    checked go through the deterministic checks (free); nothing unchecked is published. With
+    themes but no draft yet, the extractive writer (free) drafts from the themes."""
+    from newsroom.agents.fact_checker import OfflineFactChecker
+    from newsroom.agents.writer import OfflineWriter
+
+    themes, stories = values.get("themes") or [], values.get("stories") or []
+    if not themes:
+        return {}
+    items = _items(values)
+    draft = values.get("draft")
+    if draft is None:
+        by_id = {s.id: s for s in stories}
+        draft = await OfflineWriter(ctx.engine.embedder).write(ctx.window, themes, by_id, items)
+    verdicts = dict(values.get("verdicts") or {})
+    rules = OfflineFactChecker()
+    for claim in draft.claims:
+        if claim.id not in verdicts or verdicts[claim.id].label != "supported":
+            verdicts[claim.id] = rules.check(claim, items)
+    notice = (
+        f"本期在生成过程中被守卫“{tripped.guard}”停止：{tripped}。以下只包含已完成、"
+        "并经事实核查的部分。"
+    )
+    draft = draft.model_copy(update={"notes": [notice, *draft.notes]})
+    return publish_edition(
+        out_dir=ctx.out_dir,
+        window=ctx.window,
+        engine=ctx.engine.name,
+        run_id=ctx.run_id,
+        draft=draft,
+        verdicts=verdicts,
+        themes=themes,
+        stories=stories,
+        items=items,
+        front_matter=ctx.front_matter,
+        status="partial",
+        models=ctx.engine.models,
+    )
 
 
 def build_weekly_graph() -> StateGraph[WeeklyState, RunContext, WeeklyInput, WeeklyState]:

@@ -55,12 +55,20 @@ class ToolSession:
         ]
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        from newsroom.guards.budget import current_guard
+
         with _tracer.start_as_current_span(f"execute_tool {self.server}.{tool}") as span:
             span.set_attribute("gen_ai.operation.name", "execute_tool")
             span.set_attribute("gen_ai.tool.name", f"{self.server}.{tool}")
             span.set_attribute("mcp.server", self.server)
+            guard = current_guard.get()
+            reservation = guard.before_tool(f"{self.server}.{tool}", arguments) if guard else None
             self.calls += 1
-            result = await self.session.call_tool(tool, arguments)
+            try:
+                result = await self.session.call_tool(tool, arguments)
+            finally:
+                if guard is not None and reservation is not None:
+                    guard.after_tool(reservation)
             text = "".join(getattr(block, "text", "") for block in result.content)
             if result.isError:
                 span.set_status(trace.StatusCode.ERROR, text[:200])
