@@ -24,6 +24,7 @@ from newsroom.graphs.state import SERIALIZED_TYPES
 from newsroom.graphs.weekly import RunContext, build_weekly_graph, publish_partial
 from newsroom.guards.budget import Guard, Ledger, Limits, current_guard
 from newsroom.guards.pricing import Pricing
+from newsroom.llm import add_usage, usage_delta
 from newsroom.models import RunSummary, Usage
 from newsroom.observability.tracing import JsonlSpanExporter, exporting, tracer
 from newsroom.publish import FrontMatter, write_atomic
@@ -107,6 +108,8 @@ async def run_week(
     }
     trace_file = folder / "trace.jsonl"
     values: dict[str, Any] | None = None
+    earlier: dict[str, dict[str, int]] = {}  # usage a resumed run had already spent
+    ledger_start = engine.ledger.snapshot()
     try:
         async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
             saver.serde = serializer()
@@ -123,6 +126,7 @@ async def run_week(
                 if not snapshot.next:
                     raise UsageError(f"run {run_id} already finished; nothing to resume")
                 graph_input = None
+                earlier = dict(snapshot.values.get("usage", {}))
             with (
                 exporting(JsonlSpanExporter(trace_file)),
                 tracer().start_as_current_span("invoke_workflow newsroom") as root,
@@ -146,6 +150,21 @@ async def run_week(
                             if on_step is not None and isinstance(delta, dict):
                                 on_step(node, delta)
                     summary.status = "ok"
+                    stopped = (await graph.aget_state(config)).values.get("tripped")
+                    if stopped:
+                        await _partial(
+                            graph,
+                            config,
+                            context,
+                            summary,
+                            GuardTripped(
+                                stopped["guard"],
+                                stopped["message"],
+                                stopped["limit"],
+                                stopped["used"],
+                            ),
+                            root,
+                        )
                 except GraphRecursionError:
                     tripped = GuardTripped(
                         "graph steps",
@@ -173,6 +192,10 @@ async def run_week(
                     values = dict((await graph.aget_state(config)).values)
     finally:
         if values is not None:
+            # Every call this process made, including those of a step a guard cut short.
+            values["usage"] = add_usage(
+                earlier, usage_delta(ledger_start, engine.ledger.snapshot())
+            )
             _finish(summary, values, folder, trace_file)
     return summary
 

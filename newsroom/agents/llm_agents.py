@@ -14,6 +14,7 @@ from newsroom.agents.clusterer import OfflineClusterer
 from newsroom.agents.fact_checker import OfflineFactChecker
 from newsroom.agents.researcher import OfflineResearcher, Research
 from newsroom.agents.writer import OfflineWriter
+from newsroom.errors import GuardTripped
 from newsroom.llm import DATA_RULE, Agent, StructuredOutputError, source_block
 from newsroom.models import Claim, Draft, Section, SourceItem, Story, Theme, Verdict
 from newsroom.tools.client import ToolSession
@@ -58,7 +59,6 @@ class LLMResearcher:
         if not thin:
             return research
         listing = "\n".join(source_block(i.id, i.source, f"{i.title}\n{i.summary}") for i in thin)
-        from langchain_core.messages import ToolMessage
 
         tools = await archive.function_tools({"item"})
         messages: list[Any] = [
@@ -69,6 +69,17 @@ class LLMResearcher:
                 f"call nothing when nothing more is needed.\n{listing}"
             ),
         ]
+        try:
+            await self._enrich(research, messages, tools, archive)
+        except GuardTripped as tripped:
+            research.tripped = tripped
+        return research
+
+    async def _enrich(
+        self, research: Research, messages: list[Any], tools: list[Any], archive: ToolSession
+    ) -> None:
+        from langchain_core.messages import ToolMessage
+
         known = {i.id: i for i in research.items}
         fetched = 0
         for _ in range(self.max_steps):
@@ -92,7 +103,6 @@ class LLMResearcher:
                 else:
                     answer = f"no item {item_id!r} among the listed items"
                 messages.append(ToolMessage(content=answer, tool_call_id=call.get("id") or "call"))
-        return research
 
 
 # ---------------------------------------------------------------- clusterer

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from newsroom.errors import GuardTripped
 from newsroom.models import SourceItem, SourceProblem
 from newsroom.tools.client import ToolSession
 from newsroom.weeks import WeekWindow
@@ -16,6 +17,8 @@ class Research:
     items: list[SourceItem] = field(default_factory=list)
     problems: list[SourceProblem] = field(default_factory=list)
     outside_window: int = 0
+    # A guard stopped the optional part of research; what was gathered is kept.
+    tripped: GuardTripped | None = None
 
 
 class OfflineResearcher:

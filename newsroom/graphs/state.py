@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from newsroom.llm import add_usage
 from newsroom.models import Claim, Draft, SourceItem, SourceProblem, Story, Theme, Verdict
@@ -29,6 +29,7 @@ class WeeklyState(TypedDict, total=False):
     verdicts: dict[str, Verdict]
     revisions: int
     rounds: list[str]
+    tripped: dict[str, Any]
     dropped: list[Claim]
     published: dict[str, str]
     tool_calls: Annotated[int, operator.add]

@@ -92,12 +92,29 @@ async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str
             + (f"; could not read {unread}" if unread else ""),
             problems=found.problems,
         )
-    return {
+    update: dict[str, Any] = {
         "items": found.items,
         "problems": found.problems,
         "outside_window": found.outside_window,
         "tool_calls": calls,
     }
+    if found.tripped is not None:
+        update["tripped"] = tripped_record(found.tripped)
+    return update
+
+
+def tripped_record(tripped: GuardTripped) -> dict[str, Any]:
+    return {
+        "guard": tripped.guard,
+        "limit": tripped.limit,
+        "used": tripped.used,
+        "message": str(tripped),
+    }
+
+
+def after_research(state: WeeklyState) -> Literal["dedup", "__end__"]:
+    """A guard that stopped research ends the run here; the runner publishes what there is."""
+    return "__end__" if state.get("tripped") else "dedup"
 
 
 @step("clusterer", "dedup")
@@ -197,20 +214,26 @@ async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str,
 async def publish_partial(
     values: dict[str, Any], ctx: RunContext, tripped: GuardTripped
 ) -> dict[str, str]:
-    """After a guard stopped the run: publish what is finished, marked partial. Claims not yet
-    checked go through the deterministic checks (free); nothing unchecked is published. With
-    themes but no draft yet, the extractive writer (free) drafts from the themes."""
+    """After a guard stopped the run: publish what is finished, marked partial. What is missing
+    is finished only by the free offline methods (dedup, clustering, extractive writing, the
+    deterministic checks) — no model or tool is called; nothing unchecked is published."""
+    from newsroom.agents.clusterer import OfflineClusterer
+    from newsroom.agents.dedup import Deduplicator
     from newsroom.agents.fact_checker import OfflineFactChecker
     from newsroom.agents.writer import OfflineWriter
 
-    themes, stories = values.get("themes") or [], values.get("stories") or []
-    if not themes:
-        return {}
     items = _items(values)
+    if not items:
+        return {}
+    embedder = ctx.engine.embedder
+    stories = values.get("stories") or Deduplicator().stories(
+        list(items.values()), embedder.encode([f"{i.title} {i.summary}" for i in items.values()])
+    )
+    themes = values.get("themes") or OfflineClusterer(embedder).build_themes(stories, items)
     draft = values.get("draft")
     if draft is None:
         by_id = {s.id: s for s in stories}
-        draft = await OfflineWriter(ctx.engine.embedder).write(ctx.window, themes, by_id, items)
+        draft = await OfflineWriter(embedder).write(ctx.window, themes, by_id, items)
     verdicts = dict(values.get("verdicts") or {})
     rules = OfflineFactChecker()
     for claim in draft.claims:
@@ -248,7 +271,7 @@ def build_weekly_graph() -> StateGraph[WeeklyState, RunContext, WeeklyInput, Wee
     graph.add_node("revise", revise)
     graph.add_node("publish", publish)
     graph.add_edge(START, "research")
-    graph.add_edge("research", "dedup")
+    graph.add_conditional_edges("research", after_research, ["dedup", END])
     graph.add_edge("dedup", "cluster")
     graph.add_edge("cluster", "write")
     graph.add_edge("write", "fact_check")
