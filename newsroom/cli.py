@@ -121,6 +121,7 @@ def run(
             limits=settings.limits(max_usd, max_tokens, max_llm_calls, max_tool_calls, max_seconds),
             pricing=settings.pricing(),
         )
+        options.ledger = settings.ledger(options.limits, parse_week(week, options.tz).week)
         summary = _run(options, chosen_engine, settings, model, lang or settings.lang)
     except NewsroomError as exc:
         raise _fail(exc) from None
@@ -189,7 +190,8 @@ def _run(options: Any, engine_name: str, settings: Any, model: str | None, lang:
             highlight=False,
             soft_wrap=True,
         )
-    console.print(f"limits: {options.limits.describe()}", highlight=False, soft_wrap=True)
+    shared = "" if settings.budget_scope == "run" else f" (shared per {settings.budget_scope})"
+    console.print(f"limits{shared}: {options.limits.describe()}", highlight=False, soft_wrap=True)
     console.print(
         f"run {options.run_id}{' (resumed)' if options.resume else ''} · "
         f"sources: {options.sources} · out: {options.out_dir}",

@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from newsroom.guards.budget import Limits
+from newsroom.errors import UsageError
+from newsroom.guards.budget import Ledger, Limits
 from newsroom.guards.pricing import Pricing
 from newsroom.llm import ModelConfig, StructuredMethod
 
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     max_seconds: float | None = 1800.0
     # US dollars per million tokens, input and output: {"my-model": [0.5, 1.5]}
     prices: dict[str, tuple[float, float]] = {}
+    # Share the limits through Redis across processes and machines: per week or per day.
+    budget_scope: Literal["run", "week", "day"] = "run"
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("NEWSROOM_REDIS_URL", "REDIS_URL")
+    )
     lang: str = "zh"
     max_revisions: int = 2
     recursion_limit: int = 40
@@ -81,6 +87,23 @@ class Settings(BaseSettings):
             max_tool_calls=self.max_tool_calls if tool_calls is None else tool_calls,
             max_seconds=self.max_seconds if seconds is None else seconds,
         )
+
+    def ledger(self, limits: Limits, week: str) -> Ledger | None:
+        """A Redis ledger for a shared week or day budget; None for a run of its own."""
+        if self.budget_scope == "run":
+            return None
+        if not self.redis_url:
+            raise UsageError(
+                f"NEWSROOM_BUDGET_SCOPE={self.budget_scope} shares the budget through Redis: "
+                "set REDIS_URL (or NEWSROOM_REDIS_URL)"
+            )
+        from datetime import datetime
+
+        from newsroom.guards.shared import RedisLedger
+        from newsroom.weeks import zone
+
+        key = week if self.budget_scope == "week" else f"{datetime.now(zone(self.tz)):%Y-%m-%d}"
+        return RedisLedger.from_url(self.redis_url, f"{self.budget_scope}:{key}", limits.caps())
 
     def pricing(self) -> Pricing:
         return Pricing(overrides=dict(self.prices))

