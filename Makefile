@@ -14,4 +14,5 @@ eval:
 	$(VENV)/bin/newsroom eval cluster --items evals/dev-2026-W06/items.jsonl
 	$(VENV)/bin/newsroom eval factcheck --items evals/dev-2026-W06/items.jsonl --claims evals/dev-2026-W06/claims.jsonl
 bench:
+	$(PY) benchmarks/guards.py
 	$(PY) benchmarks/llm_budget.py

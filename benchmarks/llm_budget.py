@@ -36,8 +36,9 @@ def main() -> int:
         os.environ["OPENAI_BASE_URL"] = server.base_url
         settings = Settings()
         engine = llm_engine(settings.model_configs("fake-model"))
-        summary = asyncio.run(run_week(RunOptions(week=window.week, sources=sources,
-                                                  out_dir=Path(out)), engine))
+        summary = asyncio.run(
+            run_week(RunOptions(week=window.week, sources=sources, out_dir=Path(out)), engine)
+        )
         themes = summary.counts["themes"]
         by_schema: dict[str, int] = {}
         for request in server.requests:
@@ -46,12 +47,16 @@ def main() -> int:
             by_schema[name] = by_schema.get(name, 0) + 1
     calls, bound = summary.usage.llm_calls, 2 * themes + 4
     ratio = summary.usage.input_tokens / source_tokens
-    print(f"week {window.week}: {len(unique)} unique items, {source_tokens} source tokens, "
-          f"{themes} themes")
+    print(
+        f"week {window.week}: {len(unique)} unique items, {source_tokens} source tokens, "
+        f"{themes} themes"
+    )
     print(f"{'measure':<26}{'used':>10}{'bound':>10}{'used/bound':>12}")
     print(f"{'LLM calls':<26}{calls:>10}{bound:>10}{calls / bound:>12.2f}")
-    print(f"{'input tokens':<26}{summary.usage.input_tokens:>10}{3 * source_tokens:>10}"
-          f"{ratio / 3:>12.2f}")
+    print(
+        f"{'input tokens':<26}{summary.usage.input_tokens:>10}{3 * source_tokens:>10}"
+        f"{ratio / 3:>12.2f}"
+    )
     print(f"input tokens / source tokens: {ratio:.2f} (bound 3.00)")
     print("calls by request:", json.dumps(by_schema))
     return 0 if calls <= bound and ratio <= 3 else 1
