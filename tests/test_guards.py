@@ -256,3 +256,19 @@ def test_unknown_model_is_unpriced_and_said_so() -> None:
     guard.after_llm(reservation, 3, 4)
     assert guard.summary()["unpriced_models"] == ["my-local-model"]
     assert guard.store.used().tokens == 7 and guard.store.used().usd_micro == 0
+
+
+def test_progress_checks_on_rounds() -> None:
+    from newsroom.guards.loops import check_progress
+
+    a = [["c1", "Resolve AI完成9亿美元A轮融资，由光速创投领投。", "contradicted"]]
+    almost = [["c1", "Resolve AI完成9亿美元A轮融资，由光速创投领投了。", "contradicted"]]
+    b = [["c1", "Resolve AI完成融资。", "unsupported"]]
+    check_progress([], a, 1)
+    check_progress([a], b, 1)
+    with pytest.raises(LoopDetected, match="same claims failing"):
+        check_progress([a], a, 1)
+    with pytest.raises(LoopDetected, match="less than 10%"):
+        check_progress([a], almost, 1)
+    with pytest.raises(LoopDetected, match="A-B-A-B"):
+        check_progress([a, b], a, 2)

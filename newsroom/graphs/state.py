@@ -28,7 +28,7 @@ class WeeklyState(TypedDict, total=False):
     draft: Draft
     verdicts: dict[str, Verdict]
     revisions: int
-    rounds: list[str]
+    rounds: list[list[list[str]]]  # per round, the failing [claim id, text, label]
     tripped: dict[str, Any]
     dropped: list[Claim]
     published: dict[str, str]

@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 from newsroom.agents import Engine
 from newsroom.errors import EmptyWeek, GuardTripped
 from newsroom.graphs.state import WeeklyInput, WeeklyState
-from newsroom.guards.loops import check_progress, round_signature
+from newsroom.guards.loops import check_progress
 from newsroom.llm import usage_delta
 from newsroom.models import SourceItem
 from newsroom.observability.tracing import traced_agent
@@ -157,20 +157,20 @@ async def fact_check(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[s
         claim.id: checked.get(claim.id) or previous[claim.id] for claim in state["draft"].claims
     }
     failing = [
-        (c.id, c.text, verdicts[c.id].label)
+        [c.id, c.text, verdicts[c.id].label]
         for c in state["draft"].claims
         if verdicts[c.id].label != "supported" and not c.final
     ]
     rounds = list(state.get("rounds", []))
     if failing and state.get("revisions", 0) > 0:
-        check_progress(rounds, round_signature(failing), state.get("revisions", 0))
+        check_progress(rounds, failing, state.get("revisions", 0))
     counts = {
         label: sum(v.label == label for v in verdicts.values())
         for label in ("supported", "contradicted", "unsupported")
     }
     span = trace.get_current_span()
     span.add_event("fact_check.verdicts", {f"newsroom.verdicts.{k}": v for k, v in counts.items()})
-    return {"verdicts": verdicts, "rounds": [*rounds, round_signature(failing)]}
+    return {"verdicts": verdicts, "rounds": [*rounds, failing]}
 
 
 def after_check(state: WeeklyState, runtime: Runtime[RunContext]) -> Literal["revise", "publish"]:

@@ -36,15 +36,35 @@ class LoopDetector:
             )
 
 
-def round_signature(failing: Sequence[tuple[str, str, str]]) -> str:
-    """What a writer ⇄ fact-checker round leaves failing: (claim id, text, label) triples."""
-    return _key(sorted(failing))
+Round = list[list[str]]  # the claims a round leaves failing: [claim id, text, label]
 
 
-def check_progress(history: Sequence[str], current: str, round_number: int) -> None:
+def _similar(a: str, b: str) -> float:
+    from newsroom.agents._text import grams
+
+    left, right = grams(a), grams(b)
+    return len(left & right) / max(len(left | right), 1)
+
+
+def _near(previous: Round, current: Round, threshold: float) -> bool:
+    """Every failing claim is still failing the same way, with barely changed wording."""
+    before = {claim_id: (text, label) for claim_id, text, label in previous}
+    return bool(current) and all(
+        claim_id in before
+        and before[claim_id][1] == label
+        and _similar(before[claim_id][0], text) >= threshold
+        for claim_id, text, label in current
+    )
+
+
+def check_progress(
+    history: Sequence[Round], current: Round, round_number: int, near: float = 0.9
+) -> None:
     """The same failures as the round before (a writer repeating its draft, a checker that
-    rejects everything the same way), or as two rounds before (A-B-A-B), are no progress."""
-    if history and history[-1] == current:
+    rejects everything the same way), nearly the same draft again, or the draft of two rounds
+    before (A-B-A-B) are no progress."""
+    current = sorted(current)
+    if history and sorted(history[-1]) == current:
         raise LoopDetected(
             "no progress",
             f"revision round {round_number} left the same claims failing for the same reasons "
@@ -52,7 +72,15 @@ def check_progress(history: Sequence[str], current: str, round_number: int) -> N
             limit=len(history),
             used=len(history) + 1,
         )
-    if len(history) >= 2 and history[-2] == current:
+    if history and _near(history[-1], current, near):
+        raise LoopDetected(
+            "near-identical drafts",
+            f"revision round {round_number} changed the failing claims by less than "
+            f"{1 - near:.0%} of their wording, and they still fail; stopped as a loop",
+            limit=len(history),
+            used=len(history) + 1,
+        )
+    if len(history) >= 2 and sorted(history[-2]) == current:
         raise LoopDetected(
             "ping-pong",
             f"revision round {round_number} returned to the draft of two rounds before "
