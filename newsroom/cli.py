@@ -20,9 +20,11 @@ app = typer.Typer(
     help="A multi-agent newsroom: cited, fact-checked weekly AI reports.",
 )
 mcp_app = typer.Typer(no_args_is_help=True, help="Run one of newsroom's MCP tool servers.")
+traces_app = typer.Typer(no_args_is_help=True, help="Read stored runs and their traces.")
 eval_app = typer.Typer(no_args_is_help=True, help="Measure the agents on a labelled dev set.")
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(eval_app, name="eval")
+app.add_typer(traces_app, name="traces")
 console = Console(stderr=True)
 out = Console()
 
@@ -267,7 +269,16 @@ def mcp_archive(
         zone(tz)
     except NewsroomError as exc:
         raise _fail(exc) from None
-    build_archive_server(folder or bundled_sources(), tz).run("stdio")
+    import os
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        if os.environ.get("NEWSROOM_TRACE_FILE"):  # started by a run: its spans join the run's
+            from newsroom.observability.tracing import JsonlSpanExporter, exporting
+
+            trace_file = Path(os.environ["NEWSROOM_TRACE_FILE"])
+            stack.enter_context(exporting(JsonlSpanExporter(trace_file)))
+        build_archive_server(folder or bundled_sources(), tz).run("stdio")
 
 
 @eval_app.command("cluster")
@@ -305,6 +316,117 @@ def eval_factcheck(
         raise _fail(exc) from None
     _write_predictions(predictions, rows)
     out.print_json(json.dumps(metrics))
+
+
+OutOption = Annotated[Path | None, typer.Option("--out", help="Output folder [default: out].")]
+
+
+def _out(out_dir: Path | None) -> Path:
+    from newsroom.config import Settings
+
+    return out_dir or Settings().out_dir
+
+
+@traces_app.command("list")
+def traces_list(out_dir: OutOption = None) -> None:
+    """Every stored run: status, engine, calls, tokens, cost, stop reason."""
+    from rich.table import Table
+
+    from newsroom.observability.store import list_runs
+
+    runs = list_runs(_out(out_dir))
+    if not runs:
+        console.print(f"no runs under {_out(out_dir)}")
+        return
+    table = Table(
+        "run",
+        "week",
+        "status",
+        "engine",
+        "started",
+        "seconds",
+        "LLM calls",
+        "tokens",
+        "cost $",
+        "stop reason",
+    )
+    for run in runs:
+        usage = run.get("usage", {})
+        table.add_row(
+            run["run_id"],
+            run["week"],
+            run["status"],
+            run.get("engine", ""),
+            run.get("started", "")[:19],
+            f"{run.get('timings', {}).get('total', 0):.1f}",
+            str(usage.get("llm_calls", 0)),
+            str(usage.get("input_tokens", 0) + usage.get("output_tokens", 0)),
+            f"{usage.get('cost_usd', 0):.4f}",
+            (run.get("stop_reason") or "")[:60],
+        )
+    out.print(table)
+
+
+@traces_app.command("show")
+def traces_show(run_id: str, out_dir: OutOption = None) -> None:
+    """A run's span tree, then calls, tokens and cost per agent and model, and the stop reason."""
+    from newsroom.observability.store import load_run, summarize, tree_lines
+
+    try:
+        run, spans = load_run(_out(out_dir), run_id)
+    except NewsroomError as exc:
+        raise _fail(exc) from None
+    for row in tree_lines(spans):
+        out.print(row, highlight=False, soft_wrap=True)
+    summary = summarize(spans)
+    out.print(
+        f"\nrun {run_id} · week {run['week']} · {run['engine']} · status {run['status']} · "
+        f"{summary.traces} trace(s), {summary.spans} spans",
+        highlight=False,
+    )
+    for key, line in sorted(summary.by_agent_model.items()):
+        out.print(
+            f"  {key:<36} {line.calls:>4} calls {line.input_tokens:>8} in "
+            f"{line.output_tokens:>7} out  ${line.cost_usd:.6f}",
+            highlight=False,
+        )
+    total = summary.total
+    out.print(
+        f"  {'total':<36} {total.calls:>4} calls {total.input_tokens:>8} in "
+        f"{total.output_tokens:>7} out  ${total.cost_usd:.6f} · {summary.tool_calls} tool "
+        "calls",
+        highlight=False,
+    )
+    out.print(
+        f"stop reason: {run.get('stop_reason') or 'none (finished)'}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@traces_app.command("export")
+def traces_export(
+    run_id: str,
+    endpoint: Annotated[str, typer.Option(help="OTLP receiver, e.g. http://127.0.0.1:6006")],
+    protocol: Annotated[str, typer.Option(help="http/protobuf or grpc.")] = "http/protobuf",
+    out_dir: OutOption = None,
+) -> None:
+    """Replay a stored run's spans into any OTLP receiver (Phoenix, Jaeger, Tempo, Langfuse)."""
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from newsroom.observability.store import load_run, otlp_exporter, replay
+
+    try:
+        _, spans = load_run(_out(out_dir), run_id)
+        exporter = otlp_exporter(endpoint, protocol)
+    except NewsroomError as exc:
+        raise _fail(exc) from None
+    result = exporter.export(replay(spans))
+    exporter.shutdown()
+    if result != SpanExportResult.SUCCESS:
+        console.print(f"[bold red]error:[/] {endpoint} did not accept the spans", highlight=False)
+        raise typer.Exit(4)
+    out.print(f"exported {len(spans)} spans of run {run_id} to {endpoint}", highlight=False)
 
 
 def _write_predictions(path: Path | None, rows: list[dict[str, Any]]) -> None:

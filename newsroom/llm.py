@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -11,6 +13,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from newsroom.errors import SourceUnavailable
+from newsroom.observability import semconv as sc
+from newsroom.observability.metrics import record_call
 
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
 Schema = TypeVar("Schema", bound=BaseModel)
@@ -119,6 +123,26 @@ class EndpointUnavailable(SourceUnavailable):
     """The model endpoint could not be reached (after the client's retries)."""
 
 
+def capture_content() -> bool:
+    """Prompt and completion text go into traces only when the user opts in."""
+    flag = os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "")
+    return flag.strip().lower() in ("1", "true", "yes")
+
+
+def messages_json(messages: Sequence[Any]) -> str:
+    role = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
+    return json.dumps(
+        [
+            {
+                "role": role.get(getattr(m, "type", ""), "user"),
+                "parts": [{"type": "text", "content": str(m.content)}],
+            }
+            for m in messages
+        ],
+        ensure_ascii=False,
+    )
+
+
 def source_block(item_id: str, outlet: str, text: str) -> str:
     """Source text as delimited data: it cannot close its own block."""
     safe = re.sub(r"</?\s*source", "‹source", text, flags=re.I)
@@ -153,11 +177,17 @@ class Agent:
         tracer = trace.get_tracer("newsroom.llm")
         guard = current_guard.get()
         with tracer.start_as_current_span(f"chat {self.config.model}") as span:
-            span.set_attribute("gen_ai.operation.name", "chat")
-            span.set_attribute("gen_ai.provider.name", self.config.provider)
-            span.set_attribute("gen_ai.request.model", self.config.model)
-            span.set_attribute("gen_ai.request.max_tokens", self.config.max_tokens)
-            span.set_attribute("gen_ai.agent.name", self.name)
+            span.set_attribute(sc.OPERATION, sc.OP_CHAT)
+            span.set_attribute(sc.PROVIDER, self.config.provider)
+            span.set_attribute(sc.REQUEST_MODEL, self.config.model)
+            span.set_attribute(sc.REQUEST_MAX_TOKENS, self.config.max_tokens)
+            span.set_attribute(sc.AGENT_NAME, self.name)
+            span.set_attribute(sc.OI_KIND, "LLM")
+            span.set_attribute(sc.OI_MODEL, self.config.model)
+            span.set_attribute(sc.OI_PROVIDER, self.config.provider)
+            if capture_content():
+                span.set_attribute(sc.INPUT_MESSAGES, messages_json(messages))
+            started = time.perf_counter()
             reservation = None
             if guard is not None:
                 prompt = "\n".join(str(m.content) for m in messages) + json.dumps(bind)
@@ -186,12 +216,31 @@ class Agent:
             usage = getattr(reply, "usage_metadata", None) or {}
             input_tokens = int(usage.get("input_tokens", 0))
             output_tokens = int(usage.get("output_tokens", 0))
-            span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
-            span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+            span.set_attribute(sc.INPUT_TOKENS, input_tokens)
+            span.set_attribute(sc.OUTPUT_TOKENS, output_tokens)
+            span.set_attribute(sc.OI_PROMPT_TOKENS, input_tokens)
+            span.set_attribute(sc.OI_COMPLETION_TOKENS, output_tokens)
+            span.set_attribute(sc.OI_TOTAL_TOKENS, input_tokens + output_tokens)
+            metadata = getattr(reply, "response_metadata", None) or {}
+            if metadata.get("finish_reason"):
+                span.set_attribute(sc.FINISH_REASONS, [str(metadata["finish_reason"])])
+            if metadata.get("model_name"):
+                span.set_attribute(sc.RESPONSE_MODEL, str(metadata["model_name"]))
+            if capture_content():
+                span.set_attribute(sc.OUTPUT_MESSAGES, messages_json([reply]))
             cost = 0
             if guard is not None and reservation is not None:
                 cost = guard.after_llm(reservation, input_tokens, output_tokens)
-                span.set_attribute("newsroom.cost_usd", cost / 1_000_000)
+            span.set_attribute(sc.COST_USD, cost / 1_000_000)
+            span.set_attribute(sc.OI_COST_TOTAL, cost / 1_000_000)
+            record_call(
+                self.name,
+                self.config,
+                input_tokens,
+                output_tokens,
+                cost,
+                time.perf_counter() - started,
+            )
             self.ledger.record(self.key, input_tokens, output_tokens, cost)
             return reply
 

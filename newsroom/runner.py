@@ -26,7 +26,9 @@ from newsroom.guards.budget import Guard, Ledger, Limits, current_guard
 from newsroom.guards.pricing import Pricing
 from newsroom.llm import add_usage, usage_delta
 from newsroom.models import RunSummary, Usage
-from newsroom.observability.tracing import JsonlSpanExporter, exporting, tracer
+from newsroom.observability import semconv as sc
+from newsroom.observability.store import run_folder
+from newsroom.observability.tracing import JsonlSpanExporter, exporting, flush, tracer
 from newsroom.publish import FrontMatter, write_atomic
 from newsroom.tools.client import ArchiveConfig, Transport
 from newsroom.weeks import parse_week
@@ -96,7 +98,12 @@ async def run_week(
         window=window,
         run_id=run_id,
         out_dir=options.out_dir,
-        archive=ArchiveConfig(options.sources, options.tz, options.transport),
+        archive=ArchiveConfig(
+            options.sources,
+            options.tz,
+            options.transport,
+            trace_file=run_folder(options.out_dir, run_id) / "trace.jsonl",
+        ),
         max_revisions=options.max_revisions,
         front_matter=options.front_matter,
     )
@@ -106,7 +113,7 @@ async def run_week(
         "configurable": {"thread_id": run_id},
         "recursion_limit": options.recursion_limit,
     }
-    trace_file = folder / "trace.jsonl"
+    trace_file = run_folder(options.out_dir, run_id) / "trace.jsonl"
     values: dict[str, Any] | None = None
     earlier: dict[str, dict[str, int]] = {}  # usage a resumed run had already spent
     ledger_start = engine.ledger.snapshot()
@@ -131,11 +138,12 @@ async def run_week(
                 exporting(JsonlSpanExporter(trace_file)),
                 tracer().start_as_current_span("invoke_workflow newsroom") as root,
             ):
-                root.set_attribute("gen_ai.operation.name", "invoke_workflow")
-                root.set_attribute("newsroom.week", window.week)
-                root.set_attribute("newsroom.run_id", run_id)
-                root.set_attribute("newsroom.engine", engine.name)
-                root.set_attribute("newsroom.resumed", bool(options.resume))
+                root.set_attribute(sc.OPERATION, sc.OP_INVOKE_WORKFLOW)
+                root.set_attribute(sc.OI_KIND, "CHAIN")
+                root.set_attribute(sc.WEEK, window.week)
+                root.set_attribute(sc.RUN_ID, run_id)
+                root.set_attribute(sc.ENGINE, engine.name)
+                root.set_attribute(sc.RESUMED, bool(options.resume))
                 guard = Guard(limits=options.limits, pricing=options.pricing, ledger=options.ledger)
                 token = current_guard.set(guard)
                 try:
@@ -178,7 +186,7 @@ async def run_week(
                 except NewsroomError as exc:
                     summary.stop_reason = str(exc)
                     summary.problems = list(getattr(exc, "problems", []))
-                    root.set_attribute("newsroom.stop_reason", str(exc))
+                    root.set_attribute(sc.STOP_REASON, str(exc))
                     raise
                 except (KeyboardInterrupt, asyncio.CancelledError):
                     summary.status = "interrupted"
@@ -187,8 +195,15 @@ async def run_week(
                 finally:
                     current_guard.reset(token)
                     summary.guard = guard.summary()
-                    root.set_attribute("newsroom.status", summary.status)
-                    root.set_attribute("newsroom.cost_usd", summary.guard["used"]["usd"])
+                    used = summary.guard["used"]
+                    root.set_attribute(sc.STATUS, summary.status)
+                    root.set_attribute(sc.COST_USD, used["usd"])
+                    root.set_attribute(sc.OI_COST_TOTAL, used["usd"])
+                    root.set_attribute(sc.BUDGET_USED_USD, used["usd"])
+                    root.set_attribute(sc.BUDGET_LLM_CALLS, used["llm_calls"])
+                    root.set_attribute(sc.BUDGET_TOKENS, used["tokens"])
+                    if options.limits.max_usd is not None:
+                        root.set_attribute(sc.BUDGET_LIMIT_USD, options.limits.max_usd)
                     values = dict((await graph.aget_state(config)).values)
     finally:
         if values is not None:
@@ -218,9 +233,9 @@ async def _partial(
         "message": str(tripped),
     }
     root.add_event(
-        "guard.tripped", {"newsroom.guard": tripped.guard, "newsroom.guard.message": str(tripped)}
+        sc.EVENT_GUARD_TRIPPED, {sc.GUARD: tripped.guard, sc.GUARD_MESSAGE: str(tripped)}
     )
-    root.set_attribute("newsroom.stop_reason", str(tripped))
+    root.set_attribute(sc.STOP_REASON, str(tripped))
     values = dict((await graph.aget_state(config)).values)
     paths = await publish_partial(values, context, tripped)
     if paths:
@@ -256,4 +271,7 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
     )
     summary.problems = list(values.get("problems", [])) or summary.problems
     summary.outputs = {**values.get("published", {}), "trace": str(trace_file)}
-    write_atomic(folder / "run.json", summary.model_dump_json(indent=2))
+    text = summary.model_dump_json(indent=2)
+    write_atomic(folder / "run.json", text)
+    write_atomic(trace_file.parent / "run.json", text)  # the run's own record, kept per run
+    flush()

@@ -59,7 +59,7 @@ def assert_partial(out: Path, run_json: dict[str, Any], guard: str) -> str:
     markdown = (out / "2026-W06" / "weekly.md").read_text()
     assert "status: partial" in markdown and f"守卫“{guard}”" in markdown
     spans = [
-        json.loads(line) for line in (out / "2026-W06" / "trace.jsonl").read_text().splitlines()
+        json.loads(line) for line in Path(run_json["outputs"]["trace"]).read_text().splitlines()
     ]
     assert any(e["name"] == "guard.tripped" for s in spans for e in s["events"])
     return markdown

@@ -18,6 +18,7 @@ from newsroom.graphs.state import WeeklyInput, WeeklyState
 from newsroom.guards.loops import check_progress
 from newsroom.llm import usage_delta
 from newsroom.models import SourceItem
+from newsroom.observability import semconv as sc
 from newsroom.observability.tracing import traced_agent
 from newsroom.publish import FrontMatter, publish_edition
 from newsroom.tools.client import ArchiveConfig, open_archive
@@ -65,8 +66,8 @@ def step(agent: str, name: str) -> Callable[[Node], Node]:
                 from opentelemetry import trace
 
                 trace.get_current_span().add_event(
-                    "guard.tripped",
-                    {"newsroom.guard": tripped.guard, "newsroom.guard.message": str(tripped)},
+                    sc.EVENT_GUARD_TRIPPED,
+                    {sc.GUARD: tripped.guard, sc.GUARD_MESSAGE: str(tripped)},
                 )
                 raise
             update["timings"] = {name: time.perf_counter() - started}
@@ -169,7 +170,7 @@ async def fact_check(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[s
         for label in ("supported", "contradicted", "unsupported")
     }
     span = trace.get_current_span()
-    span.add_event("fact_check.verdicts", {f"newsroom.verdicts.{k}": v for k, v in counts.items()})
+    span.add_event(sc.EVENT_VERDICTS, {f"{sc.VERDICTS}.{k}": v for k, v in counts.items()})
     return {"verdicts": verdicts, "rounds": [*rounds, failing]}
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
-from newsroom.errors import BudgetExceeded
+from newsroom.errors import BudgetExceeded, GuardTripped, LoopDetected
 from newsroom.guards.loops import LoopDetector
 from newsroom.guards.pricing import Pricing, Rate
 
@@ -191,6 +193,12 @@ class Guard:
     def before_llm(
         self, model: str, provider: str | None, prompt: str, messages: int, max_tokens: int
     ) -> Reservation:
+        with _reported():
+            return self._before_llm(model, provider, prompt, messages, max_tokens)
+
+    def _before_llm(
+        self, model: str, provider: str | None, prompt: str, messages: int, max_tokens: int
+    ) -> Reservation:
         self.check_time()
         upper_input = len(prompt.encode("utf-8")) + MESSAGE_FRAMING * (messages + 1)
         rate = self.pricing.rate(model, provider)
@@ -214,10 +222,11 @@ class Guard:
         self.store.settle(reservation.id, reservation.amounts)
 
     def before_tool(self, tool: str, arguments: dict[str, Any]) -> Reservation:
-        self.check_time()
-        self.loops.tool_call(tool, arguments)
-        amounts = Amounts(tool_calls=1)
-        return Reservation(self.store.reserve(amounts, self.lease_seconds), amounts)
+        with _reported():
+            self.check_time()
+            self.loops.tool_call(tool, arguments)
+            amounts = Amounts(tool_calls=1)
+            return Reservation(self.store.reserve(amounts, self.lease_seconds), amounts)
 
     def after_tool(self, reservation: Reservation) -> None:
         self.store.settle(reservation.id, reservation.amounts)
@@ -236,3 +245,24 @@ class Guard:
 
 
 current_guard: ContextVar[Guard | None] = ContextVar("newsroom_guard", default=None)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """A refusal becomes an event on the span of the call that was not made."""
+    from opentelemetry import trace
+
+    from newsroom.observability import semconv as sc
+
+    try:
+        yield
+    except GuardTripped as tripped:
+        loop = isinstance(tripped, LoopDetected)
+        event = sc.EVENT_LOOP_DETECTED if loop else sc.EVENT_BUDGET_DENIED
+        attributes: dict[str, Any] = {sc.GUARD: tripped.guard, sc.GUARD_MESSAGE: str(tripped)}
+        if tripped.limit is not None:
+            attributes["newsroom.guard.limit"] = tripped.limit
+        if tripped.used is not None:
+            attributes["newsroom.guard.used"] = tripped.used
+        trace.get_current_span().add_event(event, attributes)
+        raise

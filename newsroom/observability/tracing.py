@@ -14,6 +14,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
+from newsroom.observability import semconv as sc
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -46,6 +48,7 @@ def span_record(span: ReadableSpan) -> dict[str, Any]:
         "parent_id": f"{parent.span_id:016x}" if parent else None,
         "start_ns": span.start_time,
         "end_ns": span.end_time,
+        "kind": span.kind.name,
         "status": span.status.status_code.name,
         "attributes": dict(span.attributes or {}),
         "events": [
@@ -92,7 +95,31 @@ def _ensure_provider() -> _Router:
                 trace.set_tracer_provider(provider)
             _router = _Router()
             provider.add_span_processor(_router)
+            if otlp_configured():
+                from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+                from newsroom.observability.store import otlp_exporter
+
+                provider.add_span_processor(BatchSpanProcessor(otlp_exporter()))
         return _router
+
+
+def otlp_configured() -> bool:
+    """Spans also go to an OTLP receiver when the standard OTEL_* variables name one."""
+    import os
+
+    if os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
+        return False
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+def flush() -> None:
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush()
 
 
 @contextmanager
@@ -105,6 +132,18 @@ def exporting(exporter: SpanExporter) -> Iterator[None]:
         yield
     finally:
         router.detach(processor)
+
+
+@contextmanager
+def server_span(name: str, meta: Any) -> Iterator[trace.Span]:
+    """A span in an MCP server that continues the caller's trace (W3C traceparent in _meta)."""
+    from opentelemetry import propagate
+
+    carrier = meta.model_dump() if hasattr(meta, "model_dump") else dict(meta or {})
+    parent = propagate.extract({k: str(v) for k, v in carrier.items() if v is not None})
+    with tracer().start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER) as span:
+        span.set_attribute(sc.MCP_METHOD, "tools/call")
+        yield span
 
 
 def tracer() -> trace.Tracer:
@@ -120,8 +159,10 @@ def traced_agent(agent: str) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
         @functools.wraps(node)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
             with tracer().start_as_current_span(f"invoke_agent {agent}") as span:
-                span.set_attribute("gen_ai.operation.name", "invoke_agent")
-                span.set_attribute("gen_ai.agent.name", agent)
+                span.set_attribute(sc.OPERATION, sc.OP_INVOKE_AGENT)
+                span.set_attribute(sc.AGENT_NAME, agent)
+                span.set_attribute(sc.OI_KIND, "AGENT")
+                span.set_attribute(sc.OI_AGENT_NAME, agent)
                 return await node(*args, **kwargs)
 
         return wrapper

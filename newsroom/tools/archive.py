@@ -6,8 +6,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp import Context, FastMCP
 
+from newsroom.observability import semconv as sc
+from newsroom.observability.tracing import server_span
 from newsroom.tools.formats import in_window, read_folder
 
 
@@ -25,7 +27,12 @@ def build_archive_server(folder: Path, tz: str = "Asia/Shanghai") -> FastMCP:
         description="News items published in [start, end) (ISO 8601 date-times with offset), "
         "plus the files or entries that could not be read.",
     )
-    def items(start: str, end: str) -> dict[str, Any]:
+    def items(start: str, end: str, ctx: Context) -> dict[str, Any]:  # type: ignore[type-arg]
+        with server_span("archive items", ctx.request_context.meta) as span:
+            span.set_attribute(sc.MCP_SERVER, "archive")
+            return _items(start, end)
+
+    def _items(start: str, end: str) -> dict[str, Any]:
         lower, upper = _moment(start, "start"), _moment(end, "end")
         if upper <= lower:
             raise ValueError(f"end {end} is not after start {start}")
@@ -40,7 +47,12 @@ def build_archive_server(folder: Path, tz: str = "Asia/Shanghai") -> FastMCP:
         }
 
     @server.tool(name="item", description="The full record of one item, by its id.")
-    def item(id: str) -> dict[str, Any]:
+    def item(id: str, ctx: Context) -> dict[str, Any]:  # type: ignore[type-arg]
+        with server_span("archive item", ctx.request_context.meta) as span:
+            span.set_attribute(sc.MCP_SERVER, "archive")
+            return _item(id)
+
+    def _item(id: str) -> dict[str, Any]:
         if not folder.is_dir():
             raise ValueError(f"archive folder {folder} does not exist or is not a folder")
         for found in read_folder(folder, tz).items:

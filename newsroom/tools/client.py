@@ -13,9 +13,10 @@ from typing import Any, Literal
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.memory import create_connected_server_and_client_session
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 
 from newsroom.errors import SourceUnavailable
+from newsroom.observability import semconv as sc
 
 Transport = Literal["memory", "stdio"]
 _tracer = trace.get_tracer("newsroom.tools")
@@ -28,6 +29,7 @@ class ArchiveConfig:
     folder: Path
     tz: str = "Asia/Shanghai"
     transport: Transport = "memory"
+    trace_file: Path | None = None  # where a stdio server writes its spans
 
 
 class ToolSession:
@@ -58,14 +60,21 @@ class ToolSession:
         from newsroom.guards.budget import current_guard
 
         with _tracer.start_as_current_span(f"execute_tool {self.server}.{tool}") as span:
-            span.set_attribute("gen_ai.operation.name", "execute_tool")
-            span.set_attribute("gen_ai.tool.name", f"{self.server}.{tool}")
-            span.set_attribute("mcp.server", self.server)
+            span.set_attribute(sc.OPERATION, sc.OP_EXECUTE_TOOL)
+            span.set_attribute(sc.TOOL_NAME, f"{self.server}.{tool}")
+            span.set_attribute(sc.TOOL_TYPE, "extension")
+            span.set_attribute(sc.MCP_SERVER, self.server)
+            span.set_attribute(sc.MCP_METHOD, "tools/call")
+            span.set_attribute(sc.OI_KIND, "TOOL")
+            span.set_attribute(sc.OI_TOOL_NAME, f"{self.server}.{tool}")
+            span.set_attribute(sc.TOOL_CALL_ARGUMENTS, json.dumps(arguments, ensure_ascii=False))
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)  # the server's spans join this trace
             guard = current_guard.get()
             reservation = guard.before_tool(f"{self.server}.{tool}", arguments) if guard else None
             self.calls += 1
             try:
-                result = await self.session.call_tool(tool, arguments)
+                result = await self.session.call_tool(tool, arguments, meta=carrier)
             finally:
                 if guard is not None and reservation is not None:
                     guard.after_tool(reservation)
@@ -113,19 +122,16 @@ async def _open_archive(config: ArchiveConfig) -> AsyncIterator[ToolSession]:
         async with create_connected_server_and_client_session(server) as session:
             yield ToolSession("archive", session)
         return
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=[
-            "-m",
-            "newsroom",
-            "mcp",
-            "archive",
-            "--folder",
-            str(config.folder),
-            "--tz",
-            config.tz,
-        ],
-    )
+    import os
+
+    from mcp.client.stdio import get_default_environment
+
+    env = get_default_environment()
+    env.update({k: v for k, v in os.environ.items() if k.startswith("OTEL_")})
+    if config.trace_file is not None:
+        env["NEWSROOM_TRACE_FILE"] = str(config.trace_file)
+    args = ["-m", "newsroom", "mcp", "archive", "--folder", str(config.folder), "--tz", config.tz]
+    params = StdioServerParameters(command=sys.executable, args=args, env=env)
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         yield ToolSession("archive", session)
