@@ -1,7 +1,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint run eval bench
+.PHONY: install test lint run eval bench phoenix
 install:
 	python3 -m venv $(VENV) && $(VENV)/bin/pip install -e ".[dev]"
 test:
@@ -16,3 +16,8 @@ eval:
 bench:
 	$(PY) benchmarks/guards.py
 	$(PY) benchmarks/llm_budget.py
+# Arize Phoenix in its own venv (it pins mcp 2.x), then the test that exports a run into it.
+.phoenix/bin/phoenix:
+	python3 -m venv .phoenix && .phoenix/bin/pip install -q arize-phoenix
+phoenix: .phoenix/bin/phoenix
+	NEWSROOM_PHOENIX=.phoenix/bin/phoenix $(PY) -m pytest -m phoenix

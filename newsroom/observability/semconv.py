@@ -47,6 +47,7 @@ OI_TOTAL_TOKENS = "llm.token_count.total"
 OI_COST_TOTAL = "llm.cost.total"
 OI_TOOL_NAME = "tool.name"
 OI_AGENT_NAME = "agent.name"
+OI_PROJECT = "openinference.project.name"
 
 # MCP
 MCP_SERVER = "mcp.server.name"

@@ -132,7 +132,7 @@ def replay(spans: list[dict[str, Any]]) -> list[Any]:
     from opentelemetry.sdk.trace import Event, ReadableSpan
     from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-    resource = Resource.create({"service.name": "newsroom"})
+    resource = Resource.create({"service.name": "newsroom", sc.OI_PROJECT: "newsroom"})
     out = []
     for record in spans:
         context = SpanContext(

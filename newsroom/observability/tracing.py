@@ -91,7 +91,9 @@ def _ensure_provider() -> _Router:
         if _router is None:
             provider = trace.get_tracer_provider()
             if not isinstance(provider, TracerProvider):
-                provider = TracerProvider(resource=Resource.create({"service.name": "newsroom"}))
+                provider = TracerProvider(
+                    resource=Resource.create({"service.name": "newsroom", sc.OI_PROJECT: "newsroom"})
+                )
                 trace.set_tracer_provider(provider)
             _router = _Router()
             provider.add_span_processor(_router)

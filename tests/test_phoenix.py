@@ -1,0 +1,123 @@
+"""A run's trace in a real Arize Phoenix, started by the test (`make phoenix`).
+
+Phoenix lives in its own venv (it pins mcp 2.x); point NEWSROOM_PHOENIX at its `phoenix`
+executable, or let `make phoenix` create `.phoenix/`. Selected with `pytest -m phoenix`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from newsroom.agents.embeddings import Embedder
+from newsroom.cli import app
+
+pytestmark = pytest.mark.phoenix
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    executable = os.environ.get("NEWSROOM_PHOENIX", ".phoenix/bin/phoenix")
+    if not Path(executable).exists():
+        pytest.fail(f"no Phoenix at {executable}: run `make phoenix` or set NEWSROOM_PHOENIX")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PHOENIX_WORKING_DIR": str(tmp_path_factory.mktemp("phoenix")),
+        "PHOENIX_PORT": str(port),
+        "PHOENIX_GRPC_PORT": str(_free_port()),
+    }
+    log = tmp_path_factory.mktemp("phoenix-log") / "serve.log"
+    with log.open("w") as handle:
+        server = subprocess.Popen([executable, "serve"], env=env, stdout=handle, stderr=handle)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "Phoenix did not start in 120 s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_a_run_opens_in_phoenix_with_agents_tokens_cost_and_tools(
+    phoenix: str, embedder: Embedder, samples: Path, tmp_path: Path
+) -> None:
+    from newsroom.agents import llm_engine
+    from newsroom.config import AGENTS
+    from newsroom.guards import Limits, Pricing
+    from newsroom.llm import ModelConfig
+    from newsroom.runner import RunOptions, run_week
+    from newsroom.testing import ScriptedChatModel
+
+    engine = llm_engine(
+        {a: ModelConfig(model="priced") for a in AGENTS},
+        embedder,
+        models={a: ScriptedChatModel() for a in AGENTS},
+    )
+    options = RunOptions(
+        week="2026-W06",
+        sources=samples,
+        out_dir=tmp_path,
+        pricing=Pricing(overrides={"priced": (2.0, 8.0)}),
+        limits=Limits(),
+    )
+    summary = anyio.run(run_week, options, engine)
+    exported = CliRunner().invoke(
+        app, ["traces", "export", summary.run_id, "--endpoint", phoenix, "--out", str(tmp_path)]
+    )
+    assert exported.exit_code == 0, exported.output
+
+    spans: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{phoenix}/v1/projects/newsroom/spans", params={"limit": 1000})
+        if answer.status_code == 200:
+            spans = answer.json()["data"]
+            if len(spans) >= summary.usage.llm_calls:
+                break
+        time.sleep(1)
+    run = json.loads((tmp_path / "2026-W06" / "run.json").read_text())
+    names = [s["name"] for s in spans]
+    assert {f"invoke_agent {a}" for a in AGENTS} <= set(names)
+    assert len({s["context"]["trace_id"] for s in spans}) == 1
+    chats = [s for s in spans if s["span_kind"] == "LLM"]
+    assert len(chats) == run["usage"]["llm_calls"] > 0
+    assert (
+        sum(s["attributes"]["llm.token_count.prompt"] for s in chats)
+        == run["usage"]["input_tokens"]
+    )
+    assert (
+        sum(s["attributes"]["llm.token_count.completion"] for s in chats)
+        == run["usage"]["output_tokens"]
+    )
+    assert (
+        abs(sum(s["attributes"]["llm.cost.total"] for s in chats) - run["usage"]["cost_usd"]) < 1e-9
+    )
+    tools = [s for s in spans if s["span_kind"] == "TOOL"]
+    assert len(tools) == run["usage"]["tool_calls"]
