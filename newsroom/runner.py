@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from newsroom.guards.pricing import Pricing
 from newsroom.llm import add_usage, usage_delta
 from newsroom.models import RunSummary, Usage
 from newsroom.observability import semconv as sc
+from newsroom.observability.metrics import snapshot as metrics_snapshot
 from newsroom.observability.store import run_folder
 from newsroom.observability.tracing import JsonlSpanExporter, exporting, flush, tracer
 from newsroom.publish import FrontMatter, write_atomic
@@ -274,4 +276,5 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
     text = summary.model_dump_json(indent=2)
     write_atomic(folder / "run.json", text)
     write_atomic(trace_file.parent / "run.json", text)  # the run's own record, kept per run
+    write_atomic(trace_file.parent / "metrics.json", json.dumps(metrics_snapshot(), indent=2))
     flush()

@@ -270,3 +270,47 @@ def test_stdio_server_spans_join_the_run_trace(
     client = next(s for s in spans if s["name"] == "execute_tool archive.items")
     assert server["kind"] == "SERVER" and server["parent_id"] == client["span_id"]
     assert server["trace_id"] == client["trace_id"]
+
+
+def test_metrics_by_agent_and_model(embedder: Any, samples: Path, tmp_path: Path) -> None:
+    from newsroom.agents import llm_engine
+    from newsroom.config import AGENTS
+    from newsroom.guards import Pricing
+    from newsroom.llm import ModelConfig
+    from newsroom.testing import ScriptedChatModel
+
+    engine = llm_engine(
+        {a: ModelConfig(model="metered") for a in AGENTS},
+        embedder,
+        models={a: ScriptedChatModel() for a in AGENTS},
+    )
+    options = RunOptions(
+        week="2026-W06",
+        sources=samples,
+        out_dir=tmp_path,
+        pricing=Pricing(overrides={"metered": (1.0, 1.0)}),
+    )
+    summary = anyio.run(run_week, options, engine)
+    metrics = json.loads((Path(summary.outputs["trace"]).parent / "metrics.json").read_text())
+    tokens = [
+        p
+        for p in metrics["gen_ai.client.token.usage"]
+        if p["attributes"]["gen_ai.request.model"] == "metered"
+    ]
+    by_type = {p["attributes"]["gen_ai.token.type"]: 0 for p in tokens}
+    for point in tokens:
+        by_type[point["attributes"]["gen_ai.token.type"]] += point["sum"]
+    assert by_type == {"input": summary.usage.input_tokens, "output": summary.usage.output_tokens}
+    durations = [
+        p
+        for p in metrics["gen_ai.client.operation.duration"]
+        if p["attributes"]["gen_ai.request.model"] == "metered"
+    ]
+    assert sum(p["count"] for p in durations) == summary.usage.llm_calls
+    cost = sum(
+        p["value"]
+        for p in metrics["newsroom.cost"]
+        if p["attributes"]["gen_ai.request.model"] == "metered"
+    )
+    assert abs(cost - summary.usage.cost_usd) < 1e-9
+    assert {p["attributes"]["gen_ai.agent.name"] for p in durations} >= {"writer", "clusterer"}

@@ -92,7 +92,9 @@ def _ensure_provider() -> _Router:
             provider = trace.get_tracer_provider()
             if not isinstance(provider, TracerProvider):
                 provider = TracerProvider(
-                    resource=Resource.create({"service.name": "newsroom", sc.OI_PROJECT: "newsroom"})
+                    resource=Resource.create(
+                        {"service.name": "newsroom", sc.OI_PROJECT: "newsroom"}
+                    )
                 )
                 trace.set_tracer_provider(provider)
             _router = _Router()
