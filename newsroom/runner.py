@@ -143,6 +143,7 @@ async def run_week(
                 root.set_attribute(sc.OPERATION, sc.OP_INVOKE_WORKFLOW)
                 root.set_attribute(sc.OI_KIND, "CHAIN")
                 root.set_attribute(sc.WEEK, window.week)
+                root.set_attribute(sc.EDITION, "weekly")
                 root.set_attribute(sc.RUN_ID, run_id)
                 root.set_attribute(sc.ENGINE, engine.name)
                 root.set_attribute(sc.RESUMED, bool(options.resume))

@@ -25,6 +25,7 @@ def test_run_writes_one_trace_with_node_and_tool_spans(
     root = next(span for span in spans if span["parent_id"] is None)
     assert root["name"] == "invoke_workflow newsroom"
     assert root["attributes"]["newsroom.week"] == "2026-W06"
+    assert root["attributes"]["newsroom.edition"] == "weekly"
     assert root["attributes"]["newsroom.status"] == "ok"
     agents = [
         span["attributes"]["gen_ai.agent.name"]

@@ -55,6 +55,7 @@ MCP_METHOD = "mcp.method.name"
 
 # newsroom
 WEEK = "newsroom.week"
+EDITION = "newsroom.edition"
 RUN_ID = "newsroom.run_id"
 ENGINE = "newsroom.engine"
 STATUS = "newsroom.status"
