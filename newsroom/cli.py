@@ -330,41 +330,29 @@ def _out(out_dir: Path | None) -> Path:
 @traces_app.command("list")
 def traces_list(out_dir: OutOption = None) -> None:
     """Every stored run: status, engine, calls, tokens, cost, stop reason."""
-    from rich.table import Table
-
     from newsroom.observability.store import list_runs
 
     runs = list_runs(_out(out_dir))
     if not runs:
         console.print(f"no runs under {_out(out_dir)}")
         return
-    table = Table(
-        "run",
-        "week",
-        "status",
-        "engine",
-        "started",
-        "seconds",
-        "LLM calls",
-        "tokens",
-        "cost $",
-        "stop reason",
+    out.print(
+        f"{'run':<32} {'status':<11} {'engine':<7} {'started':<19} {'secs':>6} "
+        f"{'calls':>5} {'tokens':>8} {'cost $':>9}  stop reason",
+        highlight=False,
+        soft_wrap=True,
     )
     for run in runs:
         usage = run.get("usage", {})
-        table.add_row(
-            run["run_id"],
-            run["week"],
-            run["status"],
-            run.get("engine", ""),
-            run.get("started", "")[:19],
-            f"{run.get('timings', {}).get('total', 0):.1f}",
-            str(usage.get("llm_calls", 0)),
-            str(usage.get("input_tokens", 0) + usage.get("output_tokens", 0)),
-            f"{usage.get('cost_usd', 0):.4f}",
-            (run.get("stop_reason") or "")[:60],
+        tokens = usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+        out.print(
+            f"{run['run_id']:<32} {run['status']:<11} {run.get('engine', ''):<7} "
+            f"{run.get('started', '')[:19]:<19} {run.get('timings', {}).get('total', 0):>6.1f} "
+            f"{usage.get('llm_calls', 0):>5} {tokens:>8} {usage.get('cost_usd', 0):>9.4f}  "
+            f"{run.get('stop_reason') or ''}",
+            highlight=False,
+            soft_wrap=True,
         )
-    out.print(table)
 
 
 @traces_app.command("show")
@@ -389,6 +377,7 @@ def traces_show(run_id: str, out_dir: OutOption = None) -> None:
             f"  {key:<36} {line.calls:>4} calls {line.input_tokens:>8} in "
             f"{line.output_tokens:>7} out  ${line.cost_usd:.6f}",
             highlight=False,
+            soft_wrap=True,
         )
     total = summary.total
     out.print(
@@ -396,6 +385,7 @@ def traces_show(run_id: str, out_dir: OutOption = None) -> None:
         f"{total.output_tokens:>7} out  ${total.cost_usd:.6f} · {summary.tool_calls} tool "
         "calls",
         highlight=False,
+        soft_wrap=True,
     )
     out.print(
         f"stop reason: {run.get('stop_reason') or 'none (finished)'}",
