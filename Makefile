@@ -1,7 +1,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint run eval bench phoenix
+.PHONY: install test lint run eval bench phoenix browser
 install:
 	python3 -m venv $(VENV) && $(VENV)/bin/pip install -e ".[dev]"
 test:
@@ -21,3 +21,7 @@ bench:
 	python3 -m venv .phoenix && .phoenix/bin/pip install -q arize-phoenix
 phoenix: .phoenix/bin/phoenix
 	NEWSROOM_PHOENIX=.phoenix/bin/phoenix $(PY) -m pytest -m phoenix
+# Debian's Chromium (and CJK fonts for the screenshots), then the browser tests.
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium fonts-noto-cjk)
+	$(PY) -m pytest -m browser

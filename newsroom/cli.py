@@ -88,6 +88,12 @@ def run(
     max_seconds: Annotated[
         float | None, typer.Option(help="Wall time limit in seconds [default: 1800].")
     ] = None,
+    edition: Annotated[
+        str, typer.Option(help="Edition to report: weekly, digest or briefing (all are written).")
+    ] = "weekly",
+    day: Annotated[
+        str | None, typer.Option(help="Also write the digest of one day of the week, YYYY-MM-DD.")
+    ] = None,
 ) -> None:
     """Write one week's report: research → dedup → cluster → write → fact-check → publish."""
     from newsroom.config import Settings
@@ -107,7 +113,11 @@ def run(
         from newsroom.runner import RunOptions, new_run_id
         from newsroom.weeks import parse_week
 
-        run_id = resume or new_run_id(parse_week(week, tz or settings.tz).week)
+        window = parse_week(week, tz or settings.tz)
+        run_id = resume or new_run_id(window.week)
+        if edition not in ("weekly", "digest", "briefing"):
+            raise UsageError(f"unknown edition {edition!r}: use weekly, digest or briefing")
+        chosen_day = _day(day, window) if day else None
         options = RunOptions(
             week=week,
             run_id=run_id,
@@ -119,7 +129,14 @@ def run(
             max_revisions=settings.max_revisions if max_revisions is None else max_revisions,
             recursion_limit=settings.recursion_limit,
             transport="stdio" if chosen_transport == "stdio" else "memory",
-            front_matter=FrontMatter(layout=settings.layout, tags=tuple(settings.tags)),
+            front_matter=FrontMatter(
+                layout=settings.layout,
+                tags=tuple(settings.tags),
+                author=settings.author,
+                templates=settings.templates,
+            ),
+            categories=settings.categories,
+            day=chosen_day,
             limits=settings.limits(max_usd, max_tokens, max_llm_calls, max_tool_calls, max_seconds),
             pricing=settings.pricing(),
         )
@@ -141,13 +158,21 @@ def run(
             highlight=False,
             soft_wrap=True,
         )
+    shown = summary.outputs.get("digest_day" if day and edition == "digest" else edition)
+    others = [
+        summary.outputs[k]
+        for k in ("weekly", "digest", "digest_day", "briefing")
+        if k in summary.outputs and summary.outputs[k] != shown
+    ]
     out.print(
-        f"[green]published[/] {summary.outputs.get('weekly')} · {counts['themes']} themes · "
+        f"[green]published[/] {shown} · {counts['themes']} themes · "
         f"{counts['supported']} claims checked and published · {counts['dropped']} dropped · "
         f"{counts['revisions']} revision round(s) · {summary.timings.get('total', 0):.1f}s",
         highlight=False,
         soft_wrap=True,
     )
+    if others:
+        out.print(f"also written: {' · '.join(others)}", highlight=False, soft_wrap=True)
     if usage.llm_calls:
         out.print(
             f"usage: {usage.llm_calls} LLM calls · {usage.input_tokens} input + "
@@ -164,6 +189,20 @@ def run(
     )
     if summary.status == "partial":
         raise typer.Exit(3)
+
+
+def _day(text: str, window: Any) -> Any:
+    from datetime import date
+
+    try:
+        chosen = date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"invalid day {text!r}: expected YYYY-MM-DD") from None
+    if chosen not in window.days:
+        raise UsageError(
+            f"day {chosen} is not in {window.week} ({window.days[0]} to {window.days[-1]})"
+        )
+    return chosen
 
 
 def _run(options: Any, engine_name: str, settings: Any, model: str | None, lang: str) -> Any:
@@ -325,6 +364,24 @@ def _out(out_dir: Path | None) -> Path:
     from newsroom.config import Settings
 
     return out_dir or Settings().out_dir
+
+
+@app.command()
+def preview(
+    run_id: str,
+    edition: Annotated[str, typer.Option(help="weekly, digest or briefing.")] = "weekly",
+    out_dir: OutOption = None,
+) -> None:
+    """Write a standalone HTML page of a run's edition (and print its path)."""
+    from newsroom.observability.store import load_run
+    from newsroom.preview import write_preview
+
+    try:
+        run, _ = load_run(_out(out_dir), run_id)
+        page = write_preview(run, edition)
+    except NewsroomError as exc:
+        raise _fail(exc) from None
+    out.print(str(page), highlight=False, soft_wrap=True)
 
 
 @traces_app.command("list")

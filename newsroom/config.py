@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     transport: Literal["memory", "stdio"] = "memory"
     layout: str = "layouts/post.njk"
     tags: list[str] = ["AI", "周报"]
+    author: str | None = None
+    templates: Path | None = None  # a folder of Jinja2 templates that replace the bundled ones
+    # digest categories, name → a description of what belongs there
+    categories: dict[str, str] | None = None
 
     def source_folder(self) -> Path:
         return self.sources if self.sources is not None else bundled_sources()

@@ -1,23 +1,33 @@
-"""Publishing: the draft (data) rendered as Markdown with 11ty front matter, plus report.json.
-References come from the evidence ledger (what claims cite), never from model text."""
+"""Publishing: one run's stories rendered as every edition our users publish — the weekly
+analysis, the daily (or weekly) digest and the briefing — in Markdown with 11ty front matter from
+Jinja2 templates (the user's own folder first), plus JSON. References come from what each line
+cites, never from model text; nothing that failed the fact-check is published."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import Any
 
+from newsroom.agents._text import sentences
 from newsroom.models import Claim, Draft, Report, SourceItem, Story, Theme, Verdict
 from newsroom.weeks import WeekWindow
+
+EDITIONS = ("weekly", "digest", "briefing")
 
 
 @dataclass(frozen=True)
 class FrontMatter:
     layout: str = "layouts/post.njk"
     tags: tuple[str, ...] = ("AI", "周报")
+    author: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    templates: Path | None = None  # a folder whose templates replace the bundled ones
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -28,8 +38,12 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def _yaml(value: str) -> str:
+def _yaml(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def _sentence(text: str) -> str:
+    return text.rstrip("。.") + ("。" if any("\u4e00" <= c <= "\u9fff" for c in text) else ".")
 
 
 class References:
@@ -42,6 +56,8 @@ class References:
     def mark(self, cites: Sequence[str]) -> str:
         marks = []
         for item_id in cites:
+            if item_id not in self.items:
+                continue
             if item_id not in self.order:
                 self.order.append(item_id)
             number = self.order.index(item_id) + 1
@@ -59,98 +75,220 @@ class References:
         return lines
 
 
-def render_weekly(
-    window: WeekWindow,
-    engine: str,
-    run_id: str,
-    draft: Draft,
-    verdicts: Mapping[str, Verdict],
-    items: Mapping[str, SourceItem],
-    front_matter: FrontMatter,
-    status: str = "ok",
-    models: Mapping[str, str] | None = None,
-) -> tuple[str, list[Claim], list[Claim]]:
-    """Markdown of the weekly analysis; returns it with the published and the dropped claims."""
-    claims = {c.id: c for c in draft.claims}
-    published = [
-        c for c in draft.claims if verdicts.get(c.id) and verdicts[c.id].label == "supported"
-    ]
-    dropped = [c for c in draft.claims if c not in published]
-    refs = References(items)
-    last_day = window.days[-1].isoformat()
-    description = draft.lead[:120]
-    head = [
-        "---",
-        f"title: {_yaml(draft.title)}",
-        f"description: {_yaml(description)}",
-        f"date: {last_day}",
-        f"scheduled: {last_day}",
-        "tags:",
-    ]
-    head += [f"  - {_yaml(tag)}" for tag in front_matter.tags]
-    head += [
-        f"layout: {_yaml(front_matter.layout)}",
-        f"week: {window.week}",
-        f"generator: {engine}",
-        f"status: {status}",
-        f"run_id: {run_id}",
-    ]
-    if models:
-        head.append("models:")
-        head += [f"  {agent}: {_yaml(model)}" for agent, model in sorted(models.items())]
-    head += [f"{key}: {_yaml(value)}" for key, value in front_matter.extra.items()]
-    head.append("---")
-    body = ["", f"# {draft.title}", ""]
-    if engine == "offline":
-        body += [
-            "> 本期由 newsroom **离线引擎**生成：证据句从来源中抽取（MMR），主题由句向量聚类与 "
-            "c-TF-IDF 命名，未使用大语言模型；每条证据都经过事实核查并标注来源。",
-            "",
+def _environment(front_matter: FrontMatter) -> Any:
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+
+    loaders: list[Any] = []
+    if front_matter.templates is not None:
+        loaders.append(FileSystemLoader(str(front_matter.templates)))
+    loaders.append(PackageLoader("newsroom", "templates"))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["yaml"] = _yaml
+    env.filters["sentence"] = _sentence
+    return env
+
+
+@dataclass
+class RunView:
+    """What every edition is rendered from: one run's stories, themes and checked draft."""
+
+    window: WeekWindow
+    engine: str
+    run_id: str
+    draft: Draft
+    verdicts: Mapping[str, Verdict]
+    themes: Sequence[Theme]
+    stories: Sequence[Story]
+    items: Mapping[str, SourceItem]
+    front_matter: FrontMatter
+    status: str = "ok"
+    models: Mapping[str, str] = field(default_factory=dict)
+    categories: Mapping[str, str] = field(default_factory=dict)  # story id → digest category
+
+    @property
+    def published(self) -> list[Claim]:
+        return [
+            c
+            for c in self.draft.claims
+            if self.verdicts.get(c.id) is not None and self.verdicts[c.id].label == "supported"
         ]
-    if status != "ok":
-        body += [f"> **注意：本期为不完整版本（status: {status}）。**", ""]
-    for note in draft.notes:
-        body += [f"> {note}", ""]
-    body += [draft.lead, ""]
-    for section in draft.sections:
-        body += ["---", "", f"### {section.heading}", "", section.lead, ""]
-        if section.note:
-            body += [f"> {section.note}", ""]
-        evidence = [
-            claims[i]
-            for i in section.claim_ids
-            if claims[i] in published and claims[i].kind == "evidence"
+
+    @property
+    def dropped(self) -> list[Claim]:
+        kept = {c.id for c in self.published}
+        return [c for c in self.draft.claims if c.id not in kept]
+
+    def render(
+        self,
+        template: str,
+        edition: str,
+        title: str,
+        description: str,
+        day: date | None = None,
+        **values: Any,
+    ) -> str:
+        refs = References(self.items)
+        env = _environment(self.front_matter)
+        text = str(
+            env.get_template(template).render(
+                title=title,
+                description=description[:120],
+                date=(day or self.window.days[-1]).isoformat(),
+                front_matter=self.front_matter,
+                edition=edition,
+                week=self.window.week,
+                engine=self.engine,
+                status=self.status,
+                run_id=self.run_id,
+                models=dict(self.models),
+                notes=self.draft.notes,
+                draft=self.draft,
+                cite=refs.mark,
+                references=refs.render,
+                **values,
+            )
+        )
+        # templates stay readable with generous blank lines; the edition gets one at most
+        return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def render_weekly(view: RunView) -> str:
+    claims = {c.id: c for c in view.published}
+    sections = []
+    for section in view.draft.sections:
+        kept = [claims[i] for i in section.claim_ids if i in claims]
+        sections.append(
+            {
+                "heading": section.heading,
+                "lead": section.lead,
+                "note": section.note,
+                "evidence": [c for c in kept if c.kind == "evidence"],
+                "impact": [c for c in kept if c.kind == "impact"],
+            }
+        )
+    return view.render(
+        "weekly.md.j2",
+        "weekly",
+        view.draft.title,
+        view.draft.lead,
+        sections=sections,
+        published=view.published,
+        dropped=view.dropped,
+        revised=sum(1 for c in view.published if c.revision > 0),
+    )
+
+
+def _entry_lines(item: SourceItem) -> list[dict[str, Any]]:
+    """说明 / 背景 / 要点 lines of one item, each a statement of that item."""
+    lines = [{"field": "说明", "text": s, "cites": [item.id]} for s in sentences(item.summary)[:1]]
+    for line in item.body.splitlines():
+        line = line.strip()
+        if line.startswith("背景："):
+            lines.append({"field": "背景", "text": line.removeprefix("背景："), "cites": [item.id]})
+        elif line:
+            lines.append({"field": "要点", "text": line, "cites": [item.id]})
+    if len(lines) == 1:  # a feed item: the rest of its summary as 要点
+        lines += [
+            {"field": "要点", "text": s, "cites": [item.id]} for s in sentences(item.summary)[1:3]
         ]
-        impact = [
-            claims[i]
-            for i in section.claim_ids
-            if claims[i] in published and claims[i].kind == "impact"
+    return lines
+
+
+def digest_data(view: RunView, day: date | None = None) -> dict[str, Any]:
+    """Stories by category; with `day`, only that day's items (in the week's time zone)."""
+    from newsroom.agents.fact_checker import OfflineFactChecker
+
+    checker = OfflineFactChecker()
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    dropped = 0
+    for story in view.stories:
+        members = [view.items[i] for i in story.item_ids if i in view.items]
+        if day is not None:
+            members = [i for i in members if view.window.local_date(i.published) == day]
+        if not members:
+            continue
+        lead = next((i for i in members if i.title == story.title), members[0])
+        lines = []
+        for line in _entry_lines(lead):
+            claim = Claim(id="digest", theme_id="digest", text=line["text"], cites=line["cites"])
+            if checker.check(claim, view.items).label == "supported":
+                lines.append(line)
+            else:
+                dropped += 1
+        category = view.categories.get(story.id) or lead.category or "其他"
+        by_category.setdefault(category, []).append(
+            {
+                "story_id": story.id,
+                "title": lead.title,
+                "title_cites": [lead.id],
+                "lines": lines,
+                "sources": [{"source": i.source, "url": i.url, "id": i.id} for i in members],
+                "published": min(i.published for i in members).isoformat(),
+            }
+        )
+    order = list(dict.fromkeys([*view.categories.values()]))
+    names = sorted(by_category, key=lambda n: order.index(n) if n in order else len(order))
+    return {
+        "day": day.isoformat() if day else None,
+        "dropped_lines": dropped,
+        "categories": [{"name": n, "entries": by_category[n]} for n in names],
+    }
+
+
+def render_digest(view: RunView, day: date | None = None) -> tuple[str, dict[str, Any]]:
+    data = digest_data(view, day)
+    when = day.isoformat() if day else view.window.week
+    entries = sum(len(c["entries"]) for c in data["categories"])
+    title = f"AI 行业动态 ({when})"
+    description = (
+        f"{when}：{entries}条AI行业动态，按{len(data['categories'])}个类别整理，每条附来源。"
+    )
+    markdown = view.render(
+        "digest.md.j2", "digest", title, description, day=day, categories=data["categories"]
+    )
+    return markdown, data
+
+
+def briefing_data(view: RunView, highlights: int = 8) -> dict[str, Any]:
+    claims = {c.id: c for c in view.published}
+    by_id = {s.id: s for s in view.stories}
+    ranked = sorted(view.stories, key=lambda s: (-s.weight, s.published))
+    top = ranked[:highlights]
+    sections = []
+    covered = {s.id for s in top}
+    for theme, section in zip(view.themes, view.draft.sections, strict=False):
+        kept = [
+            claims[i] for i in section.claim_ids if i in claims and claims[i].kind == "evidence"
         ]
-        if evidence:
-            body.append("证据链：")
-            body += [f"- {c.text.rstrip('。')}。{refs.mark(c.cites)}" for c in evidence]
-            body.append("")
-        if impact:
-            body.append("影响判断（据来源背景）：" if engine == "offline" else "影响判断：")
-            body += [f"- {c.text.rstrip('。')}。{refs.mark(c.cites)}" for c in impact]
-            body.append("")
-    body += ["---", "", "### 趋势展望（下周要观察的信号）", ""]
-    body += [f"{n}. {line}" for n, line in enumerate(draft.outlook, start=1)]
-    if draft.advice:
-        body += ["", "### 对不同角色的建议", ""]
-        body += [f"- {line}" for line in draft.advice]
-    revised = sum(1 for c in published if c.revision > 0)
-    body += [
-        "",
-        "### 结语",
-        "",
-        f"本期共发布{len(published)}条经事实核查的证据与判断（其中{revised}条经修订后通过），"
-        f"另有{len(dropped)}条未能被所引来源证实，已删除、未发布。",
-        *(["", draft.closing] if draft.closing else []),
-        "",
-    ]
-    body += ["### 参考", "", *refs.render(), ""]
-    return "\n".join(head + body), published, dropped
+        if not kept:
+            continue
+        name = section.heading.split("：", 1)[-1]
+        sections.append({"name": name, "lead": section.lead, "claims": kept})
+        cited = {i for c in kept for i in c.cites}
+        covered |= {s for s in theme.story_ids if set(by_id[s].item_ids) & cited}
+    others = [s for s in ranked if s.id not in covered]
+    return {"highlights": top, "sections": sections, "others": others}
+
+
+def render_briefing(view: RunView) -> tuple[str, dict[str, Any]]:
+    data = briefing_data(view)
+    year, week = view.window.week.split("-W")
+    title = f"{year}年第{int(week)}周AI简报：亮点与深度"
+    markdown = view.render("briefing.md.j2", "briefing", title, view.draft.lead, **data)
+    json_data = {
+        "highlights": [{"title": s.title, "cites": s.item_ids} for s in data["highlights"]],
+        "sections": [
+            {"name": s["name"], "lead": s["lead"], "claims": [c.model_dump() for c in s["claims"]]}
+            for s in data["sections"]
+        ],
+        "others": [{"title": s.title, "cites": s.item_ids} for s in data["others"]],
+    }
+    return markdown, json_data
 
 
 def publish_edition(
@@ -166,11 +304,27 @@ def publish_edition(
     front_matter: FrontMatter,
     status: str = "ok",
     models: Mapping[str, str] | None = None,
+    categories: Mapping[str, str] | None = None,
+    day: date | None = None,
 ) -> dict[str, str]:
+    """Every edition of the run: weekly.md + report.json, digest.md/.json, briefing.md/.json,
+    and with `day` that day's digest."""
     folder = out_dir / window.week
-    markdown, published, dropped = render_weekly(
-        window, engine, run_id, draft, verdicts, items, front_matter, status, models
+    view = RunView(
+        window,
+        engine,
+        run_id,
+        draft,
+        verdicts,
+        themes,
+        stories,
+        items,
+        front_matter,
+        status,
+        dict(models or {}),
+        dict(categories or {}),
     )
+    published = view.published
     cited = {i for claim in published for i in claim.cites}
     report = Report(
         week=window.week,
@@ -181,10 +335,28 @@ def publish_edition(
         stories=list(stories),
         claims=published,
         verdicts=[verdicts[c.id] for c in draft.claims if c.id in verdicts],
-        dropped=dropped,
+        dropped=view.dropped,
         sources=[items[i] for i in items if i in cited],
     )
-    weekly, report_path = folder / "weekly.md", folder / "report.json"
-    write_atomic(report_path, report.model_dump_json(indent=2))
-    write_atomic(weekly, markdown)
-    return {"weekly": str(weekly), "report": str(report_path)}
+    paths = {"weekly": folder / "weekly.md", "report": folder / "report.json"}
+    write_atomic(paths["report"], report.model_dump_json(indent=2))
+    write_atomic(paths["weekly"], render_weekly(view))
+    digest, digest_json = render_digest(view)
+    paths |= {"digest": folder / "digest.md", "digest_json": folder / "digest.json"}
+    write_atomic(paths["digest"], digest)
+    write_atomic(paths["digest_json"], json.dumps(digest_json, ensure_ascii=False, indent=2))
+    if day is not None:
+        daily, daily_json = render_digest(view, day)
+        paths |= {
+            "digest_day": folder / f"digest-{day.isoformat()}.md",
+            "digest_day_json": folder / f"digest-{day.isoformat()}.json",
+        }
+        write_atomic(paths["digest_day"], daily)
+        write_atomic(paths["digest_day_json"], json.dumps(daily_json, ensure_ascii=False, indent=2))
+    briefing, briefing_json = render_briefing(view)
+    paths |= {"briefing": folder / "briefing.md", "briefing_json": folder / "briefing.json"}
+    write_atomic(paths["briefing"], briefing)
+    write_atomic(
+        paths["briefing_json"], json.dumps(briefing_json, ensure_ascii=False, indent=2, default=str)
+    )
+    return {name: str(path) for name, path in paths.items()}

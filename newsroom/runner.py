@@ -7,7 +7,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ class RunOptions:
     transport: Transport = "memory"
     front_matter: FrontMatter = field(default_factory=FrontMatter)
     limits: Limits = field(default_factory=Limits)
+    categories: dict[str, str] | None = None
+    day: date | None = None
     pricing: Pricing = field(default_factory=Pricing)
     ledger: Ledger | None = None
 
@@ -108,6 +110,8 @@ async def run_week(
         ),
         max_revisions=options.max_revisions,
         front_matter=options.front_matter,
+        categories=options.categories,
+        day=options.day,
     )
     db = checkpointer_path(options.out_dir)
     db.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -36,6 +37,8 @@ class RunContext:
     run_id: str
     max_revisions: int = 2
     front_matter: FrontMatter = field(default_factory=FrontMatter)
+    categories: dict[str, str] | None = None  # digest categories: name → description
+    day: date | None = None  # also publish that day's digest
 
 
 def _items(state: Mapping[str, Any]) -> dict[str, SourceItem]:
@@ -208,8 +211,16 @@ async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str,
         items=_items(state),
         front_matter=ctx.front_matter,
         models=ctx.engine.models,
+        categories=_categories(ctx, state["stories"], _items(state)),
+        day=ctx.day,
     )
     return {"published": paths}
+
+
+def _categories(ctx: RunContext, stories: Any, items: Mapping[str, SourceItem]) -> dict[str, str]:
+    from newsroom.agents.classifier import CategoryClassifier
+
+    return CategoryClassifier(ctx.engine.embedder, ctx.categories).assign(stories, items)
 
 
 async def publish_partial(
@@ -258,6 +269,8 @@ async def publish_partial(
         front_matter=ctx.front_matter,
         status="partial",
         models=ctx.engine.models,
+        categories=_categories(ctx, stories, items),
+        day=ctx.day,
     )
 
 

@@ -1,0 +1,152 @@
+"""Every edition our users publish, rendered from one run's stories, in both engines."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from typer.testing import CliRunner
+
+from newsroom.agents import Engine
+from newsroom.agents.embeddings import Embedder
+from newsroom.cli import app
+from newsroom.publish import FrontMatter
+from newsroom.runner import RunOptions, run_week
+from newsroom.tools.formats import read_folder
+from newsroom.weeks import parse_week
+
+CITE = re.compile(r"\[\[(\d+)\]\]\((https?://[^)]+)\)")
+DAY = date(2026, 2, 6)
+
+
+def _run(engine: Engine, samples: Path, out: Path, **options: Any) -> dict[str, Any]:
+    summary = anyio.run(
+        run_week,
+        RunOptions(week="2026-W06", sources=samples, out_dir=out, day=DAY, **options),
+        engine,
+    )
+    assert summary.status == "ok"
+    return summary.outputs
+
+
+def _references(markdown: str) -> dict[int, str]:
+    refs = re.findall(
+        r'^(\d+)\. <a id="ref-\d+"></a>\[[^\]]*\]\((https?://[^)]+)\)', markdown, re.M
+    )
+    return {int(n): url for n, url in refs}
+
+
+def _factual_lines(markdown: str, edition: str) -> list[str]:
+    body = markdown.split("\n---\n", 1)[1].split("### 参考")[0]
+    lines = [line for line in body.splitlines() if line.strip()]
+    if edition == "digest":
+        skip = ("#", ">", "**", "来源出处：", "要点：")
+        return [line for line in lines if not line.startswith(skip)]
+    return [line for line in lines if line.startswith("- ")]
+
+
+def assert_all_cited(outputs: dict[str, str], samples: Path) -> None:
+    urls = {item.url for item in read_folder(samples, "Asia/Shanghai").items}
+    for edition in ("weekly", "digest", "briefing", "digest_day"):
+        markdown = Path(outputs[edition]).read_text()
+        references = _references(markdown)
+        lines = _factual_lines(markdown, "digest" if edition.startswith("digest") else edition)
+        assert lines, edition
+        for line in lines:
+            if edition == "weekly" and not line.startswith("- **") and "[[" not in line:
+                continue  # outlook lines and advice are judgements, not facts
+            marks = CITE.findall(line)
+            assert marks, f"{edition}: no citation on {line!r}"
+            for number, url in marks:
+                assert references[int(number)] == url and url in urls, (edition, line)
+
+
+def test_three_editions_from_one_offline_run(engine: Engine, samples: Path, tmp_path: Path) -> None:
+    outputs = _run(engine, samples, tmp_path)
+    assert_all_cited(outputs, samples)
+    for name in ("weekly", "digest", "briefing", "digest_day"):
+        assert f"edition: {name.removesuffix('_day')}" in Path(outputs[name]).read_text()
+    briefing = Path(outputs["briefing"]).read_text()
+    assert "## 亮点回顾" in briefing and "## 深度报道与点评" in briefing and "## 总结" in briefing
+    assert "### 1. " in briefing
+    digest = json.loads(Path(outputs["digest_json"]).read_text())
+    categories = [c["name"] for c in digest["categories"]]
+    assert set(categories) <= {
+        "政策与监管",
+        "模型与技术进展",
+        "产品与应用发布",
+        "投融资与并购",
+        "行业落地与生态",
+    }
+    assert sum(len(c["entries"]) for c in digest["categories"]) == len(
+        json.loads(Path(outputs["report"]).read_text())["stories"]
+    )
+
+
+def test_day_digest_lists_that_days_items_only(
+    engine: Engine, samples: Path, tmp_path: Path
+) -> None:
+    outputs = _run(engine, samples, tmp_path)
+    window = parse_week("2026-W06")
+    that_day = {
+        i.id
+        for i in read_folder(samples, window.tz).items
+        if window.contains(i.published) and window.local_date(i.published) == DAY
+    }
+    daily = json.loads(Path(outputs["digest_day_json"]).read_text())
+    listed = {s["id"] for c in daily["categories"] for e in c["entries"] for s in e["sources"]}
+    assert listed == that_day and len(listed) >= 8
+    markdown = Path(outputs["digest_day"]).read_text()
+    assert "AI 行业动态 (2026-02-06)" in markdown and "date: 2026-02-06" in markdown
+
+
+def test_user_templates_and_front_matter(engine: Engine, samples: Path, tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "digest.md.j2").write_text(
+        '{% include "_front_matter.md.j2" %}\n# 我们的快讯\n'
+        "{% for c in categories %}{% for e in c.entries %}- {{ e.title }}{{ cite(e.title_cites) }}\n"
+        "{% endfor %}{% endfor %}"
+    )
+    front = FrontMatter(
+        layout="layouts/news.njk", tags=("AI", "快讯"), author="编辑部", templates=templates
+    )
+    outputs = _run(engine, samples, tmp_path / "out", front_matter=front)
+    digest = Path(outputs["digest"]).read_text()
+    assert "# 我们的快讯" in digest and 'author: "编辑部"' in digest
+    assert 'layout: "layouts/news.njk"' in digest and '- "快讯"' in digest
+    assert "### 主轴一" in Path(outputs["weekly"]).read_text()  # the bundled weekly still applies
+
+
+def test_three_editions_from_one_llm_run(embedder: Embedder, samples: Path, tmp_path: Path) -> None:
+    from newsroom.agents import llm_engine
+    from newsroom.config import AGENTS
+    from newsroom.llm import ModelConfig
+    from newsroom.testing import ScriptedChatModel
+
+    engine = llm_engine(
+        {a: ModelConfig(model="scripted") for a in AGENTS},
+        embedder,
+        models={a: ScriptedChatModel() for a in AGENTS},
+    )
+    outputs = _run(engine, samples, tmp_path)
+    assert_all_cited(outputs, samples)
+    assert "generator: llm" in Path(outputs["briefing"]).read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--day", "2026-02-10"], "is not in 2026-W06"),
+        (["--day", "06/02/2026"], "invalid day"),
+        (["--edition", "magazine"], "unknown edition"),
+    ],
+)
+def test_edition_flags_are_checked(args: list[str], message: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", "--week", "2026-W06", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2 and message in result.output
