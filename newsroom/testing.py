@@ -185,6 +185,33 @@ class ScriptedChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
 
+def scripted_engine(
+    embedder: Any = None,
+    model: str = "scripted",
+    *,
+    per_agent_model: bool = False,
+    api_key: str | None = None,
+    max_tokens: int = 2048,
+    **models: ScriptedChatModel,
+) -> tuple[Any, dict[str, ScriptedChatModel]]:
+    """The LLM engine on scripted chat models (`echo` unless an agent's model is given), and
+    the models, so that a test can read the calls each agent made."""
+    from newsroom.agents import llm_engine
+    from newsroom.config import AGENTS
+    from newsroom.llm import ModelConfig
+
+    chosen = {agent: models.get(agent) or ScriptedChatModel() for agent in AGENTS}
+    configs = {
+        agent: ModelConfig(
+            model=f"{model}-{agent}" if per_agent_model else model,
+            api_key=api_key,
+            max_tokens=max_tokens,
+        )
+        for agent in AGENTS
+    }
+    return llm_engine(configs, embedder, models=chosen), chosen
+
+
 # ---------------------------------------------------------------- fake OpenAI-compatible server
 @dataclass
 class HttpStep:

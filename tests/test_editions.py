@@ -124,16 +124,9 @@ def test_user_templates_and_front_matter(engine: Engine, samples: Path, tmp_path
 
 
 def test_three_editions_from_one_llm_run(embedder: Embedder, samples: Path, tmp_path: Path) -> None:
-    from newsroom.agents import llm_engine
-    from newsroom.config import AGENTS
-    from newsroom.llm import ModelConfig
-    from newsroom.testing import ScriptedChatModel
+    from newsroom.testing import scripted_engine
 
-    engine = llm_engine(
-        {a: ModelConfig(model="scripted") for a in AGENTS},
-        embedder,
-        models={a: ScriptedChatModel() for a in AGENTS},
-    )
+    engine, _ = scripted_engine(embedder)
     outputs = _run(engine, samples, tmp_path)
     assert_all_cited(outputs, samples)
     assert "generator: llm" in Path(outputs["briefing"]).read_text()

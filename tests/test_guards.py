@@ -12,23 +12,18 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from newsroom.agents.embeddings import Embedder
-from newsroom.config import AGENTS
 from newsroom.errors import BudgetExceeded, LoopDetected
 from newsroom.guards import Amounts, Guard, Limits, MemoryLedger, Pricing
 from newsroom.llm import Agent, Ledger, ModelConfig
+from newsroom.observability.store import read_spans
 from newsroom.runner import RunOptions, run_week
-from newsroom.testing import Reply, ScriptedChatModel, _schema_of, echo
+from newsroom.testing import Reply, ScriptedChatModel, _schema_of, echo, scripted_engine
 
 PRICES = Pricing(overrides={"priced": (2.0, 8.0)})  # dollars per million tokens
 
 
 def engine_with(embedder: Embedder, **models: ScriptedChatModel) -> Any:
-    from newsroom.agents import llm_engine
-
-    chosen = {a: models.get(a) or ScriptedChatModel() for a in AGENTS}
-    return llm_engine(
-        {a: ModelConfig(model="priced", max_tokens=512) for a in AGENTS}, embedder, models=chosen
-    )
+    return scripted_engine(embedder, "priced", max_tokens=512, **models)[0]
 
 
 def run(engine: Any, samples: Path, out: Path, **limits: Any) -> dict[str, Any]:
@@ -58,9 +53,7 @@ def assert_partial(out: Path, run_json: dict[str, Any], guard: str) -> str:
     assert run_json["tripped"]["guard"] == guard
     markdown = (out / "2026-W06" / "weekly.md").read_text()
     assert "status: partial" in markdown and f"守卫“{guard}”" in markdown
-    spans = [
-        json.loads(line) for line in Path(run_json["outputs"]["trace"]).read_text().splitlines()
-    ]
+    spans = read_spans(Path(run_json["outputs"]["trace"]))
     assert any(e["name"] == "guard.tripped" for s in spans for e in s["events"])
     return markdown
 

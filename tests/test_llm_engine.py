@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
+from newsroom import testing
 from newsroom.agents import Engine, llm_engine
 from newsroom.agents.embeddings import Embedder
 from newsroom.config import AGENTS
@@ -26,9 +27,7 @@ SOURCE_BLOCK = re.compile(r'<source id="[^"]+" outlet="[^"]*">\n.*?\n</source>',
 def scripted_engine(
     embedder: Embedder, **models: ScriptedChatModel
 ) -> tuple[Engine, dict[str, ScriptedChatModel]]:
-    chosen = {agent: models.get(agent) or ScriptedChatModel() for agent in AGENTS}
-    configs = {agent: ModelConfig(model=f"scripted-{agent}") for agent in AGENTS}
-    return llm_engine(configs, embedder, models=chosen), chosen
+    return testing.scripted_engine(embedder, per_agent_model=True, **models)
 
 
 def echo_except(change: Callable[[str, str | None, Reply], Any]) -> ScriptedChatModel:
@@ -81,11 +80,6 @@ def test_clean_run_within_call_and_token_bounds(
     assert "generator: llm" in markdown and 'writer: "scripted-writer"' in markdown
     assert "### 对不同角色的建议" in markdown
     assert all(c["cites"] for c in report["claims"])
-
-
-def _source_sentence(call_prompt: str, item_title: str) -> str:
-    block = next(b for b in SOURCE_BLOCK.findall(call_prompt) if item_title in b)
-    return block.splitlines()[2].split("，")[0]
 
 
 def test_revision_round_fixes_a_wrong_figure(

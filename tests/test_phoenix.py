@@ -68,18 +68,12 @@ def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_a_run_opens_in_phoenix_with_agents_tokens_cost_and_tools(
     phoenix: str, embedder: Embedder, samples: Path, tmp_path: Path
 ) -> None:
-    from newsroom.agents import llm_engine
     from newsroom.config import AGENTS
     from newsroom.guards import Limits, Pricing
-    from newsroom.llm import ModelConfig
     from newsroom.runner import RunOptions, run_week
-    from newsroom.testing import ScriptedChatModel
+    from newsroom.testing import scripted_engine
 
-    engine = llm_engine(
-        {a: ModelConfig(model="priced") for a in AGENTS},
-        embedder,
-        models={a: ScriptedChatModel() for a in AGENTS},
-    )
+    engine, _ = scripted_engine(embedder, "priced")
     options = RunOptions(
         week="2026-W06",
         sources=samples,

@@ -10,6 +10,7 @@ import anyio
 import pytest
 
 from newsroom.agents import Engine
+from newsroom.observability.store import read_spans
 from newsroom.runner import RunOptions, run_week
 
 
@@ -19,7 +20,7 @@ def test_run_writes_one_trace_with_node_and_tool_spans(
     summary = anyio.run(
         run_week, RunOptions(week="2026-W06", sources=samples, out_dir=tmp_path), engine
     )
-    spans = [json.loads(line) for line in Path(summary.outputs["trace"]).read_text().splitlines()]
+    spans = read_spans(Path(summary.outputs["trace"]))
     assert len({span["trace_id"] for span in spans}) == 1
     by_id = {span["span_id"]: span for span in spans}
     root = next(span for span in spans if span["parent_id"] is None)
@@ -42,20 +43,13 @@ def test_run_writes_one_trace_with_node_and_tool_spans(
 
 
 def test_llm_run_has_chat_spans_with_usage(embedder: Any, samples: Path, tmp_path: Path) -> None:
-    from newsroom.agents import llm_engine
-    from newsroom.config import AGENTS
-    from newsroom.llm import ModelConfig
-    from newsroom.testing import ScriptedChatModel
+    from newsroom.testing import scripted_engine
 
-    engine = llm_engine(
-        {a: ModelConfig(model="scripted") for a in AGENTS},
-        embedder,
-        models={a: ScriptedChatModel() for a in AGENTS},
-    )
+    engine, _ = scripted_engine(embedder, "scripted")
     summary = anyio.run(
         run_week, RunOptions(week="2026-W06", sources=samples, out_dir=tmp_path), engine
     )
-    spans = [json.loads(line) for line in Path(summary.outputs["trace"]).read_text().splitlines()]
+    spans = read_spans(Path(summary.outputs["trace"]))
     by_id = {span["span_id"]: span for span in spans}
     chats = [span for span in spans if span["name"] == "chat scripted"]
     assert len(chats) == summary.usage.llm_calls
@@ -105,25 +99,18 @@ def test_offline_span_tree_snapshot(engine: Engine, samples: Path, tmp_path: Pat
     summary = anyio.run(
         run_week, RunOptions(week="2026-W06", sources=samples, out_dir=tmp_path), engine
     )
-    spans = [json.loads(line) for line in Path(summary.outputs["trace"]).read_text().splitlines()]
+    spans = read_spans(Path(summary.outputs["trace"]))
     assert _tree(spans) == OFFLINE_TREE
 
 
 def test_llm_span_tree_snapshot_and_no_secrets(
     embedder: Any, samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsroom.agents import llm_engine
-    from newsroom.config import AGENTS
-    from newsroom.llm import ModelConfig
-    from newsroom.testing import ScriptedChatModel
+    from newsroom.testing import scripted_engine
 
     secret = "sk-live-abcdef123456"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
-    engine = llm_engine(
-        {a: ModelConfig(model="scripted", api_key=secret) for a in AGENTS},
-        embedder,
-        models={a: ScriptedChatModel() for a in AGENTS},
-    )
+    engine, _ = scripted_engine(embedder, api_key=secret)
     summary = anyio.run(
         run_week, RunOptions(week="2026-W06", sources=samples, out_dir=tmp_path), engine
     )
@@ -160,21 +147,14 @@ def test_llm_span_tree_snapshot_and_no_secrets(
 def test_message_content_only_when_opted_in(
     embedder: Any, samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsroom.agents import llm_engine
-    from newsroom.config import AGENTS
-    from newsroom.llm import ModelConfig
-    from newsroom.testing import ScriptedChatModel
+    from newsroom.testing import scripted_engine
 
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
-    engine = llm_engine(
-        {a: ModelConfig(model="scripted") for a in AGENTS},
-        embedder,
-        models={a: ScriptedChatModel() for a in AGENTS},
-    )
+    engine, _ = scripted_engine(embedder, "scripted")
     summary = anyio.run(
         run_week, RunOptions(week="2026-W06", sources=samples, out_dir=tmp_path), engine
     )
-    spans = [json.loads(line) for line in Path(summary.outputs["trace"]).read_text().splitlines()]
+    spans = read_spans(Path(summary.outputs["trace"]))
     chat = next(s for s in spans if s["name"] == "chat scripted")
     messages = json.loads(chat["attributes"]["gen_ai.input.messages"])
     assert messages[0]["role"] == "system" and messages[0]["parts"][0]["type"] == "text"
@@ -266,7 +246,7 @@ def test_stdio_server_spans_join_the_run_trace(
 ) -> None:
     options = RunOptions(week="2026-W06", sources=samples, out_dir=tmp_path, transport="stdio")
     summary = anyio.run(run_week, options, engine)
-    spans = [json.loads(line) for line in Path(summary.outputs["trace"]).read_text().splitlines()]
+    spans = read_spans(Path(summary.outputs["trace"]))
     server = next(s for s in spans if s["name"] == "archive items")
     client = next(s for s in spans if s["name"] == "execute_tool archive.items")
     assert server["kind"] == "SERVER" and server["parent_id"] == client["span_id"]
@@ -274,17 +254,10 @@ def test_stdio_server_spans_join_the_run_trace(
 
 
 def test_metrics_by_agent_and_model(embedder: Any, samples: Path, tmp_path: Path) -> None:
-    from newsroom.agents import llm_engine
-    from newsroom.config import AGENTS
     from newsroom.guards import Pricing
-    from newsroom.llm import ModelConfig
-    from newsroom.testing import ScriptedChatModel
+    from newsroom.testing import scripted_engine
 
-    engine = llm_engine(
-        {a: ModelConfig(model="metered") for a in AGENTS},
-        embedder,
-        models={a: ScriptedChatModel() for a in AGENTS},
-    )
+    engine, _ = scripted_engine(embedder, "metered")
     options = RunOptions(
         week="2026-W06",
         sources=samples,

@@ -36,13 +36,15 @@ def load_run(out_dir: Path, run_id: str) -> tuple[dict[str, Any], list[dict[str,
         known = ", ".join(r["run_id"] for r in list_runs(out_dir)[-5:]) or "none"
         raise UsageError(f"no run {run_id!r} under {runs_folder(out_dir)} (latest: {known})")
     run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    trace_file = folder / "trace.jsonl"
-    spans = []
-    if trace_file.is_file():
-        for line in trace_file.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                spans.append(json.loads(line))
-    return run, spans
+    return run, read_spans(folder / "trace.jsonl")
+
+
+def read_spans(trace_file: Path) -> list[dict[str, Any]]:
+    """The span records of a trace file (one JSON object per line); none if there is no file."""
+    if not trace_file.is_file():
+        return []
+    lines = trace_file.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 @dataclass
