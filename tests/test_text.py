@@ -26,9 +26,9 @@ def test_quantities_normalized(text: str, value: float, kind: str) -> None:
 
 
 def test_versions_and_dates_are_not_quantities() -> None:
-    assert quantities("GPT-5.3-Codex与Claude Opus 4.6于2026年2月2日发布") == []
-    assert quantities("进一步统一千问的能力") == []
-    assert quantities("完成新一轮融资，推出一款产品") == []
+    assert quantities("GPT-5.3-Codex与Claude Opus 4.6于2026年2月2日发布") == ()
+    assert quantities("进一步统一千问的能力") == ()
+    assert quantities("完成新一轮融资，推出一款产品") == ()
 
 
 def test_dates_in_both_languages() -> None:

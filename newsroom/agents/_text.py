@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from itertools import pairwise
 from typing import Any
@@ -180,8 +180,10 @@ def _cn_to_int(text: str) -> int | None:
     return total + section + digit
 
 
-def quantities(text: str) -> list[Quantity]:
-    """Numbers with their multiplier and unit kind; dates are masked first."""
+@lru_cache(maxsize=65536)
+def quantities(text: str) -> tuple[Quantity, ...]:
+    """Numbers with their multiplier and unit kind; dates are masked first. Cached: dedup asks
+    about the same texts for every candidate pair."""
     masked = mask_entities(mask_dates(text))
     found = []
     for match in _ARABIC.finditer(masked):
@@ -202,7 +204,7 @@ def quantities(text: str) -> list[Quantity]:
             continue
         kind = "times" if match.group("unit") == "倍" else "count"
         found.append(Quantity(float(number), kind, match.group(0)))
-    return found
+    return tuple(found)
 
 
 # ---------------------------------------------------------------- dates
@@ -260,7 +262,8 @@ class DateMention:
         return same_shape and not self.matches(other)
 
 
-def dates(text: str) -> list[DateMention]:
+@lru_cache(maxsize=65536)
+def dates(text: str) -> tuple[DateMention, ...]:
     found: list[DateMention] = []
     taken: list[tuple[int, int]] = []
     for pattern in _DATE_PATTERNS:
@@ -284,7 +287,7 @@ def dates(text: str) -> list[DateMention]:
                 )
             )
             taken.append(match.span())
-    return found
+    return tuple(found)
 
 
 def mask_dates(text: str) -> str:
@@ -330,7 +333,8 @@ def known_entities() -> tuple[str, ...]:
     return tuple(sorted(set(words), key=len, reverse=True))
 
 
-def entities(text: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def entities(text: str) -> tuple[str, ...]:
     """Named things in the text: Latin-script names with versions, and known Chinese entities."""
     found = []
     for match in _LATIN_ENTITY.finditer(mask_dates(text)):
@@ -349,7 +353,7 @@ def entities(text: str) -> list[str]:
     for word in known_entities():
         if word.lower() in lowered and not any(word in other for other in found):
             found.append(word)
-    return found
+    return tuple(found)
 
 
 def mask_entities(text: str) -> str:
