@@ -13,40 +13,48 @@ from typing import Any
 from newsroom.errors import GuardUnavailable
 from newsroom.guards.budget import COUNTERS, Amounts, refusal
 
-_RESERVE = """
+# Shared by both scripts: return a reservation's amounts to the budget and forget it.
+_RELEASE = """
 local used, reserved, open, leases = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now)
-for _, rid in ipairs(expired) do
+local function release(rid, counters)
   local held = redis.call('HGET', open, rid)
   if held then
     local i = 1
     for amount in string.gmatch(held, '[^,]+') do
       if tonumber(amount) ~= 0 then
-        redis.call('HINCRBY', reserved, ARGV[3 + i], 0 - tonumber(amount))
+        redis.call('HINCRBY', reserved, counters[i], 0 - tonumber(amount))
       end
       i = i + 1
     end
     redis.call('HDEL', open, rid)
   end
   redis.call('ZREM', leases, rid)
+  return held
+end
+"""
+
+# ARGV: reservation id, lease seconds, 0, 4 counter names, 4 amounts, 4 caps (-1: none)
+_RESERVE = _RELEASE + """
+local counters = {ARGV[4], ARGV[5], ARGV[6], ARGV[7]}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+for _, rid in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
+  release(rid, counters)
 end
 local amounts = {}
 for i = 1, 4 do
-  local counter = ARGV[3 + i]
   local want = tonumber(ARGV[7 + i])
   local cap = tonumber(ARGV[11 + i])
-  local committed = tonumber(redis.call('HGET', used, counter) or '0')
-    + tonumber(redis.call('HGET', reserved, counter) or '0')
+  local committed = tonumber(redis.call('HGET', used, counters[i]) or '0')
+    + tonumber(redis.call('HGET', reserved, counters[i]) or '0')
   if cap >= 0 and want > 0 and committed + want > cap then
-    return {0, counter, committed, want}
+    return {0, counters[i], committed, want}
   end
   amounts[i] = want
 end
 for i = 1, 4 do
   if amounts[i] ~= 0 then
-    redis.call('HINCRBY', reserved, ARGV[3 + i], amounts[i])
+    redis.call('HINCRBY', reserved, counters[i], amounts[i])
   end
 end
 redis.call('HSET', open, ARGV[1], table.concat(amounts, ','))
@@ -54,23 +62,13 @@ redis.call('ZADD', leases, now + tonumber(ARGV[2]), ARGV[1])
 return {1}
 """
 
-_SETTLE = """
-local used, reserved, open, leases = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local held = redis.call('HGET', open, ARGV[1])
-if held then
-  local i = 1
-  for amount in string.gmatch(held, '[^,]+') do
-    if tonumber(amount) ~= 0 then
-      redis.call('HINCRBY', reserved, ARGV[1 + i], 0 - tonumber(amount))
-    end
-    i = i + 1
-  end
-  redis.call('HDEL', open, ARGV[1])
-  redis.call('ZREM', leases, ARGV[1])
-end
+# ARGV: reservation id, 4 counter names, 4 actual amounts
+_SETTLE = _RELEASE + """
+local counters = {ARGV[2], ARGV[3], ARGV[4], ARGV[5]}
+local held = release(ARGV[1], counters)
 for i = 1, 4 do
   if tonumber(ARGV[5 + i]) ~= 0 then
-    redis.call('HINCRBY', used, ARGV[1 + i], tonumber(ARGV[5 + i]))
+    redis.call('HINCRBY', used, counters[i], tonumber(ARGV[5 + i]))
   end
 end
 return held and 1 or 0
