@@ -21,17 +21,36 @@ from newsroom.config import bundled_sources
 from newsroom.tools.formats import read_folder
 from newsroom.weeks import parse_week
 
-COMPANIES = ["星河智能", "深度求索", "云帆科技", "极光数据", "北辰机器人", "蓝鲸算力", "青藤模型",
-             "Nova AI", "Helix Labs", "Orbit Robotics", "Quanta Cloud", "Lumen Data"]
+COMPANIES = [
+    "星河智能",
+    "深度求索",
+    "云帆科技",
+    "极光数据",
+    "北辰机器人",
+    "蓝鲸算力",
+    "青藤模型",
+    "Nova AI",
+    "Helix Labs",
+    "Orbit Robotics",
+    "Quanta Cloud",
+    "Lumen Data",
+]
 OUTLETS = ["样例科技日报", "样例财经", "样例快讯", "Sample Tech Wire", "样例周刊", "样例观察"]
-REWORDS = [("发布", "推出"), ("完成", "宣布完成"), ("计划", "拟"), ("提升", "提高"), ("用于", "将用于")]
+REWORDS = [
+    ("发布", "推出"),
+    ("完成", "宣布完成"),
+    ("计划", "拟"),
+    ("提升", "提高"),
+    ("用于", "将用于"),
+]
 
 
 def make_week(size: int, seed: int = 7, duplicate_rate: float = 0.2) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     window = parse_week("2026-W06")
-    base = [i for i in read_folder(bundled_sources(), window.tz).items
-            if window.contains(i.published)]
+    base = [
+        i for i in read_folder(bundled_sources(), window.tz).items if window.contains(i.published)
+    ]
     items: list[dict[str, Any]] = []
     event = 0
     while len(items) < size:
@@ -50,14 +69,19 @@ def make_week(size: int, seed: int = 7, duplicate_rate: float = 0.2) -> list[dic
             if copy:
                 old, new = rng.choice(REWORDS)
                 text = text.replace(old, new, 1)
-            items.append({
-                "id": f"syn-{event}-{copy}", "title": title, "summary": text,
-                "source": OUTLETS[(event + copy) % len(OUTLETS)],
-                "url": f"https://samples.newsroom.example/synthetic/{event}/{copy}",
-                "published": (day + timedelta(minutes=37 * copy)).isoformat(),
-                "lang": template.lang, "category": template.category,
-                "dup_group": f"event-{event}" if reports > 1 else None,
-            })
+            items.append(
+                {
+                    "id": f"syn-{event}-{copy}",
+                    "title": title,
+                    "summary": text,
+                    "source": OUTLETS[(event + copy) % len(OUTLETS)],
+                    "url": f"https://samples.newsroom.example/synthetic/{event}/{copy}",
+                    "published": (day + timedelta(minutes=37 * copy)).isoformat(),
+                    "lang": template.lang,
+                    "category": template.category,
+                    "dup_group": f"event-{event}" if reports > 1 else None,
+                }
+            )
         event += 1
     return items
 
@@ -71,8 +95,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     items = make_week(args.size, args.seed)
     (args.out / "week.json").write_text(json.dumps({"items": items}, ensure_ascii=False))
-    print(f"{len(items)} items, {len({i['dup_group'] for i in items if i['dup_group']})} "
-          f"duplicated events → {args.out / 'week.json'}")
+    print(
+        f"{len(items)} items, {len({i['dup_group'] for i in items if i['dup_group']})} "
+        f"duplicated events → {args.out / 'week.json'}"
+    )
 
 
 if __name__ == "__main__":

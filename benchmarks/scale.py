@@ -42,7 +42,8 @@ def run(size: int) -> dict[str, tuple[float, float]]:
     tokens("预热分词")
     out: dict[str, tuple[float, float]] = {}
     vectors, seconds, peak = measure(
-        lambda: engine.embedder.encode([f"{i.title} {i.summary}" for i in items]))
+        lambda: engine.embedder.encode([f"{i.title} {i.summary}" for i in items])
+    )
     out["embed"] = (seconds, peak)
     stories, seconds, peak = measure(lambda: engine.deduplicator.stories(items, vectors))
     out["dedup"] = (seconds, peak)
@@ -50,10 +51,12 @@ def run(size: int) -> dict[str, tuple[float, float]]:
     out["cluster"] = (seconds, peak)
     story_map = {s.id: s for s in stories}
     draft, seconds, peak = measure(
-        lambda: asyncio.run(engine.writer.write(window, themes, story_map, by_id)))
+        lambda: asyncio.run(engine.writer.write(window, themes, story_map, by_id))
+    )
     out["write"] = (seconds, peak)
     _, seconds, peak = measure(
-        lambda: asyncio.run(engine.fact_checker.check_all(draft.claims, by_id)))
+        lambda: asyncio.run(engine.fact_checker.check_all(draft.claims, by_id))
+    )
     out["fact-check"] = (seconds, peak)
     return out
 
@@ -62,7 +65,11 @@ def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [250, 500, 1000]
     results = {n: run(n) for n in sizes}
     stages = list(next(iter(results.values())))
-    print(f"{'stage':<12}" + "".join(f"{f'N={n} s':>12}{'MiB':>8}" for n in sizes) + f"{'exponent':>10}")
+    print(
+        f"{'stage':<12}"
+        + "".join(f"{f'N={n} s':>12}{'MiB':>8}" for n in sizes)
+        + f"{'exponent':>10}"
+    )
     for stage in stages:
         row = f"{stage:<12}"
         for n in sizes:
@@ -72,7 +79,8 @@ def main() -> None:
         ys = [math.log(max(results[n][stage][0], 1e-6)) for n in sizes]
         mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
         slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / max(
-            sum((x - mean_x) ** 2 for x in xs), 1e-12)
+            sum((x - mean_x) ** 2 for x in xs), 1e-12
+        )
         print(row + f"{slope:>10.2f}")
 
 

@@ -34,7 +34,9 @@ end
 """
 
 # ARGV: reservation id, lease seconds, 0, 4 counter names, 4 amounts, 4 caps (-1: none)
-_RESERVE = _RELEASE + """
+_RESERVE = (
+    _RELEASE
+    + """
 local counters = {ARGV[4], ARGV[5], ARGV[6], ARGV[7]}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -61,9 +63,12 @@ redis.call('HSET', open, ARGV[1], table.concat(amounts, ','))
 redis.call('ZADD', leases, now + tonumber(ARGV[2]), ARGV[1])
 return {1}
 """
+)
 
 # ARGV: reservation id, 4 counter names, 4 actual amounts
-_SETTLE = _RELEASE + """
+_SETTLE = (
+    _RELEASE
+    + """
 local counters = {ARGV[2], ARGV[3], ARGV[4], ARGV[5]}
 local held = release(ARGV[1], counters)
 for i = 1, 4 do
@@ -73,6 +78,7 @@ for i = 1, 4 do
 end
 return held and 1 or 0
 """
+)
 
 
 class RedisLedger:
