@@ -27,7 +27,7 @@ def build_archive_server(folder: Path, tz: str = "Asia/Shanghai") -> FastMCP:
         description="News items published in [start, end) (ISO 8601 date-times with offset), "
         "plus the files or entries that could not be read.",
     )
-    def items(start: str, end: str, ctx: Context) -> dict[str, Any]:  # type: ignore[type-arg]
+    def items(start: str, end: str, ctx: Context[Any, Any, Any]) -> dict[str, Any]:
         with server_span("archive items", ctx.request_context.meta) as span:
             span.set_attribute(sc.MCP_SERVER, "archive")
             return _items(start, end)
@@ -47,7 +47,7 @@ def build_archive_server(folder: Path, tz: str = "Asia/Shanghai") -> FastMCP:
         }
 
     @server.tool(name="item", description="The full record of one item, by its id.")
-    def item(id: str, ctx: Context) -> dict[str, Any]:  # type: ignore[type-arg]
+    def item(id: str, ctx: Context[Any, Any, Any]) -> dict[str, Any]:
         with server_span("archive item", ctx.request_context.meta) as span:
             span.set_attribute(sc.MCP_SERVER, "archive")
             return _item(id)
