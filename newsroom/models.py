@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 Label = Literal["supported", "contradicted", "unsupported"]
-ClaimKind = Literal["evidence", "impact"]
+ClaimKind = Literal["evidence", "impact", "lead"]
 RunStatus = Literal["ok", "partial", "failed", "interrupted"]
 
 

@@ -119,6 +119,14 @@ class RunView:
         ]
 
     @property
+    def lead_claims(self) -> list[Claim]:
+        return [c for c in self.published if c.kind == "lead"]
+
+    @property
+    def lead_text(self) -> str:
+        return self.draft.lead or "".join(_sentence(c.text) for c in self.lead_claims)
+
+    @property
     def dropped(self) -> list[Claim]:
         kept = {c.id for c in self.published}
         return [c for c in self.draft.claims if c.id not in kept]
@@ -148,6 +156,7 @@ class RunView:
                 models=dict(self.models),
                 notes=self.draft.notes,
                 draft=self.draft,
+                lead_claims=self.lead_claims,
                 cite=refs.mark,
                 references=refs.render,
                 **values,
@@ -175,7 +184,7 @@ def render_weekly(view: RunView) -> str:
         "weekly.md.j2",
         "weekly",
         view.draft.title,
-        view.draft.lead,
+        view.lead_text,
         sections=sections,
         published=view.published,
         dropped=view.dropped,
@@ -279,7 +288,7 @@ def render_briefing(view: RunView) -> tuple[str, dict[str, Any]]:
     data = briefing_data(view)
     year, week = view.window.week.split("-W")
     title = f"{year}年第{int(week)}周AI简报：亮点与深度"
-    markdown = view.render("briefing.md.j2", "briefing", title, view.draft.lead, **data)
+    markdown = view.render("briefing.md.j2", "briefing", title, view.lead_text, **data)
     json_data = {
         "highlights": [{"title": s.title, "cites": s.item_ids} for s in data["highlights"]],
         "sections": [

@@ -83,9 +83,13 @@ def echo(prompt: str, schema: str | None, tools: Sequence[str] = ()) -> Reply:
         return Reply(json.dumps(section, ensure_ascii=False))
     if schema == "Frame":
         headings = re.findall(r"^## (.+)$", prompt, re.M)
+        bullets = re.findall(r"^- (.+?) \[ids: ([^\]]+)\]$", prompt, re.M)
         frame = {
             "title": "本周AI周报：" + "；".join(h.split("：")[-1] for h in headings[:2]),
-            "lead": f"本周的报道归入{len(headings)}条主轴。",
+            "lead": [
+                {"text": text, "cites": [i.strip() for i in ids.split(",")]}
+                for text, ids in bullets[:2]
+            ],
             "outlook": [f"观察“{h.split('：')[-1]}”的后续进展。" for h in headings[:5]],
             "advice": ["企业决策者：以本周证据为准评估投入。", "研究者：关注可复现的评测。"],
             "closing": "以上内容均据所引来源整理。",

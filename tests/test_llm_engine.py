@@ -80,6 +80,13 @@ def test_clean_run_within_call_and_token_bounds(
     assert "generator: llm" in markdown and 'writer: "scripted-writer"' in markdown
     assert "### 对不同角色的建议" in markdown
     assert all(c["cites"] for c in report["claims"])
+    # the lead is made of claims too: cited, checked, published only if supported
+    lead = [c for c in report["claims"] if c["kind"] == "lead"]
+    assert lead and all(
+        v["label"] == "supported" for v in report["verdicts"] if v["claim_id"].startswith("lead-")
+    )
+    paragraph = markdown.split("\n# ", 1)[1].split("\n\n")[1]
+    assert paragraph.startswith(lead[0]["text"].rstrip("。")) and "[[" in paragraph
 
 
 def test_revision_round_fixes_a_wrong_figure(

@@ -189,7 +189,10 @@ class Frame(BaseModel):
     """The edition's frame around the themes."""
 
     title: str
-    lead: str
+    lead: list[Bullet] = Field(
+        description="2-4 sentences summing up the week, each citing the [ids: …] of the "
+        "bullets it draws on"
+    )
     outlook: list[str] = Field(description="signals to watch, one per line")
     advice: list[str] = Field(description="one line per role: '角色：建议'")
     closing: str
@@ -294,7 +297,9 @@ class LLMWriter:
     ) -> Draft:
         outline = "\n".join(
             f"## {s.heading}\n{s.lead}\n"
-            + "\n".join(f"- {c.text}" for c in claims if c.id in s.claim_ids)
+            + "\n".join(
+                f"- {c.text} [ids: {', '.join(c.cites)}]" for c in claims if c.id in s.claim_ids
+            )
             for s in draft.sections
         )
         try:
@@ -304,18 +309,32 @@ class LLMWriter:
                     _system("editor", self.lang),
                     _human(
                         f"The themes of week {window.week} are below. Write the edition's title, "
-                        "a lead paragraph, 4-6 outlook lines (observable signals to watch), "
-                        "advice for 3-4 roles, and a closing paragraph. Use only what the themes "
-                        f"say.\n{outline}"
+                        "a lead of 2-4 factual sentences each citing the ids of the bullets it "
+                        "draws on, 4-6 outlook lines (observable signals to watch), advice for "
+                        "3-4 roles, and a closing paragraph. Use only what the themes say.\n"
+                        f"{outline}"
                     ),
                 ],
             )
         except StructuredOutputError:
             return draft.model_copy(update={"notes": ["标题与导语由离线方法生成。"]})
+        known = {i for c in claims for i in c.cites}
+        lead = [
+            Claim(
+                id=f"lead-c{n}",
+                theme_id="lead",
+                kind="lead",
+                text=bullet.text.strip(),
+                cites=[i for i in bullet.cites if i in known],
+            )
+            for n, bullet in enumerate(frame.lead, start=1)
+        ]
+        lead = [c for c in lead if c.cites and c.text]  # a lead sentence is a claim: cited, checked
         return draft.model_copy(
             update={
                 "title": frame.title.strip() or fallback.title,
-                "lead": frame.lead.strip() or fallback.lead,
+                "lead": "" if lead else fallback.lead,
+                "claims": [*draft.claims, *lead],
                 "outlook": [line for line in frame.outlook if line.strip()] or fallback.outlook,
                 "advice": [line for line in frame.advice if line.strip()],
                 "closing": frame.closing.strip(),
