@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -140,3 +141,18 @@ def test_unknown_citation_is_unsupported() -> None:
     verdict = OfflineFactChecker().check(Claim(id="c", theme_id="t", text="x", cites=["nope"]), {})
     assert verdict.label == "unsupported"
     assert "cites unknown source nope" in verdict.reasons
+
+
+def test_blockwise_semantic_pass_finds_the_same_stories(engine: Engine, samples: Any) -> None:
+    from newsroom.tools.formats import read_folder
+    from newsroom.weeks import parse_week
+
+    window = parse_week("2026-W06")
+    items = [i for i in read_folder(samples, window.tz).items if window.contains(i.published)]
+    vectors = engine.embedder.encode([f"{i.title} {i.summary}" for i in items])
+    whole = Deduplicator(block=10_000).groups(items, vectors)
+    for block in (1, 7, 64):
+        assert sorted(map(sorted, Deduplicator(block=block).groups(items, vectors))) == sorted(
+            map(sorted, whole)
+        )
+    assert any(len(group) == 3 for group in whole)

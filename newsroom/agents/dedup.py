@@ -71,12 +71,14 @@ class Deduplicator:
         num_perm: int = 128,
         semantic: float = 0.7,
         cross_lingual: float = 0.65,
+        block: int = 2048,
     ) -> None:
         self.threshold = threshold
         self.ngram = ngram
         self.num_perm = num_perm
         self.semantic = semantic
         self.cross_lingual = cross_lingual
+        self.block = block
 
     def groups(self, items: Sequence[SourceItem], vectors: object = None) -> list[list[int]]:
         groups = _Groups(len(items))
@@ -111,17 +113,23 @@ class Deduplicator:
     ) -> None:
         import numpy as np
 
-        matrix = np.asarray(vectors)
-        sims = matrix @ matrix.T
+        matrix = np.asarray(vectors, dtype=np.float32)
         floor = min(self.semantic, self.cross_lingual)
-        for i, j in zip(*np.nonzero(np.triu(sims >= floor, k=1)), strict=True):
-            same_language = items[i].lang == items[j].lang
-            if sims[i, j] < (self.semantic if same_language else self.cross_lingual):
-                continue
-            if groups.find(int(i)) == groups.find(int(j)):
-                continue
-            if _entities_agree(texts[i], texts[j]) and numbers_agree(texts[i], texts[j]):
-                groups.union(int(i), int(j))
+        # Row blocks of the upper triangle: memory grows with block × N, not N × N; pairs come
+        # in the same row-major order as from the whole matrix.
+        for start in range(0, len(matrix), self.block):
+            sims = matrix[start : start + self.block] @ matrix[start:].T
+            for row, column in zip(*np.nonzero(sims >= floor), strict=True):
+                i, j = start + int(row), start + int(column)
+                if j <= i:
+                    continue
+                same_language = items[i].lang == items[j].lang
+                if sims[row, column] < (self.semantic if same_language else self.cross_lingual):
+                    continue
+                if groups.find(i) == groups.find(j):
+                    continue
+                if _entities_agree(texts[i], texts[j]) and numbers_agree(texts[i], texts[j]):
+                    groups.union(i, j)
 
     def stories(self, items: Sequence[SourceItem], vectors: object = None) -> list[Story]:
         out = []
