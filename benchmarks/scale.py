@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import math
+import resource
 import sys
 import time
-import resource
 from collections.abc import Callable
 from typing import Any
 
 from corpus import make_week  # type: ignore[import-not-found]
 
 from newsroom.agents import offline_engine
+from newsroom.agents.dedup import item_vectors
 from newsroom.models import SourceItem
 from newsroom.weeks import parse_week
 
@@ -41,9 +42,7 @@ def run(size: int) -> dict[str, tuple[float, float]]:
 
     tokens("预热分词")
     out: dict[str, tuple[float, float]] = {}
-    vectors, seconds, peak = measure(
-        lambda: engine.embedder.encode([f"{i.title} {i.summary}" for i in items])
-    )
+    vectors, seconds, peak = measure(lambda: item_vectors(items, engine.embedder))
     out["embed"] = (seconds, peak)
     stories, seconds, peak = measure(lambda: engine.deduplicator.stories(items, vectors))
     out["dedup"] = (seconds, peak)

@@ -11,8 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from newsroom.agents.dedup import item_vectors
 from newsroom.errors import UsageError
 from newsroom.models import Claim, SourceItem
+from newsroom.tools.formats import guess_lang
 
 
 def read_jsonl(path: Path, required: Sequence[str]) -> list[dict[str, Any]]:
@@ -45,8 +47,7 @@ def dev_items(path: Path) -> tuple[list[SourceItem], list[dict[str, Any]]]:
             source=r["source_name"],
             url=r["url"],
             published=datetime.fromisoformat(r["published"]),
-            lang=r.get("lang")
-            or ("zh" if any("\u4e00" <= c <= "\u9fff" for c in r["title"]) else "en"),
+            lang=r.get("lang") or guess_lang(r["title"] + r["summary"]),
             body=r.get("body", ""),
         )
         for r in rows
@@ -108,8 +109,7 @@ def evaluate_clusters(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
 
     items, rows = dev_items(path)
     engine = offline_engine()
-    vectors = engine.embedder.encode([f"{it.title} {it.summary}" for it in items])
-    stories = engine.deduplicator.stories(items, vectors)
+    stories = engine.deduplicator.stories(items, item_vectors(items, engine.embedder))
     themes = asyncio.run(engine.clusterer.themes(stories, {it.id: it for it in items}))
     story_of = {item_id: s.id for s in stories for item_id in s.item_ids}
     theme_of = {story_id: t.id for t in themes for story_id in t.story_ids}

@@ -10,7 +10,7 @@ import pytest
 
 from newsroom.agents import Engine
 from newsroom.agents.clusterer import c_tf_idf
-from newsroom.agents.dedup import Deduplicator, numbers_agree
+from newsroom.agents.dedup import Deduplicator, item_vectors, numbers_agree
 from newsroom.agents.fact_checker import OfflineFactChecker
 from newsroom.models import Claim, SourceItem
 
@@ -72,7 +72,7 @@ def test_cross_lingual_duplicates_with_embeddings(engine: Engine) -> None:
         ),
         item("other", "Cerebras完成大额融资", "AI芯片公司Cerebras完成新一轮融资。"),
     ]
-    vectors = engine.embedder.encode([f"{i.title} {i.summary}" for i in items])
+    vectors = item_vectors(items, engine.embedder)
     stories = engine.deduplicator.stories(items, vectors)
     assert sorted(len(s.item_ids) for s in stories) == [1, 2]
 
@@ -149,7 +149,7 @@ def test_blockwise_semantic_pass_finds_the_same_stories(engine: Engine, samples:
 
     window = parse_week("2026-W06")
     items = [i for i in read_folder(samples, window.tz).items if window.contains(i.published)]
-    vectors = engine.embedder.encode([f"{i.title} {i.summary}" for i in items])
+    vectors = item_vectors(items, engine.embedder)
     whole = Deduplicator(block=10_000).groups(items, vectors)
     for block in (1, 7, 64):
         assert sorted(map(sorted, Deduplicator(block=block).groups(items, vectors))) == sorted(

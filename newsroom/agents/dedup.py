@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from datasketch import MinHash, MinHashLSH
 
@@ -56,6 +57,11 @@ def _entities_agree(a: str, b: str) -> bool:
     ea = {canonical_entity(e) for e in entities(a)}
     eb = {canonical_entity(e) for e in entities(b)}
     return bool(ea & eb)
+
+
+def item_vectors(items: Sequence[SourceItem], embedder: Any) -> Any:
+    """The sentence vectors the semantic pass compares: each item's title and summary."""
+    return embedder.encode([f"{item.title} {item.summary}" for item in items])
 
 
 class Deduplicator:

@@ -14,6 +14,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from newsroom.agents import Engine
+from newsroom.agents.dedup import item_vectors
 from newsroom.errors import EmptyWeek, GuardTripped
 from newsroom.graphs.state import WeeklyInput, WeeklyState
 from newsroom.guards.loops import check_progress
@@ -125,7 +126,7 @@ def after_research(state: WeeklyState) -> Literal["dedup", "__end__"]:
 async def dedup(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     engine = runtime.context.engine
     items = state["items"]
-    vectors = engine.embedder.encode([f"{it.title} {it.summary}" for it in items])
+    vectors = item_vectors(items, engine.embedder)
     return {"stories": engine.deduplicator.stories(items, vectors)}
 
 
@@ -239,7 +240,7 @@ async def publish_partial(
         return {}
     embedder = ctx.engine.embedder
     stories = values.get("stories") or Deduplicator().stories(
-        list(items.values()), embedder.encode([f"{i.title} {i.summary}" for i in items.values()])
+        list(items.values()), item_vectors(list(items.values()), embedder)
     )
     themes = values.get("themes") or OfflineClusterer(embedder).build_themes(stories, items)
     draft = values.get("draft")
