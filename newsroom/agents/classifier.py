@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from newsroom.agents.clusterer import story_text
+from newsroom.agents.clusterer import FULL_TEXT_LIMIT, story_vectors
 from newsroom.agents.embeddings import Embedder
 from newsroom.models import SourceItem, Story
 
@@ -37,7 +37,9 @@ class CategoryClassifier:
             )
             if votes:
                 given[story.id] = votes.most_common(1)[0][0]
-        vectors = self.embedder.encode([story_text(s, items) for s in stories])
+        vectors = story_vectors(
+            stories, items, self.embedder, full_text=len(stories) <= FULL_TEXT_LIMIT
+        )
         seeds = self.embedder.encode(
             [f"{name}：{words}" for name, words in self.categories.items()]
         )

@@ -13,12 +13,31 @@ from newsroom.agents._text import tokens
 from newsroom.agents.embeddings import Embedder, Vectors
 from newsroom.models import SourceItem, Story, Theme
 
+# Above this many stories a week is "large": stories are embedded by title and summary only.
+FULL_TEXT_LIMIT = 3000
+
+
+def story_lead(story: Story, items: Mapping[str, SourceItem]) -> SourceItem:
+    lead = next((items[i] for i in story.item_ids if items[i].title == story.title), None)
+    return lead or items[story.item_ids[0]]
+
 
 def story_text(story: Story, items: Mapping[str, SourceItem]) -> str:
     """The lead item's title, summary and body: the text a story is clustered by."""
-    lead = next((items[i] for i in story.item_ids if items[i].title == story.title), None)
-    lead = lead or items[story.item_ids[0]]
+    lead = story_lead(story, items)
     return f"{lead.title}。{lead.summary}\n{lead.body}"
+
+
+def story_vectors(
+    stories: Sequence[Story], items: Mapping[str, SourceItem], embedder: Embedder, full_text: bool
+) -> Vectors:
+    """Sentence vectors of stories: of their whole text (title, summary, body) when
+    `full_text`; otherwise of the lead's title and summary, the vectors dedup already computed
+    (an embedding cache hit), which is what makes a week of tens of thousands of stories cheap."""
+    if full_text:
+        return embedder.encode([story_text(s, items) for s in stories])
+    leads = [story_lead(s, items) for s in stories]
+    return embedder.encode([f"{lead.title} {lead.summary}" for lead in leads])
 
 
 def tfidf_vectors(docs: Sequence[list[str]]) -> np.ndarray:
@@ -90,17 +109,60 @@ def borrow_lexical(
     if not peers or len(peers) == len(langs):
         return lexical
     out = lexical.copy()
-    for i, lang in enumerate(langs):
-        if lang == main:
-            continue
-        nearest = sorted(peers, key=lambda j: -float(semantic[i] @ semantic[j]))[:neighbours]
-        profile = lexical[nearest].mean(axis=0)
-        out[i] = profile / max(float(np.linalg.norm(profile)), 1e-12)
+    others = [i for i, lang in enumerate(langs) if lang != main]
+    peer_index = np.array(peers)
+    count = min(neighbours, len(peers))
+    for start in range(0, len(others), 512):
+        rows = others[start : start + 512]
+        sims = semantic[rows] @ semantic[peer_index].T
+        if len(peers) <= 20_000:
+            # Nearest first, ties to the earlier story (what a stable sort gives).
+            top = np.argsort(-sims, axis=1, kind="stable")[:, :count]
+        else:
+            top = np.argpartition(-sims, count - 1, axis=1)[:, :count]
+        for row, nearest in zip(rows, peer_index[top], strict=True):
+            profile = lexical[nearest].mean(axis=0)
+            out[row] = profile / max(float(np.linalg.norm(profile)), 1e-12)
     return out
 
 
+def projected_tfidf(docs: Sequence[list[str]], dimensions: int = 256, seed: int = 7) -> np.ndarray:
+    """Sublinear TF-IDF rows over terms in two or more docs, held sparse and projected onto
+    `dimensions` random Gaussian directions (Johnson-Lindenstrauss: cosines are kept, up to
+    noise), then unit length: the lexical vectors of a week too large for dense TF-IDF."""
+    from scipy.sparse import csr_matrix
+
+    frequency = Counter(term for doc in docs for term in set(doc))
+    vocabulary = {t: i for i, t in enumerate(sorted(t for t, n in frequency.items() if n >= 2))}
+    rows, columns, values = [], [], []
+    for row, doc in enumerate(docs):
+        for term, count in Counter(doc).items():
+            if term in vocabulary:
+                rows.append(row)
+                columns.append(vocabulary[term])
+                idf = math.log((1 + len(docs)) / (1 + frequency[term]))
+                values.append((1 + math.log(count)) * idf)
+    sparse = csr_matrix(
+        (np.array(values, dtype=np.float32), (rows, columns)),
+        shape=(len(docs), max(len(vocabulary), 1)),
+    )
+    directions = np.random.default_rng(seed).standard_normal(
+        (sparse.shape[1], dimensions), dtype=np.float32
+    )
+    projected = np.asarray(sparse @ directions, dtype=np.float32)
+    norms = np.linalg.norm(projected, axis=1, keepdims=True)
+    unit: np.ndarray = projected / np.maximum(norms, 1e-12)
+    return unit
+
+
 class OfflineClusterer:
-    """Real clustering without a model endpoint."""
+    """Real clustering without a model endpoint.
+
+    Up to `full_text_limit` stories, every story is embedded by its whole text and Ward's
+    method runs over all of them. Above it (a week of tens of thousands of items), stories are
+    represented by the title-and-summary vectors dedup already computed plus projected TF-IDF,
+    Ward's method runs on a seeded sample of `sample` stories, and every story then joins the
+    nearest theme centroid, refined by a few k-means rounds."""
 
     def __init__(
         self,
@@ -109,22 +171,37 @@ class OfflineClusterer:
         max_themes: int = 8,
         min_size: int = 2,
         lexical_weight: float = 0.5,
+        full_text_limit: int = FULL_TEXT_LIMIT,
+        sample: int = 2000,
+        rounds: int = 3,
     ) -> None:
         self.embedder = embedder
         self.min_themes = min_themes
         self.max_themes = max_themes
         self.min_size = min_size
         self.lexical_weight = lexical_weight
+        self.full_text_limit = full_text_limit
+        self.sample = sample
+        self.rounds = rounds
 
-    def vectors(self, stories: Sequence[Story], items: Mapping[str, SourceItem]) -> Vectors:
+    def large(self, stories: Sequence[Story]) -> bool:
+        return len(stories) > self.full_text_limit
+
+    def vectors(
+        self,
+        stories: Sequence[Story],
+        items: Mapping[str, SourceItem],
+        docs: Sequence[list[str]] | None = None,
+    ) -> Vectors:
         """Sentence embeddings joined with TF-IDF token vectors, weighted, unit length."""
-        texts = [story_text(s, items) for s in stories]
-        semantic = self.embedder.encode(texts)
+        large = self.large(stories)
+        semantic = story_vectors(stories, items, self.embedder, full_text=not large)
         if not self.lexical_weight:
             return semantic
-        lexical = borrow_lexical(
-            tfidf_vectors([tokens(t) for t in texts]), semantic, [s.lang for s in stories]
-        )
+        if docs is None:
+            docs = [tokens(story_text(s, items)) for s in stories]
+        weighted = projected_tfidf(docs) if large else tfidf_vectors(docs)
+        lexical = borrow_lexical(weighted, semantic, [s.lang for s in stories])
         joined = np.hstack(
             [
                 math.sqrt(1 - self.lexical_weight) * semantic,
@@ -137,6 +214,31 @@ class OfflineClusterer:
 
     def assign(self, vectors: Vectors) -> np.ndarray:
         """Cluster labels 0..k-1, k in [min_themes, max_themes] chosen by silhouette."""
+        if len(vectors) > self.full_text_limit:
+            return self._assign_large(vectors)
+        return self._assign_exact(vectors)
+
+    def _assign_large(self, vectors: Vectors) -> np.ndarray:
+        """Ward on a seeded sample, then nearest centroid for all, refined by k-means rounds."""
+        rng = np.random.default_rng(7)
+        chosen = np.sort(
+            rng.choice(len(vectors), size=min(self.sample, len(vectors)), replace=False)
+        )
+        sample_labels = self._assign_exact(vectors[chosen])
+        groups = sorted(set(sample_labels.tolist()))
+        centroids = np.stack([vectors[chosen][sample_labels == g].mean(axis=0) for g in groups])
+        labels = np.zeros(len(vectors), dtype=np.int64)
+        for _ in range(self.rounds + 1):
+            for start in range(0, len(vectors), 8192):
+                block = vectors[start : start + 8192]
+                labels[start : start + 8192] = np.argmax(block @ centroids.T, axis=1)
+            for g in range(len(centroids)):
+                members = labels == g
+                if members.any():
+                    centroids[g] = vectors[members].mean(axis=0)
+        return labels
+
+    def _assign_exact(self, vectors: Vectors) -> np.ndarray:
         from scipy.cluster.hierarchy import fcluster, linkage
 
         n = len(vectors)
@@ -184,30 +286,30 @@ class OfflineClusterer:
     ) -> list[Theme]:
         if not stories:
             return []
-        vectors = self.vectors(stories, items)
+        docs = [tokens(story_text(s, items)) for s in stories]
+        vectors = self.vectors(stories, items, docs)
         labels = self.assign(vectors)
         groups = sorted(set(labels.tolist()))
-        docs = []
-        for group in groups:
-            members = [s for s, label in zip(stories, labels, strict=True) if label == group]
-            docs.append([t for s in members for t in tokens(story_text(s, items))])
-        keywords = c_tf_idf(docs)
-        display = _display_forms(items.values())
+        keywords = c_tf_idf(
+            [[t for i in np.flatnonzero(labels == group) for t in docs[i]] for group in groups]
+        )
+        # Display spellings from the items of (at most) the first 5,000 stories.
+        shown = [items[i] for s in stories[:5000] for i in s.item_ids]
+        display = _display_forms(shown)
+        main_language = Counter(s.lang for s in stories).most_common(1)[0][0]
         out = []
         for group, ranked in zip(groups, keywords, strict=True):
-            index = [i for i, label in enumerate(labels) if label == group]
+            index = np.flatnonzero(labels == group)
             centroid = vectors[index].mean(axis=0)
             centrality = vectors[index] @ centroid
             # The headline in the edition's main language, when the theme has one.
-            languages = Counter(s.lang for s in stories)
-            main_language = languages.most_common(1)[0][0]
             preference = centrality + np.array(
                 [0.0 if stories[i].lang == main_language else -1.0 for i in index]
             )
-            central = stories[index[int(np.argmax(preference))]]
+            central = stories[int(index[int(np.argmax(preference))])]
             words = [display.get(term, term) for term, _ in ranked]
-            members = [stories[i] for i in index]
-            members.sort(key=lambda s: -float(vectors[stories.index(s)] @ centroid))
+            # Most central first (stable: ties keep the stories' order).
+            members = [stories[int(i)] for i in index[np.argsort(-centrality, kind="stable")]]
             out.append(
                 Theme(
                     id=f"t{group}",

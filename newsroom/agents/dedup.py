@@ -1,15 +1,27 @@
-"""Dedup: items about the same event become one Story that keeps every source."""
+"""Dedup: items about the same event become one Story that keeps every source.
+
+Every pair test is vectorized over arrays of candidate pairs, and each item's text is analysed
+once (numbers, named entities, MinHash signature), so the cost grows with the number of candidate
+pairs rather than with Python work per pair."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from datasketch import MinHash, MinHashLSH
+import numpy as np
+from numpy.typing import NDArray
 
 from newsroom.agents._text import canonical_entity, entities, is_cjk, quantities
 from newsroom.models import SourceItem, Story
 from newsroom.tools.formats import canonical_url
+
+Pairs = tuple[NDArray[np.int64], NDArray[np.int64]]
+
+_MAX_HASH = np.uint64((1 << 32) - 1)
+_EMPTY = np.int64(-1)
 
 
 class _Groups:
@@ -29,18 +41,13 @@ class _Groups:
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
 
-
-def _shingles(text: str, n: int) -> set[str]:
-    compact = "".join(text.lower().split())
-    return {compact[i : i + n] for i in range(max(1, len(compact) - n + 1))}
+    def roots(self) -> NDArray[np.int64]:
+        return np.fromiter((self.find(i) for i in range(len(self.parent))), dtype=np.int64)
 
 
-def _minhash(text: str, n: int, perm: int) -> MinHash:
-    """Character n-grams: `n` for Chinese text, `n + 3` for Latin text (letters carry less)."""
-    digest = MinHash(num_perm=perm, seed=7)
-    for shingle in _shingles(text, n if is_cjk(text) else n + 3):
-        digest.update(shingle.encode())
-    return digest
+def _code(text: str) -> int:
+    """A stable 63-bit code for a string (Python's hash() changes between processes)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") >> 1
 
 
 def numbers_agree(a: str, b: str) -> bool:
@@ -53,7 +60,7 @@ def numbers_agree(a: str, b: str) -> bool:
     return True
 
 
-def _entities_agree(a: str, b: str) -> bool:
+def entities_agree(a: str, b: str) -> bool:
     ea = {canonical_entity(e) for e in entities(a)}
     eb = {canonical_entity(e) for e in entities(b)}
     return bool(ea & eb)
@@ -62,6 +69,126 @@ def _entities_agree(a: str, b: str) -> bool:
 def item_vectors(items: Sequence[SourceItem], embedder: Any) -> Any:
     """The sentence vectors the semantic pass compares: each item's title and summary."""
     return embedder.encode([f"{item.title} {item.summary}" for item in items])
+
+
+def minhash_signatures(
+    texts: Sequence[str], ngram: int, num_perm: int, seed: int = 7, chunk: int = 512
+) -> NDArray[np.uint32]:
+    """MinHash of character n-grams (`ngram` for Chinese text, `ngram + 3` for Latin text,
+    whose letters carry less), all texts at once: one (len(texts), num_perm) array. The
+    permutations are multiply-shift hashes of 32-bit n-gram hashes; a repeated n-gram changes
+    no minimum, so the n-grams of a chunk of texts are hashed as one array."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 1 << 63, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 1 << 63, size=num_perm, dtype=np.uint64)
+    out = np.empty((len(texts), num_perm), dtype=np.uint32)
+    compact = ["".join(t.lower().split()) for t in texts]
+    for n, wanted in ((ngram, True), (ngram + 3, False)):
+        chosen = [i for i, t in enumerate(texts) if is_cjk(t) == wanted]
+        for start in range(0, len(chosen), chunk):
+            part = chosen[start : start + chunk]
+            hashes, owner = _ngram_hashes([compact[i] for i in part], n)
+            with np.errstate(over="ignore"):
+                permuted = ((hashes[:, None] * a + b) >> np.uint64(32)).astype(np.uint32)
+            firsts = np.flatnonzero(np.diff(owner, prepend=-1))
+            out[part] = np.minimum.reduceat(permuted, firsts, axis=0)
+    return out
+
+
+def _ngram_hashes(texts: Sequence[str], n: int) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+    """Hashes of every character n-gram of each text (a text shorter than n is one n-gram,
+    padded), with the index of the text each came from, in order."""
+    padded = [t + "\0" * (n - len(t)) if len(t) < n else t for t in texts]
+    points = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    lengths = np.array([len(t) for t in padded], dtype=np.int64)
+    owner_of_point = np.repeat(np.arange(len(texts)), lengths)
+    windows = np.lib.stride_tricks.sliding_window_view(points, n)
+    inside = owner_of_point[: len(windows)] == owner_of_point[n - 1 :]
+    with np.errstate(over="ignore"):
+        hashed = windows[inside] @ (
+            np.uint64(0x9E3779B97F4A7C15) ** np.arange(1, n + 1, dtype=np.uint64)
+        )
+        hashed ^= hashed >> np.uint64(29)
+        hashed *= np.uint64(0xBF58476D1CE4E5B9)
+        hashed ^= hashed >> np.uint64(32)
+    return hashed & _MAX_HASH, owner_of_point[: len(windows)][inside]
+
+
+@dataclass
+class _Facts:
+    """Each item's numbers and named entities as fixed-width code arrays, so that a batch of
+    pairs is compared at once. An item with more than fits is marked and checked in Python."""
+
+    numbers: NDArray[np.int64]  # (items, kinds, slots): value codes per number kind, -1 empty
+    names: NDArray[np.int64]  # (items, slots): canonical entity codes, -1 empty
+    overflow: NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, texts: Sequence[str], number_slots: int = 4, name_slots: int = 12) -> _Facts:
+        found = [quantities(t) for t in texts]
+        kinds = sorted({q.kind for qs in found for q in qs})
+        slot_of = {kind: k for k, kind in enumerate(kinds)}
+        numbers = np.full((len(texts), max(len(kinds), 1), number_slots), _EMPTY)
+        names = np.full((len(texts), name_slots), _EMPTY)
+        overflow = np.zeros(len(texts), dtype=np.bool_)
+        for i, (text, qs) in enumerate(zip(texts, found, strict=True)):
+            filled = [0] * len(kinds)
+            for q in qs:
+                k = slot_of[q.kind]
+                code = _code(f"{q.value:.9g}")
+                if code in numbers[i, k, : filled[k]]:
+                    continue
+                if filled[k] == number_slots:
+                    overflow[i] = True
+                    break
+                numbers[i, k, filled[k]] = code
+                filled[k] += 1
+            canonical = sorted({canonical_entity(e) for e in entities(text)})
+            if len(canonical) > name_slots:
+                overflow[i] = True
+            for s, name in enumerate(canonical[:name_slots]):
+                names[i, s] = _code(name)
+        return cls(numbers, names, overflow)
+
+    def numbers_agree(self, left: NDArray[np.int64], right: NDArray[np.int64]) -> NDArray[np.bool_]:
+        a, b = self.numbers[left], self.numbers[right]
+        both = (a != _EMPTY).any(axis=2) & (b != _EMPTY).any(axis=2)
+        shared = ((a[:, :, :, None] == b[:, :, None, :]) & (a[:, :, :, None] != _EMPTY)).any(
+            axis=(2, 3)
+        )
+        agree: NDArray[np.bool_] = (~both | shared).all(axis=1)
+        return agree
+
+    def names_shared(self, left: NDArray[np.int64], right: NDArray[np.int64]) -> NDArray[np.bool_]:
+        a, b = self.names[left], self.names[right]
+        shared: NDArray[np.bool_] = (
+            (a[:, :, None] == b[:, None, :]) & (a[:, :, None] != _EMPTY)
+        ).any(axis=(1, 2))
+        return shared
+
+
+def _lsh_pairs(signatures: NDArray[np.uint32], bands: int, rows: int) -> Pairs:
+    """Candidate pairs (i < j): items whose signatures agree on all rows of some band."""
+    found = []
+    n = len(signatures)
+    weights = np.uint64(0x9E3779B97F4A7C15) ** np.arange(1, rows + 1, dtype=np.uint64)
+    for band in range(bands):
+        with np.errstate(over="ignore"):
+            keys = signatures[:, band * rows : (band + 1) * rows].astype(np.uint64) @ weights
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(sorted_keys)) + 1])
+        sizes = np.diff(np.concatenate([starts, [n]]))
+        # Buckets of one size at a time: a (buckets, size) array of members, every column pair.
+        for size in np.unique(sizes[sizes > 1]).tolist():
+            members = np.sort(order[starts[sizes == size][:, None] + np.arange(size)], axis=1)
+            i, j = np.triu_indices(size, 1)
+            found.append((members[:, i] * n + members[:, j]).ravel())
+    if not found:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    codes = np.unique(np.concatenate(found))
+    return codes // n, codes % n
 
 
 class Deduplicator:
@@ -77,7 +204,9 @@ class Deduplicator:
         num_perm: int = 128,
         semantic: float = 0.7,
         cross_lingual: float = 0.65,
-        block: int = 2048,
+        block: int | None = None,
+        bands: tuple[int, int] = (37, 3),
+        pair_chunk: int = 1 << 18,
     ) -> None:
         self.threshold = threshold
         self.ngram = ngram
@@ -85,6 +214,8 @@ class Deduplicator:
         self.semantic = semantic
         self.cross_lingual = cross_lingual
         self.block = block
+        self.bands = bands
+        self.pair_chunk = pair_chunk
 
     def groups(self, items: Sequence[SourceItem], vectors: object = None) -> list[list[int]]:
         groups = _Groups(len(items))
@@ -96,46 +227,73 @@ class Deduplicator:
             else:
                 by_url[key] = i
         texts = [f"{item.title}\n{item.summary}" for item in items]
-        lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
-        hashes = []
-        for i, text in enumerate(texts):
-            digest = _minhash(text, self.ngram, self.num_perm)
-            hashes.append(digest)
-            for j in lsh.query(digest):
-                if digest.jaccard(hashes[j]) >= self.threshold and numbers_agree(
-                    texts[i], texts[j]
-                ):
-                    groups.union(i, j)
-            lsh.insert(i, digest)
-        if self.semantic and vectors is not None:
-            self._semantic(items, texts, vectors, groups)
+        facts = _Facts.of(texts)
+        if len(items) > 1:
+            signatures = minhash_signatures(texts, self.ngram, self.num_perm)
+            left, right = _lsh_pairs(signatures, *self.bands)
+            for start in range(0, len(left), self.pair_chunk):
+                i, j = left[start : start + self.pair_chunk], right[start : start + self.pair_chunk]
+                similar = (signatures[i] == signatures[j]).mean(axis=1) >= self.threshold
+                i, j = i[similar], j[similar]
+                self._join(groups, texts, facts, i, j, need_names=False)
+        if self.semantic and vectors is not None and len(items) > 1:
+            self._semantic(items, texts, facts, np.asarray(vectors, dtype=np.float32), groups)
         clusters: dict[int, list[int]] = {}
         for i in range(len(items)):
             clusters.setdefault(groups.find(i), []).append(i)
         return list(clusters.values())
 
-    def _semantic(
-        self, items: Sequence[SourceItem], texts: list[str], vectors: object, groups: _Groups
+    def _join(
+        self,
+        groups: _Groups,
+        texts: list[str],
+        facts: _Facts,
+        i: NDArray[np.int64],
+        j: NDArray[np.int64],
+        need_names: bool,
     ) -> None:
-        import numpy as np
+        """Union the pairs whose numbers agree (and, if asked, that share a named entity)."""
+        ok = facts.numbers_agree(i, j)
+        if need_names:
+            ok &= facts.names_shared(i, j)
+        spill = facts.overflow[i] | facts.overflow[j]
+        for a, b in zip(i[spill].tolist(), j[spill].tolist(), strict=True):
+            exact = numbers_agree(texts[a], texts[b])
+            if need_names:
+                exact = exact and entities_agree(texts[a], texts[b])
+            if exact:
+                groups.union(a, b)
+        for a, b in zip(i[ok & ~spill].tolist(), j[ok & ~spill].tolist(), strict=True):
+            groups.union(a, b)
 
-        matrix = np.asarray(vectors, dtype=np.float32)
+    def _semantic(
+        self,
+        items: Sequence[SourceItem],
+        texts: list[str],
+        facts: _Facts,
+        matrix: NDArray[np.float32],
+        groups: _Groups,
+    ) -> None:
+        n = len(matrix)
+        languages = {lang: k for k, lang in enumerate(sorted({item.lang for item in items}))}
+        lang = np.array([languages[item.lang] for item in items])
         floor = min(self.semantic, self.cross_lingual)
-        # Row blocks of the upper triangle: memory grows with block × N, not N × N; pairs come
-        # in the same row-major order as from the whole matrix.
-        for start in range(0, len(matrix), self.block):
-            sims = matrix[start : start + self.block] @ matrix[start:].T
-            for row, column in zip(*np.nonzero(sims >= floor), strict=True):
-                i, j = start + int(row), start + int(column)
-                if j <= i:
-                    continue
-                same_language = items[i].lang == items[j].lang
-                if sims[row, column] < (self.semantic if same_language else self.cross_lingual):
-                    continue
-                if groups.find(i) == groups.find(j):
-                    continue
-                if _entities_agree(texts[i], texts[j]) and numbers_agree(texts[i], texts[j]):
-                    groups.union(i, j)
+        # Row blocks of the upper triangle: memory grows with block × N, not N × N.
+        block = self.block or max(64, min(2048, (1 << 26) // max(n, 1)))
+        for start in range(0, n, block):
+            sims = matrix[start : start + block] @ matrix[start:].T
+            rows, columns = np.nonzero(sims >= floor)
+            keep = columns > rows
+            rows, columns = rows[keep], columns[keep]
+            i, j = rows + start, columns + start
+            needed = np.where(lang[i] == lang[j], self.semantic, self.cross_lingual)
+            keep = sims[rows, columns] >= needed
+            i, j = i[keep].astype(np.int64), j[keep].astype(np.int64)
+            if not len(i):
+                continue
+            roots = groups.roots()
+            apart = roots[i] != roots[j]
+            self._join(groups, texts, facts, i[apart], j[apart], need_names=True)
 
     def stories(self, items: Sequence[SourceItem], vectors: object = None) -> list[Story]:
         out = []

@@ -105,6 +105,11 @@ class LLMResearcher:
                 messages.append(ToolMessage(content=answer, tool_call_id=call.get("id") or "call"))
 
 
+# A theme's most central stories (story_ids are ordered by centrality) are what a model is
+# shown of it: prompts stay bounded however large the week.
+SHOWN_STORIES = 40
+
+
 # ---------------------------------------------------------------- clusterer
 class NamedTheme(BaseModel):
     id: str
@@ -138,7 +143,14 @@ class LLMClusterer:
         by_story = {s.id: s for s in stories}
         listing = "\n".join(
             f"theme {t.id} | keywords: {'、'.join(t.keywords)}\n"
-            + "\n".join(f"  story {sid}: {by_story[sid].title}" for sid in t.story_ids)
+            + "\n".join(
+                f"  story {sid}: {by_story[sid].title}" for sid in t.story_ids[:SHOWN_STORIES]
+            )
+            + (
+                f"\n  (and {len(t.story_ids) - SHOWN_STORIES} less central stories)"
+                if len(t.story_ids) > SHOWN_STORIES
+                else ""
+            )
             for t in themes
         )
         try:
@@ -245,7 +257,7 @@ class LLMWriter:
         fallback: Draft,
     ) -> tuple[Section, list[Claim]]:
         offline_section = fallback.sections[index]
-        ids = [i for s in theme.story_ids for i in stories[s].item_ids]
+        ids = [i for s in theme.story_ids[:SHOWN_STORIES] for i in stories[s].item_ids]
         blocks = "\n".join(source_block(i, items[i].source, items[i].text) for i in ids)
         try:
             section = await self.agent.structured(

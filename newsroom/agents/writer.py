@@ -37,19 +37,23 @@ class OfflineWriter:
         min_bullets: int = 3,
         diversity: float = 0.3,
         redundant: float = 0.85,
+        pool_stories: int = 40,
     ) -> None:
         self.embedder = embedder
         self.bullets = bullets
         self.min_bullets = min_bullets
         self.diversity = diversity
         self.redundant = redundant
+        # Bullets come from a theme's most central stories (story_ids are ordered by
+        # centrality): a theme of ten thousand stories is not read sentence by sentence.
+        self.pool_stories = pool_stories
 
     # ------------------------------------------------------------ candidates
     def candidates(
         self, theme: Theme, stories: Mapping[str, Story], items: Mapping[str, SourceItem]
     ) -> list[Candidate]:
         out: list[Candidate] = []
-        for story_id in theme.story_ids:
+        for story_id in theme.story_ids[: self.pool_stories]:
             story = stories[story_id]
             members = sorted((items[i] for i in story.item_ids), key=lambda it: it.lang != "zh")
             cites = tuple(story.item_ids)
@@ -125,7 +129,8 @@ class OfflineWriter:
         return picked
 
     def _theme_vector(self, theme: Theme, stories: Mapping[str, Story]) -> np.ndarray:
-        vectors = self.embedder.encode([stories[s].title for s in theme.story_ids])
+        central = theme.story_ids[: 5 * self.pool_stories]
+        vectors = self.embedder.encode([stories[s].title for s in central])
         centroid: np.ndarray = vectors.mean(axis=0)
         return centroid / max(float(np.linalg.norm(centroid)), 1e-12)
 
