@@ -2,7 +2,7 @@
 (half the items carry the beat's digest category), near-duplicates at a known rate, dated across
 the week.
 
-    python benchmarks/corpus.py 1000 --seed 7 --out /tmp/week-1k     # writes week.json
+    python benchmarks/corpus.py 1000 --seed 7 --out /tmp/week-1k   # writes week-000.json, ...
 
 Items are assembled from the labelled dev week (`evals/dev-2026-W06`): each synthetic event picks
 a beat (the dev set's theme labels), a company from a combinatorial pool, an amount and a day, and
@@ -16,6 +16,7 @@ ground truth (`theme`, `dup_group`), so quality at scale is measured, not assume
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -28,9 +29,14 @@ from newsroom.weeks import parse_week
 
 DEV_ITEMS = Path(__file__).resolve().parent.parent / "evals" / "dev-2026-W06" / "items.jsonl"
 
-ZH_HEADS = "星河 深蓝 云帆 极光 北辰 蓝鲸 青藤 天枢 玄武 启明 赤霄 长风 远山 澄明 九章 鸿鹄 灵犀 磐石 拾光 墨子 知微 曜石 松果 鲲鹏".split()
+ZH_HEADS = (
+    "星河 深蓝 云帆 极光 北辰 蓝鲸 青藤 天枢 玄武 启明 赤霄 长风 "
+    "远山 澄明 九章 鸿鹄 灵犀 磐石 拾光 墨子 知微 曜石 松果 鲲鹏"
+).split()
 ZH_TAILS = "科技 智能 数据 机器人 算力 模型 云 芯片 视觉 语音 网络 信息".split()
-EN_HEADS = "Nova Helix Orbit Quanta Lumen Vector Apex Cobalt Zenith Arbor Kestrel Tidal Ember Solace Atlas".split()
+EN_HEADS = (
+    "Nova Helix Orbit Quanta Lumen Vector Apex Cobalt Zenith Arbor Kestrel Tidal Ember Solace Atlas"
+).split()
 EN_TAILS = "AI Labs Robotics Cloud Data Systems Compute Vision".split()
 OUTLETS = ["样例科技日报", "样例财经", "样例快讯", "Sample Tech Wire", "样例周刊", "样例观察"]
 UNITS = ["亿元", "亿美元", "万台", "%", "万用户"]
@@ -45,7 +51,13 @@ CATEGORIES = {
     "policy": "政策与监管",
     "security": "政策与监管",
 }
-REWORDS = [("发布", "推出"), ("完成", "宣布完成"), ("计划", "拟"), ("提升", "提高"), ("用于", "将用于")]
+REWORDS = [
+    ("发布", "推出"),
+    ("完成", "宣布完成"),
+    ("计划", "拟"),
+    ("提升", "提高"),
+    ("用于", "将用于"),
+]
 EN_REWORDS = [("released", "launched"), ("announced", "unveiled"), ("plans", "intends")]
 
 
@@ -68,9 +80,11 @@ class _Beat:
         self.next: dict[str, list[str]] = defaultdict(list)
         self.vocabulary: list[str] = []
         for clause in clauses:
-            words = [w for w in (jieba.lcut(clause) if lang == "zh" else clause.split()) if w.strip()]
+            words = [
+                w for w in (jieba.lcut(clause) if lang == "zh" else clause.split()) if w.strip()
+            ]
             self.vocabulary.extend(words)
-            for a, b in zip(words, words[1:], strict=False):
+            for a, b in itertools.pairwise(words):
                 self.next[a].append(b)
 
     def text(self, rng: random.Random, words: int) -> str:
@@ -78,7 +92,11 @@ class _Beat:
         out = [word]
         while len(out) < words:
             follow = self.next.get(word)
-            word = rng.choice(follow) if follow and rng.random() > 0.35 else rng.choice(self.vocabulary)
+            word = (
+                rng.choice(follow)
+                if follow and rng.random() > 0.35
+                else rng.choice(self.vocabulary)
+            )
             out.append(word)
         return ("" if self.lang == "zh" else " ").join(out)
 
@@ -148,13 +166,17 @@ def main() -> None:
     parser.add_argument("size", type=int)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--per-file", type=int, default=5000, help="items per JSON file")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     items = make_week(args.size, args.seed)
-    (args.out / "week.json").write_text(json.dumps({"items": items}, ensure_ascii=False))
+    for number, start in enumerate(range(0, len(items), args.per_file)):
+        chunk = items[start : start + args.per_file]
+        path = args.out / f"week-{number:03d}.json"
+        path.write_text(json.dumps({"items": chunk}, ensure_ascii=False), encoding="utf-8")
     print(
         f"{len(items)} items, {len({i['dup_group'] for i in items if i['dup_group']})} "
-        f"duplicated events → {args.out / 'week.json'}"
+        f"duplicated events → {args.out}"
     )
 
 

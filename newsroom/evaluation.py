@@ -55,17 +55,24 @@ def dev_items(path: Path) -> tuple[list[SourceItem], list[dict[str, Any]]]:
     return items, rows
 
 
+def _contingency(
+    truth: Sequence[Any], predicted: Sequence[Any]
+) -> tuple[Counter[Any], Counter[Any], Counter[tuple[Any, Any]]]:
+    """Sizes of each true group, each predicted group and each (true, predicted) cell."""
+    return Counter(truth), Counter(predicted), Counter(zip(truth, predicted, strict=True))
+
+
 def b_cubed(truth: Sequence[Any], predicted: Sequence[Any]) -> tuple[float, float, float]:
+    """B-cubed precision, recall and F1, from the contingency table (linear in the items)."""
     n = len(truth)
-    precision = recall = 0.0
-    for i in range(n):
-        same_pred = [j for j in range(n) if predicted[j] == predicted[i]]
-        same_true = [j for j in range(n) if truth[j] == truth[i]]
-        both = sum(1 for j in same_pred if truth[j] == truth[i])
-        precision += both / len(same_pred)
-        recall += both / len(same_true)
-    p, r = precision / n, recall / n
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+    if not n:
+        return 0.0, 0.0, 0.0
+    true_size, pred_size, cells = _contingency(truth, predicted)
+    # Each of the `count` items of cell (t, p) scores count/|p| precision and count/|t| recall.
+    precision = sum(count * count / pred_size[p] for (_, p), count in cells.items()) / n
+    recall = sum(count * count / true_size[t] for (t, _), count in cells.items()) / n
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
 
 
 def _comb2(x: int) -> float:
@@ -95,12 +102,12 @@ def nmi(truth: Sequence[Any], predicted: Sequence[Any]) -> float:
 
 def pair_scores(truth: Sequence[Any], predicted: Sequence[Any]) -> tuple[float, float]:
     """Precision and recall over item pairs placed in the same group."""
-    n = len(truth)
-    true_pairs = {(i, j) for i in range(n) for j in range(i + 1, n) if truth[i] == truth[j]}
-    pred_pairs = {(i, j) for i in range(n) for j in range(i + 1, n) if predicted[i] == predicted[j]}
-    hit = len(true_pairs & pred_pairs)
-    precision = hit / len(pred_pairs) if pred_pairs else 1.0
-    recall = hit / len(true_pairs) if true_pairs else 1.0
+    true_size, pred_size, cells = _contingency(truth, predicted)
+    true_pairs = sum(_comb2(size) for size in true_size.values())
+    pred_pairs = sum(_comb2(size) for size in pred_size.values())
+    hit = sum(_comb2(size) for size in cells.values())
+    precision = hit / pred_pairs if pred_pairs else 1.0
+    recall = hit / true_pairs if true_pairs else 1.0
     return precision, recall
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -126,10 +127,9 @@ def borrow_lexical(
     return out
 
 
-def projected_tfidf(docs: Sequence[list[str]], dimensions: int = 256, seed: int = 7) -> np.ndarray:
-    """Sublinear TF-IDF rows over terms in two or more docs, held sparse and projected onto
-    `dimensions` random Gaussian directions (Johnson-Lindenstrauss: cosines are kept, up to
-    noise), then unit length: the lexical vectors of a week too large for dense TF-IDF."""
+def sparse_tfidf(docs: Sequence[list[str]]) -> Any:
+    """The rows of `tfidf_vectors`, held sparse (CSR): a week of tens of thousands of stories
+    has too many terms for a dense matrix."""
     from scipy.sparse import csr_matrix
 
     frequency = Counter(term for doc in docs for term in set(doc))
@@ -142,27 +142,24 @@ def projected_tfidf(docs: Sequence[list[str]], dimensions: int = 256, seed: int 
                 columns.append(vocabulary[term])
                 idf = math.log((1 + len(docs)) / (1 + frequency[term]))
                 values.append((1 + math.log(count)) * idf)
-    sparse = csr_matrix(
+    matrix = csr_matrix(
         (np.array(values, dtype=np.float32), (rows, columns)),
         shape=(len(docs), max(len(vocabulary), 1)),
     )
-    directions = np.random.default_rng(seed).standard_normal(
-        (sparse.shape[1], dimensions), dtype=np.float32
-    )
-    projected = np.asarray(sparse @ directions, dtype=np.float32)
-    norms = np.linalg.norm(projected, axis=1, keepdims=True)
-    unit: np.ndarray = projected / np.maximum(norms, 1e-12)
-    return unit
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    scale = 1.0 / np.maximum(norms, 1e-12)
+    return csr_matrix(matrix.multiply(scale[:, None]))
 
 
 class OfflineClusterer:
     """Real clustering without a model endpoint.
 
     Up to `full_text_limit` stories, every story is embedded by its whole text and Ward's
-    method runs over all of them. Above it (a week of tens of thousands of items), stories are
-    represented by the title-and-summary vectors dedup already computed plus projected TF-IDF,
-    Ward's method runs on a seeded sample of `sample` stories, and every story then joins the
-    nearest theme centroid, refined by a few k-means rounds."""
+    method runs over all of them. Above it (a week of tens of thousands of items), the same
+    method runs on a seeded sample of `sample` stories, and every other story takes the theme
+    its `neighbours` most similar sampled stories vote for, similarity being the same blend of
+    sentence vectors (of title and summary: the vectors dedup already computed) and TF-IDF
+    (sparse, over the whole week's vocabulary)."""
 
     def __init__(
         self,
@@ -173,7 +170,7 @@ class OfflineClusterer:
         lexical_weight: float = 0.5,
         full_text_limit: int = FULL_TEXT_LIMIT,
         sample: int = 2000,
-        rounds: int = 3,
+        neighbours: int = 7,
     ) -> None:
         self.embedder = embedder
         self.min_themes = min_themes
@@ -182,7 +179,7 @@ class OfflineClusterer:
         self.lexical_weight = lexical_weight
         self.full_text_limit = full_text_limit
         self.sample = sample
-        self.rounds = rounds
+        self.neighbours = neighbours
 
     def large(self, stories: Sequence[Story]) -> bool:
         return len(stories) > self.full_text_limit
@@ -193,15 +190,14 @@ class OfflineClusterer:
         items: Mapping[str, SourceItem],
         docs: Sequence[list[str]] | None = None,
     ) -> Vectors:
-        """Sentence embeddings joined with TF-IDF token vectors, weighted, unit length."""
-        large = self.large(stories)
-        semantic = story_vectors(stories, items, self.embedder, full_text=not large)
+        """Sentence embeddings of the whole text joined with TF-IDF token vectors, weighted,
+        unit length."""
+        semantic = story_vectors(stories, items, self.embedder, full_text=True)
         if not self.lexical_weight:
             return semantic
         if docs is None:
             docs = [tokens(story_text(s, items)) for s in stories]
-        weighted = projected_tfidf(docs) if large else tfidf_vectors(docs)
-        lexical = borrow_lexical(weighted, semantic, [s.lang for s in stories])
+        lexical = borrow_lexical(tfidf_vectors(docs), semantic, [s.lang for s in stories])
         joined = np.hstack(
             [
                 math.sqrt(1 - self.lexical_weight) * semantic,
@@ -214,29 +210,36 @@ class OfflineClusterer:
 
     def assign(self, vectors: Vectors) -> np.ndarray:
         """Cluster labels 0..k-1, k in [min_themes, max_themes] chosen by silhouette."""
-        if len(vectors) > self.full_text_limit:
-            return self._assign_large(vectors)
         return self._assign_exact(vectors)
 
-    def _assign_large(self, vectors: Vectors) -> np.ndarray:
-        """Ward on a seeded sample, then nearest centroid for all, refined by k-means rounds."""
+    def _large(
+        self, stories: Sequence[Story], items: Mapping[str, SourceItem], docs: list[list[str]]
+    ) -> tuple[Vectors, np.ndarray]:
+        """Labels for a large week, and the vectors its themes' centrality is measured in."""
         rng = np.random.default_rng(7)
-        chosen = np.sort(
-            rng.choice(len(vectors), size=min(self.sample, len(vectors)), replace=False)
+        size = min(self.sample, len(stories))
+        chosen = np.sort(rng.choice(len(stories), size=size, replace=False))
+        sample_labels = self.assign(
+            self.vectors([stories[i] for i in chosen], items, [docs[i] for i in chosen])
         )
-        sample_labels = self._assign_exact(vectors[chosen])
-        groups = sorted(set(sample_labels.tolist()))
-        centroids = np.stack([vectors[chosen][sample_labels == g].mean(axis=0) for g in groups])
-        labels = np.zeros(len(vectors), dtype=np.int64)
-        for _ in range(self.rounds + 1):
-            for start in range(0, len(vectors), 8192):
-                block = vectors[start : start + 8192]
-                labels[start : start + 8192] = np.argmax(block @ centroids.T, axis=1)
-            for g in range(len(centroids)):
-                members = labels == g
-                if members.any():
-                    centroids[g] = vectors[members].mean(axis=0)
-        return labels
+        semantic = story_vectors(stories, items, self.embedder, full_text=False)
+        lexical = sparse_tfidf(docs)
+        sample_semantic, sample_lexical = semantic[chosen], lexical[chosen].T.tocsc()
+        groups = int(sample_labels.max()) + 1
+        labels = np.empty(len(stories), dtype=np.int64)
+        count = min(self.neighbours, size)
+        w = self.lexical_weight
+        for start in range(0, len(stories), 4096):
+            stop = min(start + 4096, len(stories))
+            sims = (1 - w) * (semantic[start:stop] @ sample_semantic.T)
+            sims += w * (lexical[start:stop] @ sample_lexical).toarray()
+            nearest = np.argpartition(-sims, count - 1, axis=1)[:, :count]
+            votes = np.zeros((stop - start, groups))
+            rows = np.arange(stop - start)[:, None]
+            np.add.at(votes, (rows, sample_labels[nearest]), np.maximum(sims[rows, nearest], 0))
+            labels[start:stop] = np.argmax(votes, axis=1)
+        labels[chosen] = sample_labels
+        return semantic, labels
 
     def _assign_exact(self, vectors: Vectors) -> np.ndarray:
         from scipy.cluster.hierarchy import fcluster, linkage
@@ -287,14 +290,17 @@ class OfflineClusterer:
         if not stories:
             return []
         docs = [tokens(story_text(s, items)) for s in stories]
-        vectors = self.vectors(stories, items, docs)
-        labels = self.assign(vectors)
+        if self.large(stories):
+            vectors, labels = self._large(stories, items, docs)
+        else:
+            vectors = self.vectors(stories, items, docs)
+            labels = self.assign(vectors)
         groups = sorted(set(labels.tolist()))
         keywords = c_tf_idf(
             [[t for i in np.flatnonzero(labels == group) for t in docs[i]] for group in groups]
         )
-        # Display spellings from the items of (at most) the first 5,000 stories.
-        shown = [items[i] for s in stories[:5000] for i in s.item_ids]
+        # Display spellings from the items of (at most) 1,000 stories.
+        shown = [items[i] for s in stories[:1000] for i in s.item_ids]
         display = _display_forms(shown)
         main_language = Counter(s.lang for s in stories).most_common(1)[0][0]
         out = []
@@ -304,7 +310,7 @@ class OfflineClusterer:
             centrality = vectors[index] @ centroid
             # The headline in the edition's main language, when the theme has one.
             preference = centrality + np.array(
-                [0.0 if stories[i].lang == main_language else -1.0 for i in index]
+                [0.0 if stories[int(i)].lang == main_language else -1.0 for i in index]
             )
             central = stories[int(index[int(np.argmax(preference))])]
             words = [display.get(term, term) for term, _ in ranked]

@@ -191,11 +191,37 @@ def _lsh_pairs(signatures: NDArray[np.uint32], bands: int, rows: int) -> Pairs:
     return codes // n, codes % n
 
 
+def _mutual_nearest(
+    left: NDArray[np.int64], right: NDArray[np.int64], similarity: NDArray[np.float32], k: int
+) -> NDArray[np.bool_]:
+    """For pairs (left, right) with their similarity: is each side among the other's k most
+    similar partners (ties broken by the partner's index)?"""
+    n = len(left)
+    node = np.concatenate([left, right])
+    partner = np.concatenate([right, left])
+    order = np.lexsort((partner, -np.concatenate([similarity, similarity]), node))
+    sorted_node = node[order]
+    first = np.searchsorted(sorted_node, sorted_node, side="left")
+    rank = np.empty(2 * n, dtype=np.int64)
+    rank[order] = np.arange(2 * n) - first
+    mutual: NDArray[np.bool_] = (rank[:n] < k) & (rank[n:] < k)
+    return mutual
+
+
 class Deduplicator:
     """Canonical URL, then MinHash on character n-grams with a numbers check, then (given
     sentence vectors) semantic near-duplicates: embedding similarity at or above `semantic`
     (`cross_lingual` for a pair in two languages, whose similarities run lower), with a shared
-    named entity and agreeing numbers."""
+    named entity and agreeing numbers.
+
+    Groups are connected components, so one loose pair can chain two events together, and a
+    week of tens of thousands of items holds many loose pairs. So every fuzzy pair must also be
+    published within `max_gap_hours` of each other (the reports of one event come within a day
+    or two); a MinHash pair below `confident` Jaccard needs its sentence vectors to agree
+    (at `semantic`); a semantic pair in one language needs some shared wording (Jaccard at
+    least `shared_wording`); and a semantic pair must be mutual nearest neighbours: each among
+    the other's `neighbours` most similar qualifying items (a crowd of similar stories on one
+    beat cannot chain together, the reports of one event can)."""
 
     def __init__(
         self,
@@ -207,6 +233,10 @@ class Deduplicator:
         block: int | None = None,
         bands: tuple[int, int] = (37, 3),
         pair_chunk: int = 1 << 18,
+        max_gap_hours: float = 48.0,
+        confident: float = 0.6,
+        shared_wording: float = 0.1,
+        neighbours: int = 2,
     ) -> None:
         self.threshold = threshold
         self.ngram = ngram
@@ -216,6 +246,10 @@ class Deduplicator:
         self.block = block
         self.bands = bands
         self.pair_chunk = pair_chunk
+        self.max_gap_hours = max_gap_hours
+        self.confident = confident
+        self.shared_wording = shared_wording
+        self.neighbours = neighbours
 
     def groups(self, items: Sequence[SourceItem], vectors: object = None) -> list[list[int]]:
         groups = _Groups(len(items))
@@ -228,16 +262,39 @@ class Deduplicator:
                 by_url[key] = i
         texts = [f"{item.title}\n{item.summary}" for item in items]
         facts = _Facts.of(texts)
-        if len(items) > 1:
-            signatures = minhash_signatures(texts, self.ngram, self.num_perm)
-            left, right = _lsh_pairs(signatures, *self.bands)
-            for start in range(0, len(left), self.pair_chunk):
-                i, j = left[start : start + self.pair_chunk], right[start : start + self.pair_chunk]
-                similar = (signatures[i] == signatures[j]).mean(axis=1) >= self.threshold
-                i, j = i[similar], j[similar]
-                self._join(groups, texts, facts, i, j, need_names=False)
-        if self.semantic and vectors is not None and len(items) > 1:
-            self._semantic(items, texts, facts, np.asarray(vectors, dtype=np.float32), groups)
+        hours = np.array([item.published.timestamp() / 3600 for item in items])
+        matrix = None if vectors is None else np.asarray(vectors, dtype=np.float32)
+        if len(items) < 2:
+            return [[i] for i in range(len(items))]
+        signatures = minhash_signatures(texts, self.ngram, self.num_perm)
+        left, right = _lsh_pairs(signatures, *self.bands)
+        weak: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]] = []
+        for start in range(0, len(left), self.pair_chunk):
+            a = left[start : start + self.pair_chunk]
+            b = right[start : start + self.pair_chunk]
+            jaccard = (signatures[a] == signatures[b]).mean(axis=1)
+            keep = (jaccard >= self.threshold) & (np.abs(hours[a] - hours[b]) <= self.max_gap_hours)
+            if matrix is None or not self.semantic:
+                self._join(groups, texts, facts, a[keep], b[keep], need_names=False)
+                continue
+            # Confident wording merges at once; looser wording needs agreeing vectors and
+            # joins the semantic pairs, which merge only between mutual nearest neighbours.
+            strong = keep & (jaccard >= self.confident)
+            self._join(groups, texts, facts, a[strong], b[strong], need_names=False)
+            a, b = a[keep & ~strong], b[keep & ~strong]
+            similarity = np.einsum("ij,ij->i", matrix[a], matrix[b])
+            agree = (similarity >= self.semantic) & self._agree(texts, facts, a, b, False)
+            weak.append((a[agree], b[agree], similarity[agree]))
+        if self.semantic and matrix is not None:
+            weak.extend(self._semantic(items, texts, facts, matrix, hours, signatures))
+        if weak:
+            first_, second, score = (np.concatenate(parts) for parts in zip(*weak, strict=True))
+            # A pair found by both passes counts once.
+            _, once = np.unique(first_ * len(items) + second, return_index=True)
+            first_, second, score = first_[once], second[once], score[once]
+            mutual = _mutual_nearest(first_, second, score, self.neighbours)
+            for x, y in zip(first_[mutual].tolist(), second[mutual].tolist(), strict=True):
+                groups.union(x, y)
         clusters: dict[int, list[int]] = {}
         for i in range(len(items)):
             clusters.setdefault(groups.find(i), []).append(i)
@@ -253,18 +310,25 @@ class Deduplicator:
         need_names: bool,
     ) -> None:
         """Union the pairs whose numbers agree (and, if asked, that share a named entity)."""
+        ok = self._agree(texts, facts, i, j, need_names)
+        for a, b in zip(i[ok].tolist(), j[ok].tolist(), strict=True):
+            groups.union(a, b)
+
+    @staticmethod
+    def _agree(
+        texts: list[str],
+        facts: _Facts,
+        i: NDArray[np.int64],
+        j: NDArray[np.int64],
+        need_names: bool,
+    ) -> NDArray[np.bool_]:
         ok = facts.numbers_agree(i, j)
         if need_names:
             ok &= facts.names_shared(i, j)
-        spill = facts.overflow[i] | facts.overflow[j]
-        for a, b in zip(i[spill].tolist(), j[spill].tolist(), strict=True):
-            exact = numbers_agree(texts[a], texts[b])
-            if need_names:
-                exact = exact and entities_agree(texts[a], texts[b])
-            if exact:
-                groups.union(a, b)
-        for a, b in zip(i[ok & ~spill].tolist(), j[ok & ~spill].tolist(), strict=True):
-            groups.union(a, b)
+        for k in np.flatnonzero(facts.overflow[i] | facts.overflow[j]).tolist():
+            a, b = texts[int(i[k])], texts[int(j[k])]
+            ok[k] = numbers_agree(a, b) and (not need_names or entities_agree(a, b))
+        return ok
 
     def _semantic(
         self,
@@ -272,28 +336,33 @@ class Deduplicator:
         texts: list[str],
         facts: _Facts,
         matrix: NDArray[np.float32],
-        groups: _Groups,
-    ) -> None:
+        hours: NDArray[np.float64],
+        signatures: NDArray[np.uint32],
+    ) -> list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]]:
+        """Pairs of similar sentence vectors that pass every check, with their similarity."""
         n = len(matrix)
         languages = {lang: k for k, lang in enumerate(sorted({item.lang for item in items}))}
         lang = np.array([languages[item.lang] for item in items])
         floor = min(self.semantic, self.cross_lingual)
         # Row blocks of the upper triangle: memory grows with block × N, not N × N.
         block = self.block or max(64, min(2048, (1 << 26) // max(n, 1)))
+        found = []
         for start in range(0, n, block):
             sims = matrix[start : start + block] @ matrix[start:].T
             rows, columns = np.nonzero(sims >= floor)
             keep = columns > rows
             rows, columns = rows[keep], columns[keep]
             i, j = rows + start, columns + start
-            needed = np.where(lang[i] == lang[j], self.semantic, self.cross_lingual)
-            keep = sims[rows, columns] >= needed
-            i, j = i[keep].astype(np.int64), j[keep].astype(np.int64)
-            if not len(i):
-                continue
-            roots = groups.roots()
-            apart = roots[i] != roots[j]
-            self._join(groups, texts, facts, i[apart], j[apart], need_names=True)
+            same = lang[i] == lang[j]
+            keep = sims[rows, columns] >= np.where(same, self.semantic, self.cross_lingual)
+            keep &= np.abs(hours[i] - hours[j]) <= self.max_gap_hours
+            i, j, same = i[keep].astype(np.int64), j[keep].astype(np.int64), same[keep]
+            wording = (signatures[i] == signatures[j]).mean(axis=1)
+            keep = ~same | (wording >= self.shared_wording)
+            i, j = i[keep], j[keep]
+            keep = self._agree(texts, facts, i, j, need_names=True)
+            found.append((i[keep], j[keep], sims[i[keep] - start, j[keep] - start]))
+        return found
 
     def stories(self, items: Sequence[SourceItem], vectors: object = None) -> list[Story]:
         out = []
