@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from newsroom.agents.dedup import item_vectors
 from newsroom.errors import UsageError
 from newsroom.models import Claim, SourceItem
 from newsroom.tools.formats import guess_lang
@@ -116,7 +115,7 @@ def evaluate_clusters(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
 
     items, rows = dev_items(path)
     engine = offline_engine()
-    stories = engine.deduplicator.stories(items, item_vectors(items, engine.embedder))
+    stories = engine.deduplicator.stories(items, engine.embedder)
     themes = asyncio.run(engine.clusterer.themes(stories, {it.id: it for it in items}))
     story_of = {item_id: s.id for s in stories for item_id in s.item_ids}
     theme_of = {story_id: t.id for t in themes for story_id in t.story_ids}

@@ -7,7 +7,7 @@ pairs rather than with Python work per pair."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,9 +167,35 @@ class _Facts:
         return shared
 
 
-def _lsh_pairs(signatures: NDArray[np.uint32], bands: int, rows: int) -> Pairs:
-    """Candidate pairs (i < j): items whose signatures agree on all rows of some band."""
-    found = []
+def _bucket_pairs(
+    order: NDArray[np.int64],
+    starts: NDArray[np.int64],
+    sizes: NDArray[np.int64],
+    n: int,
+    chunk: int,
+) -> Iterator[NDArray[np.int64]]:
+    """Every pair (as i * n + j, i < j) within each bucket, in pieces of about `chunk`."""
+    for size in np.unique(sizes[sizes > 1]).tolist():
+        firsts = starts[sizes == size]
+        i, j = np.triu_indices(size, 1)
+        per_piece = max(1, chunk // len(i))
+        for k in range(0, len(firsts), per_piece):
+            # Buckets of one size at a time: a (buckets, size) array of members.
+            members = np.sort(order[firsts[k : k + per_piece, None] + np.arange(size)], axis=1)
+            yield (members[:, i] * n + members[:, j]).ravel()
+
+
+def _lsh_pairs(
+    signatures: NDArray[np.uint32],
+    bands: int,
+    rows: int,
+    min_jaccard: float = 0.0,
+    chunk: int = 1 << 18,
+) -> Pairs:
+    """Candidate pairs (i < j): items whose signatures agree on all rows of some band, and
+    whose estimated Jaccard is at least `min_jaccard`. Each band's pairs are filtered as they
+    come, so chance collisions on common n-grams never pile up in memory."""
+    kept = []
     n = len(signatures)
     weights = np.uint64(0x9E3779B97F4A7C15) ** np.arange(1, rows + 1, dtype=np.uint64)
     for band in range(bands):
@@ -179,15 +205,17 @@ def _lsh_pairs(signatures: NDArray[np.uint32], bands: int, rows: int) -> Pairs:
         sorted_keys = keys[order]
         starts = np.concatenate([[0], np.flatnonzero(np.diff(sorted_keys)) + 1])
         sizes = np.diff(np.concatenate([starts, [n]]))
-        # Buckets of one size at a time: a (buckets, size) array of members, every column pair.
-        for size in np.unique(sizes[sizes > 1]).tolist():
-            members = np.sort(order[starts[sizes == size][:, None] + np.arange(size)], axis=1)
-            i, j = np.triu_indices(size, 1)
-            found.append((members[:, i] * n + members[:, j]).ravel())
-    if not found:
+        for codes in _bucket_pairs(order, starts, sizes, n, chunk):
+            if min_jaccard:
+                i, j = codes // n, codes % n
+                codes = codes[(signatures[i] == signatures[j]).mean(axis=1) >= min_jaccard]
+            kept.append(codes)
+        if sum(len(k) for k in kept) > chunk:
+            kept = [np.unique(np.concatenate(kept))]
+    if not kept:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    codes = np.unique(np.concatenate(found))
+    codes = np.unique(np.concatenate(kept))
     return codes // n, codes % n
 
 
@@ -206,6 +234,27 @@ def _mutual_nearest(
     rank[order] = np.arange(2 * n) - first
     mutual: NDArray[np.bool_] = (rank[:n] < k) & (rank[n:] < k)
     return mutual
+
+
+def _components(groups: _Groups, size: int) -> list[list[int]]:
+    clusters: dict[int, list[int]] = {}
+    for i in range(size):
+        clusters.setdefault(groups.find(i), []).append(i)
+    return list(clusters.values())
+
+
+def _lead_key(item: SourceItem) -> tuple[bool, int, float]:
+    """The item that leads a story: Chinese first, then the longest summary, then the earliest."""
+    return (item.lang == "zh", len(item.summary), -item.published.timestamp())
+
+
+def _leads(items: Sequence[SourceItem], roots: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The lead item of each group (groups given by each item's root), in order of root."""
+    best: dict[int, int] = {}
+    for i, root in enumerate(roots.tolist()):
+        if root not in best or _lead_key(items[i]) > _lead_key(items[best[root]]):
+            best[root] = i
+    return np.array([best[r] for r in sorted(best)], dtype=np.int64)
 
 
 class Deduplicator:
@@ -252,6 +301,9 @@ class Deduplicator:
         self.neighbours = neighbours
 
     def groups(self, items: Sequence[SourceItem], vectors: object = None) -> list[list[int]]:
+        """Indexes of items, grouped by event. `vectors` is either the items' sentence vectors
+        (rows in item order) or an embedder (anything with `encode(texts)`), which is then
+        asked only for the texts that matter: one per group of near-identical items."""
         groups = _Groups(len(items))
         by_url: dict[str, int] = {}
         for i, item in enumerate(items):
@@ -260,45 +312,64 @@ class Deduplicator:
                 groups.union(by_url[key], i)
             else:
                 by_url[key] = i
+        if len(items) < 2:
+            return [[i] for i in range(len(items))]
         texts = [f"{item.title}\n{item.summary}" for item in items]
         facts = _Facts.of(texts)
         hours = np.array([item.published.timestamp() / 3600 for item in items])
-        matrix = None if vectors is None else np.asarray(vectors, dtype=np.float32)
-        if len(items) < 2:
-            return [[i] for i in range(len(items))]
+        semantic = bool(self.semantic) and vectors is not None
         signatures = minhash_signatures(texts, self.ngram, self.num_perm)
-        left, right = _lsh_pairs(signatures, *self.bands)
-        weak: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]] = []
-        for start in range(0, len(left), self.pair_chunk):
-            a = left[start : start + self.pair_chunk]
-            b = right[start : start + self.pair_chunk]
-            jaccard = (signatures[a] == signatures[b]).mean(axis=1)
-            keep = (jaccard >= self.threshold) & (np.abs(hours[a] - hours[b]) <= self.max_gap_hours)
-            if matrix is None or not self.semantic:
-                self._join(groups, texts, facts, a[keep], b[keep], need_names=False)
-                continue
-            # Confident wording merges at once; looser wording needs agreeing vectors and
-            # joins the semantic pairs, which merge only between mutual nearest neighbours.
-            strong = keep & (jaccard >= self.confident)
-            self._join(groups, texts, facts, a[strong], b[strong], need_names=False)
-            a, b = a[keep & ~strong], b[keep & ~strong]
-            similarity = np.einsum("ij,ij->i", matrix[a], matrix[b])
-            agree = (similarity >= self.semantic) & self._agree(texts, facts, a, b, False)
-            weak.append((a[agree], b[agree], similarity[agree]))
-        if self.semantic and matrix is not None:
-            weak.extend(self._semantic(items, texts, facts, matrix, hours, signatures))
-        if weak:
-            first_, second, score = (np.concatenate(parts) for parts in zip(*weak, strict=True))
-            # A pair found by both passes counts once.
-            _, once = np.unique(first_ * len(items) + second, return_index=True)
-            first_, second, score = first_[once], second[once], score[once]
-            mutual = _mutual_nearest(first_, second, score, self.neighbours)
-            for x, y in zip(first_[mutual].tolist(), second[mutual].tolist(), strict=True):
-                groups.union(x, y)
-        clusters: dict[int, list[int]] = {}
-        for i in range(len(items)):
-            clusters.setdefault(groups.find(i), []).append(i)
-        return list(clusters.values())
+        left, right = _lsh_pairs(signatures, *self.bands, min_jaccard=self.threshold)
+        near = np.abs(hours[left] - hours[right]) <= self.max_gap_hours
+        left, right = left[near], right[near]
+        jaccard = np.concatenate(
+            [
+                (
+                    signatures[left[k : k + self.pair_chunk]]
+                    == signatures[right[k : k + self.pair_chunk]]
+                ).mean(axis=1)
+                for k in range(0, len(left), self.pair_chunk)
+            ]
+            or [np.zeros(0)]
+        )
+        if not semantic:
+            self._join(groups, texts, facts, left, right, need_names=False)
+            return _components(groups, len(items))
+        # Confident wording merges at once. Looser wording, and similar sentence vectors, are
+        # weighed between the groups so far, each represented by its lead item, and merge only
+        # between mutual nearest neighbours.
+        strong = jaccard >= self.confident
+        self._join(groups, texts, facts, left[strong], right[strong], need_names=False)
+        roots = groups.roots()
+        leads = _leads(items, roots)
+        lead_of = leads[np.searchsorted(roots[leads], roots)]  # each item's group lead
+        if hasattr(vectors, "encode"):
+            matrix = np.zeros((len(items), 512), dtype=np.float32)
+            matrix[leads] = vectors.encode([f"{items[i].title} {items[i].summary}" for i in leads])
+        else:
+            matrix = np.asarray(vectors, dtype=np.float32)
+        a, b = left[~strong], right[~strong]
+        agree = self._agree(texts, facts, a, b, False)
+        a, b = lead_of[a[agree]], lead_of[b[agree]]
+        apart = a != b
+        a, b = np.minimum(a[apart], b[apart]), np.maximum(a[apart], b[apart])
+        similarity = np.einsum("ij,ij->i", matrix[a], matrix[b])
+        weak = [
+            (
+                a[similarity >= self.semantic],
+                b[similarity >= self.semantic],
+                similarity[similarity >= self.semantic],
+            )
+        ]
+        weak.extend(self._semantic(items, texts, facts, matrix, hours, signatures, leads))
+        first_, second, score = (np.concatenate(parts) for parts in zip(*weak, strict=True))
+        # A pair found by both passes counts once.
+        _, once = np.unique(first_ * len(items) + second, return_index=True)
+        first_, second, score = first_[once], second[once], score[once]
+        mutual = _mutual_nearest(first_, second, score, self.neighbours)
+        for x, y in zip(first_[mutual].tolist(), second[mutual].tolist(), strict=True):
+            groups.union(x, y)
+        return _components(groups, len(items))
 
     def _join(
         self,
@@ -338,39 +409,51 @@ class Deduplicator:
         matrix: NDArray[np.float32],
         hours: NDArray[np.float64],
         signatures: NDArray[np.uint32],
+        among: NDArray[np.int64],
     ) -> list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]]:
-        """Pairs of similar sentence vectors that pass every check, with their similarity."""
-        n = len(matrix)
+        """Pairs (i < j) of the items `among` whose sentence vectors are similar and that pass
+        every check, with their similarity. The items are taken in time order, and each row
+        block is compared only with the items published up to `max_gap_hours` after it."""
+        order = among[np.argsort(hours[among], kind="stable")]
+        times = hours[order]
+        vectors = matrix[order]
         languages = {lang: k for k, lang in enumerate(sorted({item.lang for item in items}))}
-        lang = np.array([languages[item.lang] for item in items])
+        lang = np.array([languages[items[int(i)].lang] for i in order])
         floor = min(self.semantic, self.cross_lingual)
+        n = len(order)
         # Row blocks of the upper triangle: memory grows with block × N, not N × N.
         block = self.block or max(64, min(2048, (1 << 26) // max(n, 1)))
         found = []
         for start in range(0, n, block):
-            sims = matrix[start : start + block] @ matrix[start:].T
+            stop = int(
+                np.searchsorted(
+                    times, times[min(start + block, n) - 1] + self.max_gap_hours, side="right"
+                )
+            )
+            sims = vectors[start : start + block] @ vectors[start:stop].T
             rows, columns = np.nonzero(sims >= floor)
             keep = columns > rows
             rows, columns = rows[keep], columns[keep]
-            i, j = rows + start, columns + start
-            same = lang[i] == lang[j]
+            p, q = rows + start, columns + start
+            same = lang[p] == lang[q]
             keep = sims[rows, columns] >= np.where(same, self.semantic, self.cross_lingual)
-            keep &= np.abs(hours[i] - hours[j]) <= self.max_gap_hours
-            i, j, same = i[keep].astype(np.int64), j[keep].astype(np.int64), same[keep]
+            keep &= np.abs(times[p] - times[q]) <= self.max_gap_hours
+            rows, columns, same = rows[keep], columns[keep], same[keep]
+            i, j = order[rows + start], order[columns + start]
             wording = (signatures[i] == signatures[j]).mean(axis=1)
             keep = ~same | (wording >= self.shared_wording)
-            i, j = i[keep], j[keep]
+            rows, columns, i, j = rows[keep], columns[keep], i[keep], j[keep]
             keep = self._agree(texts, facts, i, j, need_names=True)
-            found.append((i[keep], j[keep], sims[i[keep] - start, j[keep] - start]))
+            similarity = sims[rows[keep], columns[keep]]
+            i, j = i[keep], j[keep]
+            found.append((np.minimum(i, j), np.maximum(i, j), similarity))
         return found
 
     def stories(self, items: Sequence[SourceItem], vectors: object = None) -> list[Story]:
         out = []
         for members in self.groups(items, vectors):
             chosen = [items[i] for i in members]
-            lead = max(
-                chosen, key=lambda it: (it.lang == "zh", len(it.summary), -it.published.timestamp())
-            )
+            lead = max(chosen, key=_lead_key)
             out.append(
                 Story(
                     id=f"s-{lead.id}",

@@ -14,7 +14,6 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from newsroom.agents import Engine
-from newsroom.agents.dedup import item_vectors
 from newsroom.errors import EmptyWeek, GuardTripped
 from newsroom.graphs.state import WeeklyInput, WeeklyState
 from newsroom.guards.loops import check_progress
@@ -125,9 +124,9 @@ def after_research(state: WeeklyState) -> Literal["dedup", "__end__"]:
 @step("clusterer", "dedup")
 async def dedup(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     engine = runtime.context.engine
-    items = state["items"]
-    vectors = item_vectors(items, engine.embedder)
-    return {"stories": engine.deduplicator.stories(items, vectors)}
+    # The embedder is asked only for what dedup needs: one text per group of near-identical
+    # items (and the clusterer then finds those vectors cached).
+    return {"stories": engine.deduplicator.stories(state["items"], engine.embedder)}
 
 
 @step("clusterer", "cluster")
@@ -239,9 +238,7 @@ async def publish_partial(
     if not items:
         return {}
     embedder = ctx.engine.embedder
-    stories = values.get("stories") or Deduplicator().stories(
-        list(items.values()), item_vectors(list(items.values()), embedder)
-    )
+    stories = values.get("stories") or Deduplicator().stories(list(items.values()), embedder)
     themes = values.get("themes") or OfflineClusterer(embedder).build_themes(stories, items)
     draft = values.get("draft")
     if draft is None:
