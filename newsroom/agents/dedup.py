@@ -167,6 +167,11 @@ class _Facts:
         return shared
 
 
+# A band bucket this full holds items that merely share common n-grams (every text on one beat
+# has "模型"): it says nothing about duplicates and would cost its size squared. Skipped.
+MAX_BUCKET = 1000
+
+
 def _bucket_pairs(
     order: NDArray[np.int64],
     starts: NDArray[np.int64],
@@ -175,7 +180,7 @@ def _bucket_pairs(
     chunk: int,
 ) -> Iterator[NDArray[np.int64]]:
     """Every pair (as i * n + j, i < j) within each bucket, in pieces of about `chunk`."""
-    for size in np.unique(sizes[sizes > 1]).tolist():
+    for size in np.unique(sizes[(sizes > 1) & (sizes <= MAX_BUCKET)]).tolist():
         firsts = starts[sizes == size]
         i, j = np.triu_indices(size, 1)
         per_piece = max(1, chunk // len(i))
@@ -277,7 +282,7 @@ class Deduplicator:
         threshold: float = 0.3,
         ngram: int = 2,
         num_perm: int = 128,
-        semantic: float = 0.7,
+        semantic: float = 0.75,
         cross_lingual: float = 0.65,
         block: int | None = None,
         bands: tuple[int, int] = (37, 3),

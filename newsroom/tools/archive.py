@@ -46,6 +46,18 @@ def build_archive_server(folder: Path, tz: str = "Asia/Shanghai") -> FastMCP:
             "outside_window": len(result.items) - len(chosen),
         }
 
+    @server.tool(
+        name="search",
+        description="Items in [start, end) whose title, summary or body contain every word of "
+        "`query` (case-insensitive), most matches first, at most `limit`.",
+    )
+    def search(
+        query: str, start: str, end: str, ctx: Context[Any, Any, Any], limit: int = 20
+    ) -> dict[str, Any]:
+        with server_span("archive search", ctx.request_context.meta) as span:
+            span.set_attribute(sc.MCP_SERVER, "archive")
+            return {"items": search_items(_items(start, end)["items"], query, limit)}
+
     @server.tool(name="item", description="The full record of one item, by its id.")
     def item(id: str, ctx: Context[Any, Any, Any]) -> dict[str, Any]:
         with server_span("archive item", ctx.request_context.meta) as span:
@@ -61,6 +73,21 @@ def build_archive_server(folder: Path, tz: str = "Asia/Shanghai") -> FastMCP:
         raise ValueError(f"no item with id {id!r} in the archive")
 
     return server
+
+
+def search_items(rows: list[dict[str, Any]], query: str, limit: int) -> list[dict[str, Any]]:
+    words = [w.lower() for w in query.split() if w.strip()]
+    if not words:
+        raise ValueError("query is empty")
+    if not 1 <= limit <= 200:
+        raise ValueError(f"limit {limit} is not between 1 and 200")
+    scored = []
+    for row in rows:
+        text = " ".join(str(row.get(k, "")) for k in ("title", "summary", "body")).lower()
+        if all(w in text for w in words):
+            scored.append((-sum(text.count(w) for w in words), str(row["published"]), row))
+    scored.sort(key=lambda entry: (entry[0], entry[1]))
+    return [row for _, _, row in scored[:limit]]
 
 
 def _moment(text: str, name: str) -> datetime:

@@ -103,24 +103,83 @@ def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return leaves[0] if len(leaves) == 1 else group
 
 
+@dataclass(frozen=True)
+class ServerSpec:
+    """One of newsroom's own MCP servers and its settings. Only these can be started: the
+    command is always this Python running `newsroom mcp NAME`; settings travel as arguments."""
+
+    name: Literal["archive", "feeds", "web"]
+    folder: Path | None = None  # archive
+    tz: str = "Asia/Shanghai"
+    allow_hosts: tuple[str, ...] = ()  # feeds, web: the fetch policy
+    timeout: float = 15.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+
+    def policy(self) -> Any:
+        from newsroom.tools.fetch import FetchPolicy
+
+        return FetchPolicy.of(
+            self.allow_hosts,
+            timeout=self.timeout,
+            max_bytes=self.max_bytes,
+            max_redirects=self.max_redirects,
+        )
+
+    def build(self) -> Any:
+        """The server object, for the in-memory transport or `newsroom mcp`."""
+        if self.name == "archive":
+            from newsroom.config import bundled_sources
+            from newsroom.tools.archive import build_archive_server
+
+            return build_archive_server(self.folder or bundled_sources(), self.tz)
+        if self.name == "feeds":
+            from newsroom.tools.feeds import build_feeds_server
+
+            return build_feeds_server(self.policy(), self.tz)
+        from newsroom.tools.web import build_web_server
+
+        return build_web_server(self.policy())
+
+    def arguments(self) -> list[str]:
+        args = ["-m", "newsroom", "mcp", self.name, "--transport", "stdio", "--tz", self.tz]
+        if self.folder is not None:
+            args += ["--folder", str(self.folder)]
+        for host in self.allow_hosts:
+            args += ["--allow-host", host]
+        if self.name != "archive":
+            args += ["--timeout", str(self.timeout), "--max-bytes", str(self.max_bytes)]
+            args += ["--max-redirects", str(self.max_redirects)]
+        return args
+
+
 @asynccontextmanager
-async def open_archive(config: ArchiveConfig) -> AsyncIterator[ToolSession]:
-    """A session with the archive server, in this process or as a stdio subprocess."""
+async def open_server(
+    spec: ServerSpec, transport: Transport = "memory", trace_file: Path | None = None
+) -> AsyncIterator[ToolSession]:
+    """A session with one server, in this process or as a stdio subprocess."""
     try:
-        async with _open_archive(config) as session:
+        async with _open_server(spec, transport, trace_file) as session:
             yield session
     except BaseExceptionGroup as group:
         raise _single(group) from None
 
 
 @asynccontextmanager
-async def _open_archive(config: ArchiveConfig) -> AsyncIterator[ToolSession]:
-    if config.transport == "memory":
-        from newsroom.tools.archive import build_archive_server
+async def open_archive(config: ArchiveConfig) -> AsyncIterator[ToolSession]:
+    """A session with the archive server, in this process or as a stdio subprocess."""
+    spec = ServerSpec("archive", folder=config.folder, tz=config.tz)
+    async with open_server(spec, config.transport, config.trace_file) as session:
+        yield session
 
-        server = build_archive_server(config.folder, config.tz)
-        async with create_connected_server_and_client_session(server) as session:
-            yield ToolSession("archive", session)
+
+@asynccontextmanager
+async def _open_server(
+    spec: ServerSpec, transport: Transport, trace_file: Path | None
+) -> AsyncIterator[ToolSession]:
+    if transport == "memory":
+        async with create_connected_server_and_client_session(spec.build()) as session:
+            yield ToolSession(spec.name, session)
         return
     import os
 
@@ -128,10 +187,9 @@ async def _open_archive(config: ArchiveConfig) -> AsyncIterator[ToolSession]:
 
     env = get_default_environment()
     env.update({k: v for k, v in os.environ.items() if k.startswith("OTEL_")})
-    if config.trace_file is not None:
-        env["NEWSROOM_TRACE_FILE"] = str(config.trace_file)
-    args = ["-m", "newsroom", "mcp", "archive", "--folder", str(config.folder), "--tz", config.tz]
-    params = StdioServerParameters(command=sys.executable, args=args, env=env)
+    if trace_file is not None:
+        env["NEWSROOM_TRACE_FILE"] = str(trace_file)
+    params = StdioServerParameters(command=sys.executable, args=spec.arguments(), env=env)
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
-        yield ToolSession("archive", session)
+        yield ToolSession(spec.name, session)
