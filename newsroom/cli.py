@@ -52,7 +52,10 @@ def run(
     ] = None,
     sources: Annotated[
         Path | None,
-        typer.Option(help="Folder of digests, feeds and JSON [default: bundled 2026-W06 samples]."),
+        typer.Option(
+            help="A folder of digests, feeds and JSON, or a sources file (.toml) of feeds, "
+            "archive folders and pages [default: bundled 2026-W06 samples]."
+        ),
     ] = None,
     engine: Annotated[
         str | None,
@@ -292,32 +295,117 @@ def _detail(node: str, delta: dict[str, Any]) -> str:
     return ""
 
 
-@mcp_app.command("archive")
-def mcp_archive(
-    folder: Annotated[
-        Path | None, typer.Option(help="Folder to serve [default: bundled samples].")
-    ] = None,
-    tz: Annotated[str, typer.Option(help="Time zone for digest dates.")] = "Asia/Shanghai",
-) -> None:
-    """Serve the archive MCP server over stdio."""
-    from newsroom.config import bundled_sources
-    from newsroom.tools.archive import build_archive_server
-    from newsroom.weeks import zone
+McpTransport = Annotated[
+    str, typer.Option(help="stdio, or http (streamable HTTP on --host/--port, path /mcp).")
+]
+McpHost = Annotated[str, typer.Option(help="Address to listen on (http).")]
+McpPort = Annotated[int, typer.Option(help="Port to listen on (http).")]
+AllowHosts = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-host",
+        help="A host the fetcher may reach although it is not public (repeatable).",
+    ),
+]
 
-    try:
-        zone(tz)
-    except NewsroomError as exc:
-        raise _fail(exc) from None
+
+def _serve_mcp(spec: Any, transport: str, host: str, port: int) -> None:
     import os
     from contextlib import ExitStack
 
+    from newsroom.weeks import zone
+
+    try:
+        zone(spec.tz)
+        if transport not in {"stdio", "http"}:
+            raise UsageError(f"--transport must be stdio or http, not {transport!r}")
+        if transport == "http" and host not in {"127.0.0.1", "localhost", "::1"}:
+            print(
+                f"warning: serving {spec.name} on {host}:{port} without authentication",
+                file=sys.stderr,
+            )
+    except NewsroomError as exc:
+        raise _fail(exc) from None
     with ExitStack() as stack:
         if os.environ.get("NEWSROOM_TRACE_FILE"):  # started by a run: its spans join the run's
             from newsroom.observability.tracing import JsonlSpanExporter, exporting
 
             trace_file = Path(os.environ["NEWSROOM_TRACE_FILE"])
             stack.enter_context(exporting(JsonlSpanExporter(trace_file)))
-        build_archive_server(folder or bundled_sources(), tz).run("stdio")
+        server = spec.build()
+        if transport == "stdio":
+            server.run("stdio")
+        else:
+            server.settings.host, server.settings.port = host, port
+            server.run("streamable-http")
+
+
+@mcp_app.command("archive")
+def mcp_archive(
+    folder: Annotated[
+        Path | None, typer.Option(help="Folder to serve [default: bundled samples].")
+    ] = None,
+    tz: Annotated[str, typer.Option(help="Time zone for digest dates.")] = "Asia/Shanghai",
+    transport: McpTransport = "stdio",
+    host: McpHost = "127.0.0.1",
+    port: McpPort = 8801,
+) -> None:
+    """The archive server: items for a date range from a folder, and keyword search."""
+    from newsroom.tools.client import ServerSpec
+
+    _serve_mcp(ServerSpec("archive", folder=folder, tz=tz), transport, host, port)
+
+
+@mcp_app.command("feeds")
+def mcp_feeds(
+    tz: Annotated[str, typer.Option(help="Time zone for dates without one.")] = "Asia/Shanghai",
+    allow_host: AllowHosts = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per fetch.")] = 15.0,
+    max_bytes: Annotated[int, typer.Option(help="Body size cap.")] = 5_000_000,
+    max_redirects: Annotated[int, typer.Option(help="Redirects followed at most.")] = 5,
+    transport: McpTransport = "stdio",
+    host: McpHost = "127.0.0.1",
+    port: McpPort = 8802,
+) -> None:
+    """The feeds server: RSS, Atom and JSON Feed over the web, with conditional requests."""
+    from newsroom.tools.client import ServerSpec
+
+    spec = ServerSpec(
+        "feeds",
+        tz=tz,
+        allow_hosts=tuple(allow_host or ()),
+        timeout=timeout,
+        max_bytes=max_bytes,
+        max_redirects=max_redirects,
+    )
+    _serve_mcp(spec, transport, host, port)
+
+
+@mcp_app.command("web")
+def mcp_web(
+    tz: Annotated[str, typer.Option(help="Time zone (unused by pages; kept for symmetry).")] = (
+        "Asia/Shanghai"
+    ),
+    allow_host: AllowHosts = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per fetch.")] = 15.0,
+    max_bytes: Annotated[int, typer.Option(help="Body size cap.")] = 5_000_000,
+    max_redirects: Annotated[int, typer.Option(help="Redirects followed at most.")] = 5,
+    transport: McpTransport = "stdio",
+    host: McpHost = "127.0.0.1",
+    port: McpPort = 8803,
+) -> None:
+    """The web server: one page's article text, title, date and language."""
+    from newsroom.tools.client import ServerSpec
+
+    spec = ServerSpec(
+        "web",
+        tz=tz,
+        allow_hosts=tuple(allow_host or ()),
+        timeout=timeout,
+        max_bytes=max_bytes,
+        max_redirects=max_redirects,
+    )
+    _serve_mcp(spec, transport, host, port)
 
 
 @eval_app.command("cluster")

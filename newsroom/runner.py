@@ -32,6 +32,7 @@ from newsroom.observability.metrics import snapshot as metrics_snapshot
 from newsroom.observability.store import run_folder
 from newsroom.observability.tracing import JsonlSpanExporter, exporting, flush, tracer
 from newsroom.publish import FrontMatter, write_atomic
+from newsroom.sources import is_sources_file, load_sources
 from newsroom.tools.client import ArchiveConfig, Transport
 from newsroom.weeks import parse_week
 
@@ -80,10 +81,16 @@ async def run_week(
 
     window = parse_week(options.week, options.tz)
     folder = options.out_dir / window.week
-    if not options.sources.exists():
+    if is_sources_file(options.sources):
+        sources_file = load_sources(options.sources)  # a bad file is a usage error, exit 2
+    elif not options.sources.exists():
         raise SourceUnavailable(f"source folder {options.sources} does not exist")
-    if not options.sources.is_dir():
-        raise SourceUnavailable(f"source path {options.sources} is not a folder")
+    elif not options.sources.is_dir():
+        raise SourceUnavailable(
+            f"source path {options.sources} is neither a folder nor a sources file (.toml)"
+        )
+    else:
+        sources_file = None
     if (folder / "weekly.md").exists() and not options.force and not options.resume:
         raise AlreadyPublished(
             f"{window.week} is already published at {folder / 'weekly.md'}; "
@@ -112,6 +119,7 @@ async def run_week(
         front_matter=options.front_matter,
         categories=options.categories,
         day=options.day,
+        sources=sources_file,
     )
     db = checkpointer_path(options.out_dir)
     db.parent.mkdir(parents=True, exist_ok=True)

@@ -110,6 +110,11 @@ class SourcesFile(BaseModel):
         return [s for s in self.sources if s.kind == kind]
 
 
+def is_sources_file(path: Path) -> bool:
+    """`--sources` names a sources file (TOML), not an archive folder."""
+    return path.suffix.lower() == ".toml"
+
+
 def load_sources(path: Path) -> SourcesFile:
     """Read and validate a sources file; every bad entry is named in one UsageError."""
     try:

@@ -18,7 +18,7 @@ ARGS = {"start": WEEK.start.isoformat(), "end": WEEK.end.isoformat()}
 async def _items(config: ArchiveConfig) -> dict[str, object]:
     async with open_archive(config) as archive:
         tools = await archive.session.list_tools()
-        assert [tool.name for tool in tools.tools] == ["items", "item"]
+        assert [tool.name for tool in tools.tools] == ["items", "search", "item"]
         payload = await archive.call("items", ARGS)
         assert archive.calls == 1
         return payload

@@ -22,6 +22,7 @@ class WeeklyState(TypedDict, total=False):
     week: str
     items: list[SourceItem]
     problems: list[SourceProblem]
+    failed_sources: list[str]  # sources (from a sources file) that gave nothing this run
     outside_window: int
     stories: list[Story]
     themes: list[Theme]

@@ -14,14 +14,16 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from newsroom.agents import Engine
+from newsroom.agents.researcher import Research
 from newsroom.errors import EmptyWeek, GuardTripped
 from newsroom.graphs.state import WeeklyInput, WeeklyState
 from newsroom.guards.loops import check_progress
 from newsroom.llm import usage_delta
-from newsroom.models import SourceItem
+from newsroom.models import Draft, SourceItem
 from newsroom.observability import semconv as sc
 from newsroom.observability.tracing import traced_agent
 from newsroom.publish import FrontMatter, publish_edition
+from newsroom.sources import SourcesFile
 from newsroom.tools.client import ArchiveConfig, open_archive
 from newsroom.weeks import WeekWindow
 
@@ -39,6 +41,7 @@ class RunContext:
     front_matter: FrontMatter = field(default_factory=FrontMatter)
     categories: dict[str, str] | None = None  # digest categories: name → description
     day: date | None = None  # also publish that day's digest
+    sources: SourcesFile | None = None  # a sources file, instead of the archive folder
 
 
 def _items(state: Mapping[str, Any]) -> dict[str, SourceItem]:
@@ -85,20 +88,32 @@ def step(agent: str, name: str) -> Callable[[Node], Node]:
 @step("researcher", "research")
 async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
-    async with open_archive(ctx.archive) as archive:
-        found = await ctx.engine.researcher.gather(ctx.window, archive)
-        calls = archive.calls
+    failed: list[str] = []
+    if ctx.sources is not None:
+        from newsroom.tools.gather import gather, open_servers
+
+        async with open_servers(
+            ctx.sources, ctx.window.tz, ctx.archive.transport, ctx.archive.trace_file
+        ) as servers:
+            gathered = await gather(ctx.window, ctx.sources, servers)
+        found = Research(gathered.items, gathered.problems, gathered.outside_window)
+        calls, failed, where = gathered.calls, gathered.failed_sources, str(ctx.sources.path)
+    else:
+        async with open_archive(ctx.archive) as archive:
+            found = await ctx.engine.researcher.gather(ctx.window, archive)
+            calls, where = archive.calls, str(ctx.archive.folder)
     if not found.items:
         unread = "; ".join(f"{p.origin}: {p.message}" for p in found.problems[:5])
         raise EmptyWeek(
             f"no item published in {ctx.window.week} ({ctx.window.start:%Y-%m-%d} to "
-            f"{ctx.window.days[-1]:%Y-%m-%d}, {ctx.window.tz}) in {ctx.archive.folder}"
+            f"{ctx.window.days[-1]:%Y-%m-%d}, {ctx.window.tz}) in {where}"
             + (f"; could not read {unread}" if unread else ""),
             problems=found.problems,
         )
     update: dict[str, Any] = {
         "items": found.items,
         "problems": found.problems,
+        "failed_sources": failed,
         "outside_window": found.outside_window,
         "tool_calls": calls,
     }
@@ -204,7 +219,7 @@ async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str,
         window=ctx.window,
         engine=ctx.engine.name,
         run_id=ctx.run_id,
-        draft=state["draft"],
+        draft=with_source_notes(state["draft"], state),
         verdicts=state["verdicts"],
         themes=state["themes"],
         stories=state["stories"],
@@ -215,6 +230,17 @@ async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str,
         day=ctx.day,
     )
     return {"published": paths}
+
+
+def with_source_notes(draft: Draft, state: Mapping[str, Any]) -> Draft:
+    """The draft with a note naming every source that gave nothing this run, and why."""
+    failed = state.get("failed_sources") or []
+    if not failed:
+        return draft
+    reasons = {p.origin: p.message for p in state.get("problems", []) if p.origin in set(failed)}
+    named = "；".join(f"{name}（{reasons.get(name, '无法读取')}）" for name in failed)
+    note = f"以下来源本期未能读取，相关内容未纳入：{named}。"
+    return draft.model_copy(update={"notes": [*draft.notes, note]})
 
 
 def _categories(ctx: RunContext, stories: Any, items: Mapping[str, SourceItem]) -> dict[str, str]:
@@ -253,7 +279,7 @@ async def publish_partial(
         f"本期在生成过程中被守卫“{tripped.guard}”停止：{tripped}。以下只包含已完成、"
         "并经事实核查的部分。"
     )
-    draft = draft.model_copy(update={"notes": [notice, *draft.notes]})
+    draft = with_source_notes(draft.model_copy(update={"notes": [notice, *draft.notes]}), values)
     return publish_edition(
         out_dir=ctx.out_dir,
         window=ctx.window,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mcp.server.fastmcp import Context, FastMCP
+
 from newsroom.models import SourceItem, SourceProblem
 from newsroom.tools.fetch import FEED_TYPES, FetchPolicy, fetch
 from newsroom.tools.formats import ParseResult, _parse_stamp, _strip_tags, guess_lang, item_id
@@ -25,8 +27,18 @@ def parse_feed_bytes(body: bytes, url: str, tz: str, now: datetime | None = None
     """RSS, Atom (feedparser, which copes with much malformed XML) or JSON Feed."""
     now = now or datetime.now(UTC)
     head = body.lstrip()[:1]
-    entries = _json_feed(body, url) if head in (b"{", b"[") else _xml_feed(body, url)
     result = ParseResult()
+    if head in (b"{", b"["):
+        entries = _json_feed(body, url)
+    else:
+        entries, flaw = _xml_feed(body, url)
+        if flaw:
+            result.problems.append(
+                SourceProblem(
+                    origin=url,
+                    message=f"not well-formed XML ({flaw}); {len(entries)} entries recovered",
+                )
+            )
     seen: set[str] = set()
     for position, entry in enumerate(entries, start=1):
         where = f"{url}#{position}"
@@ -73,16 +85,18 @@ def parse_feed_bytes(body: bytes, url: str, tz: str, now: datetime | None = None
     return result
 
 
-def _xml_feed(body: bytes, url: str) -> list[dict[str, str]]:
+def _xml_feed(body: bytes, url: str) -> tuple[list[dict[str, str]], str]:
+    """Entries, and what was wrong with the XML if feedparser had to recover from it."""
     import feedparser
 
     parsed = feedparser.parse(body)
+    flaw = str(parsed.get("bozo_exception", "")) if parsed.get("bozo") else ""
     if not parsed.entries:
-        if parsed.get("bozo"):
-            raise ValueError(f"malformed feed: {parsed.get('bozo_exception')}")
+        if flaw:
+            raise ValueError(f"malformed feed: {flaw}")
         raise ValueError("feed holds no entries")
     title = str(parsed.feed.get("title", "")) if parsed.get("feed") else ""
-    return [
+    entries = [
         {
             "title": str(e.get("title", "")).strip(),
             "link": str(e.get("link", "")).strip(),
@@ -93,6 +107,7 @@ def _xml_feed(body: bytes, url: str) -> list[dict[str, str]]:
         }
         for e in parsed.entries
     ]
+    return entries, flaw
 
 
 def _json_feed(body: bytes, url: str) -> list[dict[str, str]]:
@@ -164,7 +179,6 @@ async def read_feed(
 
 def build_feeds_server(policy: FetchPolicy, tz: str = "Asia/Shanghai") -> Any:
     """An MCP server with one tool, `feed_items`."""
-    from mcp.server.fastmcp import Context, FastMCP
 
     from newsroom.observability import semconv as sc
     from newsroom.observability.tracing import server_span

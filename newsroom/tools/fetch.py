@@ -106,7 +106,7 @@ def _refused_address(address: str) -> str | None:
         ip = ip.ipv4_mapped
     if str(ip) in METADATA_ADDRESSES:
         return "a cloud metadata address"
-    for name in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
+    for name in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
         if getattr(ip, f"is_{name}"):
             return f"a {name.replace('_', '-')} address"
     if not ip.is_global:

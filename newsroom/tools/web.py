@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcp.server.fastmcp import Context, FastMCP
+
 from newsroom.tools.fetch import HTML_TYPES, FetchPolicy, fetch
 from newsroom.tools.formats import guess_lang
 
@@ -42,7 +44,6 @@ async def read_page(url: str, policy: FetchPolicy) -> dict[str, Any]:
 
 def build_web_server(policy: FetchPolicy) -> Any:
     """An MCP server with one tool, `page`."""
-    from mcp.server.fastmcp import Context, FastMCP
 
     from newsroom.observability import semconv as sc
     from newsroom.observability.tracing import server_span
