@@ -169,7 +169,7 @@ class OfflineClusterer:
         min_size: int = 2,
         lexical_weight: float = 0.5,
         full_text_limit: int = FULL_TEXT_LIMIT,
-        sample: int = 2000,
+        sample: int = 1000,
         neighbours: int = 7,
     ) -> None:
         self.embedder = embedder
@@ -213,15 +213,19 @@ class OfflineClusterer:
         return self._assign_exact(vectors)
 
     def _large(
-        self, stories: Sequence[Story], items: Mapping[str, SourceItem], docs: list[list[str]]
-    ) -> tuple[Vectors, np.ndarray]:
-        """Labels for a large week, and the vectors its themes' centrality is measured in."""
+        self, stories: Sequence[Story], items: Mapping[str, SourceItem]
+    ) -> tuple[Vectors, np.ndarray, list[list[str]]]:
+        """Labels for a large week, the vectors its themes' centrality is measured in, and the
+        tokens of each story's lead title and summary (the words the themes are named by)."""
         rng = np.random.default_rng(7)
         size = min(self.sample, len(stories))
         chosen = np.sort(rng.choice(len(stories), size=size, replace=False))
+        sampled = [stories[i] for i in chosen]
         sample_labels = self.assign(
-            self.vectors([stories[i] for i in chosen], items, [docs[i] for i in chosen])
+            self.vectors(sampled, items, [tokens(story_text(s, items)) for s in sampled])
         )
+        leads = [story_lead(s, items) for s in stories]
+        docs = [tokens(f"{lead.title}。{lead.summary}") for lead in leads]
         semantic = story_vectors(stories, items, self.embedder, full_text=False)
         lexical = sparse_tfidf(docs)
         sample_semantic, sample_lexical = semantic[chosen], lexical[chosen].T.tocsc()
@@ -239,7 +243,7 @@ class OfflineClusterer:
             np.add.at(votes, (rows, sample_labels[nearest]), np.maximum(sims[rows, nearest], 0))
             labels[start:stop] = np.argmax(votes, axis=1)
         labels[chosen] = sample_labels
-        return semantic, labels
+        return semantic, labels, docs
 
     def _assign_exact(self, vectors: Vectors) -> np.ndarray:
         from scipy.cluster.hierarchy import fcluster, linkage
@@ -289,10 +293,10 @@ class OfflineClusterer:
     ) -> list[Theme]:
         if not stories:
             return []
-        docs = [tokens(story_text(s, items)) for s in stories]
         if self.large(stories):
-            vectors, labels = self._large(stories, items, docs)
+            vectors, labels, docs = self._large(stories, items)
         else:
+            docs = [tokens(story_text(s, items)) for s in stories]
             vectors = self.vectors(stories, items, docs)
             labels = self.assign(vectors)
         groups = sorted(set(labels.tolist()))
