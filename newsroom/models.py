@@ -25,6 +25,7 @@ class SourceItem(BaseModel):
     body: str = ""
     category: str | None = None
     origin: str = ""
+    weight: float = 1.0  # its source's weight (a sources file may weigh a source more)
 
     @property
     def text(self) -> str:
@@ -49,10 +50,12 @@ class Story(BaseModel):
     lang: str
     published: datetime
     category: str | None = None
+    outlet_weights: dict[str, float] = Field(default_factory=dict)  # only those other than 1
 
     @property
-    def weight(self) -> int:
-        return len(set(self.outlets))
+    def weight(self) -> float:
+        """One per outlet that reported it, or that outlet's source weight."""
+        return sum(self.outlet_weights.get(o, 1.0) for o in set(self.outlets))
 
 
 class Theme(BaseModel):
@@ -63,7 +66,7 @@ class Theme(BaseModel):
     keywords: list[str]
     headline: str
     story_ids: list[str]
-    weight: int
+    weight: float
     cohesion: float = 0.0
 
 

@@ -12,7 +12,8 @@
     url = "https://36kr.com/feed" # feed: the feed's URL
     lang = "zh"                   # optional: the language its items are in
     category = "行业落地与生态"     # optional: digest category for its items
-    weight = 1.0                  # optional: how much one of its items counts
+    weight = 1.0                  # optional: what its report counts for in a story's weight
+                                  # (one outlet counts 1; themes rank by weight)
     rate = 1.0                    # optional: requests per second at most
     timeout = 10                  # optional: seconds per request (else [fetch] timeout)
 

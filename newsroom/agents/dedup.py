@@ -248,6 +248,14 @@ def _components(groups: _Groups, size: int) -> list[list[int]]:
     return list(clusters.values())
 
 
+def _outlet_weights(chosen: Sequence[SourceItem]) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for item in chosen:
+        if item.weight != 1.0:
+            weights[item.source] = max(weights.get(item.source, 0.0), item.weight)
+    return weights
+
+
 def _lead_key(item: SourceItem) -> tuple[bool, int, float]:
     """The item that leads a story: Chinese first, then the longest summary, then the earliest."""
     return (item.lang == "zh", len(item.summary), -item.published.timestamp())
@@ -468,6 +476,7 @@ class Deduplicator:
                     lang=lead.lang,
                     published=min(it.published for it in chosen),
                     category=next((it.category for it in chosen if it.category), None),
+                    outlet_weights=_outlet_weights(chosen),
                 )
             )
         out.sort(key=lambda story: (story.published, story.id))

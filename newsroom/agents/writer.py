@@ -268,7 +268,7 @@ class OfflineWriter:
     ) -> str:
         first, last = window.days[0], window.days[-1]
         outlets = {o for s in stories.values() for o in s.outlets}
-        multi = sorted(stories.values(), key=lambda s: -s.weight)[0] if stories else None
+        multi = sorted(stories.values(), key=lambda s: -len(set(s.outlets)))[0] if stories else None
         text = (
             f"本周（{first.month}月{first.day}日至{last.month}月{last.day}日）共收录"
             f"{len(items)}条来源、{len(outlets)}家媒体，合并为{len(stories)}个事件，"
@@ -278,8 +278,8 @@ class OfflineWriter:
             text += (
                 f"按报道来源计，“{themes[0].name}”一线最受关注，代表事件是“{themes[0].headline}”。"
             )
-        if multi is not None and multi.weight > 1:
-            text += f"被最多媒体同时报道的事件是“{multi.title}”（{multi.weight}家）。"
+        if multi is not None and len(set(multi.outlets)) > 1:
+            text += f"被最多媒体同时报道的事件是“{multi.title}”（{len(set(multi.outlets))}家）。"
         return text
 
     @staticmethod

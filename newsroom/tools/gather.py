@@ -229,6 +229,8 @@ async def _one(
         update: dict[str, Any] = {"origin": origin}
         if source.lang:
             update["lang"] = source.lang
+        if source.weight != 1.0:
+            update["weight"] = source.weight
         if source.category and not item.category:
             update["category"] = source.category
         if source.kind != "archive":
