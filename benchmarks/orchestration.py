@@ -3,10 +3,14 @@
 - direct: `await model.ainvoke(messages)`, nothing else;
 - agent: the same call through `Agent.invoke` under a Guard (reservation, loop check, settle,
   usage ledger, metrics) with tracing to a JSONL file, as every model call of a run goes;
-- graph: each call in its own LangGraph step, with the SQLite checkpointer saving every step
-  before the next (durability "sync", as `newsroom run` does): the worst case, one call a step.
+- graph: each call in its own LangGraph step, with the run's SQLite checkpointer saving every
+  step before the next (durability "sync", as `newsroom run` does): the worst case, one call a
+  step;
+- weekly: the real weekly graph, LLM engine, bundled week, zero-latency models: the time of the
+  run outside its nodes (graph, checkpoints, set-up, run.json) per LLM call, plus the agent
+  overhead above: what orchestration costs each call of a real run.
 
-    python benchmarks/orchestration.py 2000
+    python benchmarks/orchestration.py 1000
 
 Prints milliseconds per call, the overhead over direct, and the ratio.
 """
@@ -72,8 +76,9 @@ class Count(TypedDict):
 
 
 async def graph(calls: int, folder: Path) -> float:
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
     from langgraph.graph import END, START, StateGraph
+
+    from newsroom.runner import open_checkpointer
 
     caller = _agent()
 
@@ -87,7 +92,7 @@ async def graph(calls: int, folder: Path) -> float:
     builder.add_conditional_edges("call", lambda s: "call" if s["calls"] < calls else END)
     token = current_guard.set(_guard())
     try:
-        async with AsyncSqliteSaver.from_conn_string(str(folder / "checkpoints.sqlite")) as saver:
+        async with open_checkpointer(folder / "checkpoints.sqlite") as saver:
             compiled = builder.compile(checkpointer=saver)
             with exporting(JsonlSpanExporter(folder / "graph-trace.jsonl")):
                 started = time.perf_counter()
@@ -101,6 +106,20 @@ async def graph(calls: int, folder: Path) -> float:
         current_guard.reset(token)
 
 
+def weekly(folder: Path) -> tuple[float, int]:
+    """Seconds of one LLM run spent outside its nodes, and its LLM calls."""
+    from newsroom import testing
+    from newsroom.config import bundled_sources
+    from newsroom.runner import RunOptions, run_week
+
+    engine, _ = testing.scripted_engine()
+    options = RunOptions(week="2026-W06", sources=bundled_sources(), out_dir=folder)
+    summary = asyncio.run(run_week(options, engine))
+    nodes = sum(v for k, v in summary.timings.items() if k != "total")
+    calls = summary.usage.llm_calls
+    return summary.timings["total"] - nodes, calls
+
+
 def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     repeats = 3
@@ -111,13 +130,25 @@ def main() -> None:
             results["direct"].append(asyncio.run(direct(calls)))
             results["agent"].append(asyncio.run(agent(calls, folder)))
             results["graph"].append(asyncio.run(graph(calls, folder)))
+    outside = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            seconds, llm_calls = weekly(Path(tmp))
+            outside.append(seconds / llm_calls)
     base = statistics.median(results["direct"])
+    agent_overhead = statistics.median(results["agent"]) - base
+    results["weekly"] = [base + agent_overhead + statistics.median(outside)]
     print(f"{calls} calls, median of {repeats} runs, zero-latency scripted chat model")
     print(f"{'path':<8}{'ms/call':>10}{'overhead ms':>13}{'ratio':>8}")
     for name, values in results.items():
         per_call = statistics.median(values)
         overhead = (per_call - base) * 1e3
         print(f"{name:<8}{per_call * 1e3:>10.3f}{overhead:>13.3f}{per_call / base:>8.2f}")
+    print(
+        f"weekly: {llm_calls} LLM calls a run; outside the nodes "
+        f"{statistics.median(outside) * 1e3:.3f} ms per call, agent layer "
+        f"{agent_overhead * 1e3:.3f} ms per call"
+    )
 
 
 if __name__ == "__main__":

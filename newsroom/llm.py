@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -156,6 +157,13 @@ DATA_RULE = (
 )
 
 
+@functools.cache
+def _tracer() -> Any:
+    from opentelemetry import trace
+
+    return trace.get_tracer("newsroom.llm")
+
+
 class Agent:
     """One agent's access to its chat model: structured calls, usage, one repair attempt."""
 
@@ -170,11 +178,9 @@ class Agent:
         return f"{self.name}/{self.config.model}"
 
     async def invoke(self, messages: Sequence[Any], **bind: Any) -> Any:
-        from opentelemetry import trace
-
         from newsroom.guards.budget import current_guard
 
-        tracer = trace.get_tracer("newsroom.llm")
+        tracer = _tracer()
         guard = current_guard.get()
         with tracer.start_as_current_span(f"chat {self.config.model}") as span:
             span.set_attribute(sc.OPERATION, sc.OP_CHAT)

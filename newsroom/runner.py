@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -67,6 +68,20 @@ def checkpointer_path(out_dir: Path) -> Path:
     return out_dir / ".newsroom" / "checkpoints.sqlite"
 
 
+@asynccontextmanager
+async def open_checkpointer(db: Path) -> AsyncIterator[Any]:
+    """The run's SQLite checkpointer. WAL with synchronous=NORMAL: each step's commit is in the
+    log before the next step starts, so a killed process loses nothing; only a power cut may
+    lose the last steps (and --resume redoes them). FULL would fsync at every step."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+        saver.serde = serializer()
+        await saver.setup()
+        await saver.conn.execute("PRAGMA synchronous=NORMAL")
+        yield saver
+
+
 def serializer() -> Any:
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
@@ -77,7 +92,6 @@ async def run_week(
     options: RunOptions, engine: Engine, on_step: StepCallback | None = None
 ) -> RunSummary:
     """Run (or resume) one week; always leaves run.json behind, and the checkpoint on failure."""
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     window = parse_week(options.week, options.tz)
     folder = options.out_dir / window.week
@@ -132,13 +146,7 @@ async def run_week(
     earlier: dict[str, dict[str, int]] = {}  # usage a resumed run had already spent
     ledger_start = engine.ledger.snapshot()
     try:
-        async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
-            saver.serde = serializer()
-            await saver.setup()
-            # WAL with synchronous=NORMAL: a commit is in the log before the next step starts,
-            # so a killed process loses nothing; only a power cut may lose the last steps (and
-            # --resume redoes them). FULL would fsync at every step, a millisecond each.
-            await saver.conn.execute("PRAGMA synchronous=NORMAL")
+        async with open_checkpointer(db) as saver:
             graph = build_weekly_graph().compile(checkpointer=saver)
             graph_input: Any = {"week": window.week}
             if options.resume:

@@ -78,13 +78,22 @@ def record_call(
     agent: str, config: Any, input_tokens: int, output_tokens: int, cost_micro: int, seconds: float
 ) -> None:
     tokens, duration, cost = _instruments()
-    base = {
-        sc.OPERATION: sc.OP_CHAT,
-        sc.PROVIDER: config.provider,
-        sc.REQUEST_MODEL: config.model,
-        sc.AGENT_NAME: agent,
-    }
-    tokens.record(input_tokens, {**base, sc.TOKEN_TYPE: "input"})
-    tokens.record(output_tokens, {**base, sc.TOKEN_TYPE: "output"})
+    base, inputs, outputs = _attributes(agent, config.provider, config.model)
+    tokens.record(input_tokens, inputs)
+    tokens.record(output_tokens, outputs)
     duration.record(seconds, base)
     cost.add(cost_micro / 1_000_000, base)
+
+
+@cache
+def _attributes(
+    agent: str, provider: str, model: str
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The attribute sets of one agent's calls to one model, built once."""
+    base = {
+        sc.OPERATION: sc.OP_CHAT,
+        sc.PROVIDER: provider,
+        sc.REQUEST_MODEL: model,
+        sc.AGENT_NAME: agent,
+    }
+    return base, {**base, sc.TOKEN_TYPE: "input"}, {**base, sc.TOKEN_TYPE: "output"}
