@@ -356,56 +356,41 @@ def mcp_archive(
     _serve_mcp(ServerSpec("archive", folder=folder, tz=tz), transport, host, port)
 
 
-@mcp_app.command("feeds")
-def mcp_feeds(
-    tz: Annotated[str, typer.Option(help="Time zone for dates without one.")] = "Asia/Shanghai",
-    allow_host: AllowHosts = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per fetch.")] = 15.0,
-    max_bytes: Annotated[int, typer.Option(help="Body size cap.")] = 5_000_000,
-    max_redirects: Annotated[int, typer.Option(help="Redirects followed at most.")] = 5,
-    transport: McpTransport = "stdio",
-    host: McpHost = "127.0.0.1",
-    port: McpPort = 8802,
-) -> None:
-    """The feeds server: RSS, Atom and JSON Feed over the web, with conditional requests."""
-    from newsroom.tools.client import ServerSpec
+def _fetching_server_command(name: str, port_default: int, summary: str) -> None:
+    """Register `newsroom mcp NAME` for a server that fetches from the web (feeds, web)."""
 
-    spec = ServerSpec(
-        "feeds",
-        tz=tz,
-        allow_hosts=tuple(allow_host or ()),
-        timeout=timeout,
-        max_bytes=max_bytes,
-        max_redirects=max_redirects,
-    )
-    _serve_mcp(spec, transport, host, port)
+    def command(
+        tz: Annotated[str, typer.Option(help="Time zone for dates without one.")] = "Asia/Shanghai",
+        allow_host: AllowHosts = None,
+        timeout: Annotated[float, typer.Option(help="Seconds per fetch.")] = 15.0,
+        max_bytes: Annotated[int, typer.Option(help="Body size cap.")] = 5_000_000,
+        max_redirects: Annotated[int, typer.Option(help="Redirects followed at most.")] = 5,
+        transport: McpTransport = "stdio",
+        host: McpHost = "127.0.0.1",
+        port: McpPort = port_default,
+    ) -> None:
+        from newsroom.tools.client import ServerSpec
+
+        spec = ServerSpec(
+            name,  # type: ignore[arg-type]
+            tz=tz,
+            allow_hosts=tuple(allow_host or ()),
+            timeout=timeout,
+            max_bytes=max_bytes,
+            max_redirects=max_redirects,
+        )
+        _serve_mcp(spec, transport, host, port)
+
+    command.__doc__ = summary
+    mcp_app.command(name)(command)
 
 
-@mcp_app.command("web")
-def mcp_web(
-    tz: Annotated[str, typer.Option(help="Time zone (unused by pages; kept for symmetry).")] = (
-        "Asia/Shanghai"
-    ),
-    allow_host: AllowHosts = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per fetch.")] = 15.0,
-    max_bytes: Annotated[int, typer.Option(help="Body size cap.")] = 5_000_000,
-    max_redirects: Annotated[int, typer.Option(help="Redirects followed at most.")] = 5,
-    transport: McpTransport = "stdio",
-    host: McpHost = "127.0.0.1",
-    port: McpPort = 8803,
-) -> None:
-    """The web server: one page's article text, title, date and language."""
-    from newsroom.tools.client import ServerSpec
-
-    spec = ServerSpec(
-        "web",
-        tz=tz,
-        allow_hosts=tuple(allow_host or ()),
-        timeout=timeout,
-        max_bytes=max_bytes,
-        max_redirects=max_redirects,
-    )
-    _serve_mcp(spec, transport, host, port)
+_fetching_server_command(
+    "feeds", 8802, "The feeds server: RSS, Atom and JSON Feed over the web, conditional requests."
+)
+_fetching_server_command(
+    "web", 8803, "The web server: one page's article text, title, date and language."
+)
 
 
 @eval_app.command("cluster")

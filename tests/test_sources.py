@@ -549,3 +549,53 @@ def test_the_llm_engine_gathers_from_a_sources_file_and_quotes_feed_text_as_data
                 before = text[: match.start()]
                 assert before.rfind("<source") > before.rfind("</source>"), text[:300]
     assert seen  # the feed item did reach the models, as quoted data
+
+
+def test_a_server_over_streamable_http(samples: Path) -> None:
+    """`newsroom mcp archive --transport http`, reached by a plain MCP client over HTTP."""
+    import socket
+    import subprocess
+    import time
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "newsroom", "mcp", "archive", "--folder", str(samples)]
+    server = subprocess.Popen(
+        [*command, "--transport", "http", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    async def talk() -> tuple[list[str], int]:
+        async with (
+            streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            tools = [t.name for t in (await session.list_tools()).tools]
+            result = await session.call_tool(
+                "items",
+                {"start": "2026-02-02T00:00:00+08:00", "end": "2026-02-09T00:00:00+08:00"},
+            )
+            assert result.structuredContent is not None
+            return tools, len(result.structuredContent["items"])
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        tools, count = asyncio.run(talk())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert tools == ["items", "search", "item"] and count == 64
