@@ -142,6 +142,7 @@ def run(
             day=chosen_day,
             limits=settings.limits(max_usd, max_tokens, max_llm_calls, max_tool_calls, max_seconds),
             pricing=settings.pricing(),
+            checkpoint_url=settings.postgres_url,
         )
         options.ledger = settings.ledger(options.limits, parse_week(week, options.tz).week)
         summary = _run(options, chosen_engine, settings, model, lang or settings.lang)

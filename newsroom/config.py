@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("NEWSROOM_REDIS_URL", "REDIS_URL")
     )
+    # Graph checkpoints in PostgreSQL (shared by machines) instead of SQLite under --out.
+    postgres_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("NEWSROOM_POSTGRES_URL", "POSTGRES_URL")
+    )
     lang: str = "zh"
     max_revisions: int = 2
     recursion_limit: int = 40

@@ -58,6 +58,7 @@ class RunOptions:
     day: date | None = None
     pricing: Pricing = field(default_factory=Pricing)
     ledger: Ledger | None = None
+    checkpoint_url: str | None = None  # postgresql://…: checkpoints there, not in SQLite
 
 
 def new_run_id(week: str) -> str:
@@ -69,10 +70,30 @@ def checkpointer_path(out_dir: Path) -> Path:
 
 
 @asynccontextmanager
-async def open_checkpointer(db: Path) -> AsyncIterator[Any]:
-    """The run's SQLite checkpointer. WAL with synchronous=NORMAL: each step's commit is in the
-    log before the next step starts, so a killed process loses nothing; only a power cut may
-    lose the last steps (and --resume redoes them). FULL would fsync at every step."""
+async def open_checkpointer(db: Path, url: str | None = None) -> AsyncIterator[Any]:
+    """The run's checkpointer: PostgreSQL when `url` is given (one store that runs on several
+    machines share, so any of them can resume a run), else SQLite at `db`. SQLite runs in WAL
+    with synchronous=NORMAL: each step's commit is in the log before the next step starts, so a
+    killed process loses nothing; only a power cut may lose the last steps (and --resume redoes
+    them). FULL would fsync at every step."""
+    if url:
+        from contextlib import AsyncExitStack
+
+        import psycopg
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        async with AsyncExitStack() as stack:
+            try:
+                pg = await stack.enter_async_context(AsyncPostgresSaver.from_conn_string(url))
+                pg.serde = serializer()
+                await pg.setup()
+            except psycopg.Error as exc:
+                where = url.split("@")[-1]  # no password in the message
+                raise SourceUnavailable(
+                    f"cannot use the checkpoint database at {where}: {exc}"
+                ) from None
+            yield pg
+        return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
@@ -146,13 +167,14 @@ async def run_week(
     earlier: dict[str, dict[str, int]] = {}  # usage a resumed run had already spent
     ledger_start = engine.ledger.snapshot()
     try:
-        async with open_checkpointer(db) as saver:
+        async with open_checkpointer(db, options.checkpoint_url) as saver:
             graph = build_weekly_graph().compile(checkpointer=saver)
             graph_input: Any = {"week": window.week}
             if options.resume:
                 snapshot = await graph.aget_state(config)
                 if not snapshot.values:
-                    raise UsageError(f"no checkpoint for run {run_id} in {db}")
+                    where = (options.checkpoint_url or "").split("@")[-1] or db
+                    raise UsageError(f"no checkpoint for run {run_id} in {where}")
                 if snapshot.values.get("week") != window.week:
                     raise UsageError(
                         f"run {run_id} is for {snapshot.values.get('week')}, not {window.week}"
