@@ -1,0 +1,1 @@
+"""The long-running service: queue, workers (and, next, the HTTP API)."""
