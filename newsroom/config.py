@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("NEWSROOM_REDIS_URL", "REDIS_URL")
     )
+    # The service: the bearer token for writes, and where an embedded Redis keeps its data.
+    api_token: SecretStr | None = None
+    home: Path = Path.home() / ".newsroom"
     # Graph checkpoints in PostgreSQL (shared by machines) instead of SQLite under --out.
     postgres_url: str | None = Field(
         default=None, validation_alias=AliasChoices("NEWSROOM_POSTGRES_URL", "POSTGRES_URL")

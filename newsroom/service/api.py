@@ -1,0 +1,132 @@
+"""The HTTP API of `newsroom serve` (FastAPI; OpenAPI at /docs and /openapi.json).
+
+Reads are open; writes need `Authorization: Bearer TOKEN`. Pushed items go to the queue, never
+straight into a week: a worker files them and keeps the edition current.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field, HttpUrl
+
+from newsroom.models import SourceItem
+from newsroom.service.queue import ItemQueue
+from newsroom.service.worker import WeekStore
+
+MAX_BODY = 5_000_000
+MAX_ITEMS = 1000
+_WEEK = re.compile(r"^\d{4}-W\d{2}$")
+_RUN = re.compile(r"^\d{4}-W\d{2}-\d{8}T\d{6}-[0-9a-f]{4}$")
+
+
+class ItemsIn(BaseModel):
+    items: list[SourceItem] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+class ItemsOut(BaseModel):
+    queued: list[str]
+    duplicates: int
+
+
+class FeedIn(BaseModel):
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[\w.-]+$")
+    url: HttpUrl
+    lang: str | None = None
+    category: str | None = None
+
+
+def create_app(queue: ItemQueue, store: WeekStore, out_dir: Path, token: str) -> FastAPI:
+    app = FastAPI(
+        title="newsroom",
+        version="0.1.0",
+        description="Push news items, manage feeds, read the current edition of a week.",
+    )
+    counters = {"pushed": 0, "duplicates": 0, "rejected": 0}
+
+    def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "a valid bearer token is required for writes")
+
+    @app.middleware("http")
+    async def cap_body(request: Request, call_next: Any) -> Any:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            counters["rejected"] += 1
+            return PlainTextResponse(f"body over {MAX_BODY} bytes", status_code=413)
+        return await call_next(request)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        try:
+            queue.client.ping()
+        except Exception as exc:  # the service is up; its store is not
+            raise HTTPException(503, f"redis unavailable: {exc}") from None
+        return {"status": "ok", "queued": queue.length(), "pending": queue.pending()}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> str:
+        lines = [
+            "# TYPE newsroom_queue_entries gauge",
+            f"newsroom_queue_entries {queue.length()}",
+            "# TYPE newsroom_queue_pending gauge",
+            f"newsroom_queue_pending {queue.pending()}",
+        ]
+        for name, value in counters.items():
+            lines += [f"# TYPE newsroom_items_{name}_total counter"]
+            lines += [f"newsroom_items_{name}_total {value}"]
+        return "\n".join(lines) + "\n"
+
+    @app.post("/items", dependencies=[Depends(authorized)], status_code=202)
+    def push(body: ItemsIn) -> ItemsOut:
+        queued = queue.push(body.items)
+        counters["pushed"] += len(queued)
+        counters["duplicates"] += len(body.items) - len(queued)
+        return ItemsOut(queued=queued, duplicates=len(body.items) - len(queued))
+
+    @app.get("/feeds")
+    def feeds() -> list[dict[str, Any]]:
+        rows = queue.client.hvals(f"{store.name}:feeds")
+        return [json.loads(row) for row in rows]
+
+    @app.post("/feeds", dependencies=[Depends(authorized)], status_code=201)
+    def add_feed(feed: FeedIn) -> dict[str, Any]:
+        row = feed.model_dump(mode="json")
+        queue.client.hset(f"{store.name}:feeds", feed.name, json.dumps(row, ensure_ascii=False))
+        return row
+
+    @app.delete("/feeds/{name}", dependencies=[Depends(authorized)], status_code=204)
+    def remove_feed(name: str) -> Response:
+        if not queue.client.hdel(f"{store.name}:feeds", name):
+            raise HTTPException(404, f"no feed named {name!r}")
+        return Response(status_code=204)
+
+    @app.get("/weeks/{week}/edition")
+    def edition(week: str, format: str = "md") -> Response:
+        if not _WEEK.match(week):
+            raise HTTPException(400, f"invalid week {week!r}: use YYYY-Www")
+        if format not in {"md", "json"}:
+            raise HTTPException(400, "format is md or json")
+        path = out_dir / week / ("weekly.md" if format == "md" else "report.json")
+        if not path.exists():
+            raise HTTPException(404, f"no edition of {week} yet ({store.count(week)} items filed)")
+        media = "text/markdown; charset=utf-8" if format == "md" else "application/json"
+        return Response(path.read_bytes(), media_type=media)
+
+    @app.get("/runs/{run_id}")
+    def run(run_id: str) -> Response:
+        if not _RUN.match(run_id):
+            raise HTTPException(400, f"invalid run id {run_id!r}")
+        path = out_dir / ".newsroom" / "runs" / run_id / "run.json"
+        if not path.exists():
+            raise HTTPException(404, f"no run {run_id}")
+        return Response(path.read_bytes(), media_type="application/json")
+
+    return app

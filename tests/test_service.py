@@ -1,0 +1,210 @@
+"""The service's API and workers, on a real Redis (or Valkey): auth, bad payloads, and the
+edition changing after new items arrive."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from newsroom.config import bundled_sources
+from newsroom.service.api import create_app
+from newsroom.service.queue import ItemQueue
+from newsroom.service.worker import WeekStore, Worker
+from newsroom.tools.formats import read_folder
+from newsroom.weeks import parse_week
+
+TOKEN = "t-" + secrets.token_hex(8)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def service(redis_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    name = f"svc-{secrets.token_hex(4)}"
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    queue = ItemQueue(client, name=name, claim_after=1.0)
+    store = WeekStore(client, name=name)
+    app = create_app(queue, store, tmp_path / "out", TOKEN)
+    worker = Worker(queue, store, tmp_path / "out", consumer="w1", debounce=0.0)
+    try:
+        yield {"http": TestClient(app), "queue": queue, "store": store, "worker": worker}
+    finally:
+        keys = list(client.scan_iter(f"{name}:*"))
+        if keys:
+            client.delete(*keys)
+
+
+def week_items() -> list[dict[str, Any]]:
+    window = parse_week("2026-W06")
+    items = [
+        i for i in read_folder(bundled_sources(), window.tz).items if window.contains(i.published)
+    ]
+    return [i.model_dump(mode="json") for i in items]
+
+
+def test_writes_need_the_token(service: dict[str, Any]) -> None:
+    http = service["http"]
+    body = {"items": week_items()[:2]}
+    assert http.post("/items", json=body).status_code == 401
+    assert (
+        http.post("/items", json=body, headers={"Authorization": "Bearer nope"}).status_code == 401
+    )
+    assert http.post("/feeds", json={"name": "x", "url": "https://e.com/f"}).status_code == 401
+    assert service["queue"].length() == 0
+    assert http.get("/health").json()["status"] == "ok"  # reads are open
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"items": []},
+        {"items": [{"id": "x"}]},
+        {
+            "items": [
+                {**{"id": "x", "title": "t", "url": "u", "source": "s"}, "published": "tuesday"}
+            ]
+        },
+        {"nothing": 1},
+        [1, 2, 3],
+    ],
+)
+def test_malformed_payloads_are_4xx_and_store_nothing(service: dict[str, Any], body: Any) -> None:
+    response = service["http"].post("/items", json=body, headers=AUTH)
+    assert response.status_code == 422 and response.json()["detail"]
+    assert service["queue"].length() == 0
+
+
+def test_an_oversized_payload_is_413(service: dict[str, Any]) -> None:
+    big = json.dumps({"items": [{"id": "x", "title": "t" * 6_000_000}]})
+    response = service["http"].post(
+        "/items", content=big, headers={**AUTH, "content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert service["queue"].length() == 0
+
+
+def test_the_edition_changes_after_new_items_arrive(service: dict[str, Any]) -> None:
+    http, worker = service["http"], service["worker"]
+    rows = week_items()
+    first, later = rows[:40], rows[40:]
+    assert http.get("/weeks/2026-W06/edition").status_code == 404
+    pushed = http.post("/items", json={"items": first}, headers=AUTH).json()
+    assert len(pushed["queued"]) == 40 and pushed["duplicates"] == 0
+    assert http.post("/items", json={"items": first[:5]}, headers=AUTH).json()["duplicates"] == 5
+    while worker.step(block_ms=100):
+        pass
+    (run_one,) = worker.update_quiet_weeks()
+    before = http.get("/weeks/2026-W06/edition?format=json").json()
+    assert len({s["id"] for s in before["sources"]}) <= 40
+
+    http.post("/items", json={"items": later}, headers=AUTH)
+    while worker.step(block_ms=100):
+        pass
+    (run_two,) = worker.update_quiet_weeks()
+    after = http.get("/weeks/2026-W06/edition?format=json").json()
+    assert run_two != run_one
+    cited_after = {s["id"] for s in after["sources"]}
+    assert cited_after - {s["id"] for s in before["sources"]}  # new items made it in
+    assert service["store"].count("2026-W06") == len(rows)
+    run = http.get(f"/runs/{run_two}").json()
+    assert run["status"] == "ok" and run["counts"]["items"] == len(rows)
+    assert worker.update_quiet_weeks() == []  # nothing new: no run
+    metrics = http.get("/metrics").text
+    assert f"newsroom_items_pushed_total {len(rows)}" in metrics
+
+
+def test_feeds_are_added_listed_and_removed(service: dict[str, Any]) -> None:
+    http = service["http"]
+    feed = {"name": "wire", "url": "https://e.com/feed.xml", "lang": "en"}
+    assert http.post("/feeds", json=feed, headers=AUTH).status_code == 201
+    assert [f["name"] for f in http.get("/feeds").json()] == ["wire"]
+    assert (
+        http.post("/feeds", json={"name": "bad name!", "url": "x"}, headers=AUTH).status_code == 422
+    )
+    assert http.delete("/feeds/wire", headers=AUTH).status_code == 204
+    assert http.delete("/feeds/wire", headers=AUTH).status_code == 404
+    assert http.get("/openapi.json").json()["info"]["title"] == "newsroom"
+
+
+def test_bad_reads(service: dict[str, Any]) -> None:
+    http = service["http"]
+    assert http.get("/weeks/W06/edition").status_code == 400
+    assert http.get("/weeks/2026-W06/edition?format=pdf").status_code == 400
+    assert http.get("/runs/..%2F..%2Fetc").status_code in {400, 404}
+    assert http.get("/runs/2026-W06-20260101T000000-abcd").status_code == 404
+
+
+def test_serve_refuses_to_listen_beyond_loopback_without_a_token() -> None:
+    from typer.testing import CliRunner
+
+    from newsroom.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "refusing to listen on 0.0.0.0 without NEWSROOM_API_TOKEN" in result.output
+
+
+def test_sigterm_drains_a_worker(redis_url: str, tmp_path: Path) -> None:
+    """SIGTERM: the batch in hand is filed and acknowledged; nothing is left pending."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from newsroom.models import SourceItem
+
+    name = f"drain-{secrets.token_hex(4)}"
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    queue = ItemQueue(client, name=name)
+    try:
+        when = datetime(2026, 2, 4, 10, tzinfo=UTC)
+        queue.push(
+            SourceItem(
+                id=f"d{k}", title=f"第{k}条", url=f"https://e.com/{k}", source="S", published=when
+            )
+            for k in range(3000)
+        )
+        env = {**os.environ, "REDIS_URL": redis_url}
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "newsroom",
+                "worker",
+                "--namespace",
+                name,
+                "--debounce",
+                "3600",
+                "--out",
+                str(tmp_path / "out"),
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        store = WeekStore(client, name=name)
+        deadline = time.monotonic() + 60
+        while store.count("2026-W06") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert "stopped:" in err
+        assert queue.pending() == 0  # nothing delivered and left unacknowledged
+        filed = store.count("2026-W06")
+        assert 0 < filed <= 3000
+        # What it did not take stays queued for the next worker:
+        rest = ItemQueue(client, name=name).read("next", count=5000, block_ms=100)
+        assert filed + len(rest) == 3000
+    finally:
+        keys = list(client.scan_iter(f"{name}:*"))
+        if keys:
+            client.delete(*keys)
