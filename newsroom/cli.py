@@ -571,7 +571,9 @@ def _service_redis(settings: Any) -> tuple[str, Any]:
 
     data = settings.home / "valkey"
     data.mkdir(parents=True, exist_ok=True)
-    server = ValkeyServer(data_dir=data, persist=True)
+    # Append-only file, fsynced every second: a restart, or a crash of the server, keeps
+    # every acknowledged item; only a power cut may lose the last second.
+    server = ValkeyServer(data_dir=data, persist=True, appendonly="yes", appendfsync="everysec")
     server.start()
     print(f"embedded Valkey on 127.0.0.1:{server.port}, data in {data}", file=sys.stderr)
     return f"redis://127.0.0.1:{server.port}/0", server
@@ -582,12 +584,15 @@ def _worker(
 ) -> Any:
     import redis
 
+    from newsroom.config import Settings
     from newsroom.service.queue import ItemQueue
     from newsroom.service.worker import WeekStore, Worker
 
     client = redis.Redis.from_url(url, decode_responses=True)
     queue, store = ItemQueue(client, name=namespace), WeekStore(client, name=namespace)
-    return Worker(queue, store, out_dir, consumer, tz, debounce)
+    settings = Settings()
+    settings.redis_url = settings.redis_url or url  # the embedded one, for shared budgets
+    return Worker(queue, store, out_dir, consumer, tz, debounce, settings=settings)
 
 
 Namespace = Annotated[str, typer.Option(help="Prefix of the service's Redis keys.")]

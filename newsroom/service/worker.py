@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -82,6 +84,8 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     processed: int = 0
     updates: list[str] = field(default_factory=list)  # run ids of the editions it published
+    outages: int = 0  # times Redis could not be reached
+    settings: Any = None  # newsroom.config.Settings: the limits and the shared budget scope
 
     def step(self, block_ms: int = 500) -> int:
         """One batch: read, file, finish. Returns the entries handled."""
@@ -128,11 +132,27 @@ class Worker:
         options = RunOptions(
             week=week, sources=folder, out_dir=self.out_dir, tz=self.tz, force=True
         )
+        if self.settings is not None:
+            # The limits of each update, and (NEWSROOM_BUDGET_SCOPE=week or day) the budget
+            # every worker's updates share through Redis.
+            options.limits = self.settings.limits()
+            options.ledger = self.settings.ledger(options.limits, week)
+            options.checkpoint_url = self.settings.postgres_url
         summary = asyncio.run(run_week(options, offline_engine()))
         return summary.run_id
 
     def run(self) -> None:
-        """Until stopped: file what arrives, publish weeks gone quiet."""
+        """Until stopped: file what arrives, publish weeks gone quiet. When Redis goes away the
+        worker waits (backing off to 5 s) and carries on once it is back; what it had read but
+        not acknowledged is delivered again."""
+        pause = 0.25
         while not self.stop.is_set():
-            self.step()
-            self.update_quiet_weeks()
+            try:
+                self.step()
+                self.update_quiet_weeks()
+                pause = 0.25
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self.outages += 1
+                print(f"{self.consumer}: redis unavailable ({exc}); retrying", file=sys.stderr)
+                self.stop.wait(pause)
+                pause = min(pause * 2, 5.0)
