@@ -19,6 +19,7 @@ bench:
 	$(PY) benchmarks/tracing.py 5
 	$(PY) benchmarks/orchestration.py 1000
 	cd benchmarks && ../$(PY) scale.py 1000 10000
+	cd benchmarks && ../$(PY) service.py 10000
 # Arize Phoenix in its own venv (it pins mcp 2.x), then the test that exports a run into it.
 .phoenix/bin/phoenix:
 	python3 -m venv .phoenix && .phoenix/bin/pip install -q arize-phoenix
