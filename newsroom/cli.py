@@ -606,8 +606,11 @@ def serve(
     workers: Annotated[int, typer.Option(help="Workers in this process.")] = 1,
     debounce: Debounce = 30.0,
     namespace: Namespace = "newsroom",
+    poll: Annotated[float, typer.Option(help="Seconds between feed polls (0: no poller).")] = 300.0,
+    allow_host: AllowHosts = None,
 ) -> None:
-    """The long-running service: HTTP API, and workers keeping each week's edition current."""
+    """The long-running service: HTTP API, a feed poller, and workers keeping each week's
+    edition current."""
     import secrets
     import signal
     import socket
@@ -637,6 +640,15 @@ def serve(
         for k in range(workers)
     ]
     threads = [threading.Thread(target=w.run, name=w.consumer) for w in crew]
+    poller = None
+    if poll > 0:
+        from newsroom.service.poller import Poller
+        from newsroom.tools.client import ServerSpec
+
+        source = crew[0] if crew else _worker(url, out, debounce, "poller", settings.tz, namespace)
+        spec = ServerSpec("feeds", tz=settings.tz, allow_hosts=tuple(allow_host or ()))
+        poller = Poller(source.queue, namespace, spec, interval=poll)
+        threads.append(threading.Thread(target=poller.run, name="poller"))
     for thread in threads:
         thread.start()
     try:
@@ -650,6 +662,8 @@ def serve(
     finally:
         for worker in crew:
             worker.stop.set()  # the current batch finishes and is acknowledged
+        if poller is not None:
+            poller.stop.set()
         for thread in threads:
             thread.join()
         if embedded is not None:

@@ -208,3 +208,38 @@ def test_sigterm_drains_a_worker(redis_url: str, tmp_path: Path) -> None:
         keys = list(client.scan_iter(f"{name}:*"))
         if keys:
             client.delete(*keys)
+
+
+def test_the_poller_queues_the_entries_of_the_feeds_the_service_follows(
+    service: dict[str, Any],
+) -> None:
+    import asyncio
+
+    from webfixtures import Site, rss, send
+
+    from newsroom.service.poller import Poller
+    from newsroom.tools.client import ServerSpec, open_server
+
+    now = datetime.now(UTC)
+    stamp = now.strftime("%a, %d %b %Y %H:%M:%S +0000")
+    entries = [
+        {"title": f"第{k}条新闻", "link": f"https://e.com/p{k}", "guid": f"p{k}", "pubDate": stamp}
+        for k in range(3)
+    ]
+    http, queue = service["http"], service["queue"]
+    with Site({"/feed": lambda h: send(h, rss(entries), "application/rss+xml")}) as site:
+        feed = {"name": "wire", "url": f"{site.base}/feed", "lang": "zh"}
+        assert http.post("/feeds", json=feed, headers=AUTH).status_code == 201
+        broken = {"name": "gone", "url": "http://127.0.0.1:9/feed"}
+        assert http.post("/feeds", json=broken, headers=AUTH).status_code == 201
+        spec = ServerSpec("feeds", allow_hosts=("127.0.0.1",), timeout=3.0)
+        poller = Poller(queue, service["store"].name, spec)
+
+        async def twice() -> tuple[int, int]:
+            async with open_server(spec) as session:
+                return await poller.poll_once(session), await poller.poll_once(session)
+
+        first, second = asyncio.run(twice())
+    assert (first, second) == (3, 0)  # read again: nothing queued twice
+    assert queue.length() == 3
+    assert "gone" in poller.failures and "wire" not in poller.failures
