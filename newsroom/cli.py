@@ -69,6 +69,13 @@ def run(
         str | None, typer.Option(help="Continue an interrupted run by its id.")
     ] = None,
     force: Annotated[bool, typer.Option(help="Publish again over an existing edition.")] = False,
+    update: Annotated[
+        str | None,
+        typer.Option(
+            help="Update the edition run RUN_ID published: only themes with new or changed "
+            "stories are re-clustered and re-written (implies --force)."
+        ),
+    ] = None,
     tz: Annotated[
         str | None, typer.Option(help="Time zone of the week [default: Asia/Shanghai].")
     ] = None,
@@ -128,7 +135,8 @@ def run(
             out_dir=out_dir or settings.out_dir,
             tz=tz or settings.tz,
             resume=resume,
-            force=force,
+            force=force or update is not None,
+            base_run=update,
             max_revisions=settings.max_revisions if max_revisions is None else max_revisions,
             recursion_limit=settings.recursion_limit,
             transport="stdio" if chosen_transport == "stdio" else "memory",
@@ -162,6 +170,23 @@ def run(
             highlight=False,
             soft_wrap=True,
         )
+    if summary.update:
+        what = summary.update
+        if what.get("mode") == "incremental":
+            console.print(
+                f"update of {what['base_run']}: {what['themes_rewritten']} of {what['themes']} "
+                f"themes re-written, {what['themes_kept']} kept ({what['new_stories']} new, "
+                f"{what['changed_stories']} changed stories)",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            console.print(
+                f"[yellow]update of {what['base_run']} re-clustered the whole week:[/] "
+                f"{what.get('reason', '')}",
+                highlight=False,
+                soft_wrap=True,
+            )
     shown = summary.outputs.get("digest_day" if day and edition == "digest" else edition)
     others = [
         summary.outputs[k]

@@ -159,3 +159,4 @@ class RunSummary(BaseModel):
     outputs: dict[str, str] = Field(default_factory=dict)
     guard: dict[str, Any] = Field(default_factory=dict)
     tripped: dict[str, Any] | None = None
+    update: dict[str, Any] | None = None  # an update: its base run, what it kept and re-wrote

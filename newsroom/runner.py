@@ -15,6 +15,7 @@ from typing import Any
 from langgraph.errors import GraphRecursionError
 
 from newsroom.agents import Engine
+from newsroom.agents.incremental import Base
 from newsroom.errors import (
     AlreadyPublished,
     GuardTripped,
@@ -59,6 +60,9 @@ class RunOptions:
     pricing: Pricing = field(default_factory=Pricing)
     ledger: Ledger | None = None
     checkpoint_url: str | None = None  # postgresql://…: checkpoints there, not in SQLite
+    # Start from the edition this run published: only themes with new or changed stories are
+    # re-clustered and re-written (the service's updates).
+    base_run: str | None = None
 
 
 def new_run_id(week: str) -> str:
@@ -170,6 +174,7 @@ async def run_week(
         async with open_checkpointer(db, options.checkpoint_url) as saver:
             graph = build_weekly_graph().compile(checkpointer=saver)
             graph_input: Any = {"week": window.week}
+            base_run = options.base_run
             if options.resume:
                 snapshot = await graph.aget_state(config)
                 if not snapshot.values:
@@ -183,6 +188,17 @@ async def run_week(
                     raise UsageError(f"run {run_id} already finished; nothing to resume")
                 graph_input = None
                 earlier = dict(snapshot.values.get("usage", {}))
+                base_run = snapshot.values.get("base_run")
+            if base_run:
+                context.base = await _base(graph, base_run, window.week)
+                if context.base is None:
+                    summary.update = {
+                        "base_run": base_run,
+                        "mode": "full",
+                        "reason": f"no finished edition of {window.week} by that run here",
+                    }
+                elif graph_input is not None:
+                    graph_input["base_run"] = base_run
             with (
                 exporting(JsonlSpanExporter(trace_file)),
                 tracer().start_as_current_span("invoke_workflow newsroom") as root,
@@ -265,6 +281,14 @@ async def run_week(
     return summary
 
 
+async def _base(graph: Any, run_id: str, week: str) -> Base | None:
+    """The edition run `run_id` published, if it finished one for `week`."""
+    snapshot = await graph.aget_state({"configurable": {"thread_id": run_id}})
+    if snapshot.next or snapshot.values.get("week") != week:
+        return None
+    return Base.from_values(run_id, snapshot.values)
+
+
 async def _partial(
     graph: Any,
     config: Any,
@@ -320,6 +344,7 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
         by_agent_model=lines,
     )
     summary.problems = list(values.get("problems", [])) or summary.problems
+    summary.update = values.get("update") or summary.update
     summary.outputs = {**values.get("published", {}), "trace": str(trace_file)}
     text = summary.model_dump_json(indent=2)
     write_atomic(folder / "run.json", text)

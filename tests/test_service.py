@@ -93,7 +93,7 @@ def test_an_oversized_payload_is_413(service: dict[str, Any]) -> None:
 def test_the_edition_changes_after_new_items_arrive(service: dict[str, Any]) -> None:
     http, worker = service["http"], service["worker"]
     rows = week_items()
-    first, later = rows[:40], rows[40:]
+    first, later, last = rows[:40], rows[40:-1], rows[-1:]
     assert http.get("/weeks/2026-W06/edition").status_code == 404
     pushed = http.post("/items", json={"items": first}, headers=AUTH).json()
     assert len(pushed["queued"]) == 40 and pushed["duplicates"] == 0
@@ -112,9 +112,21 @@ def test_the_edition_changes_after_new_items_arrive(service: dict[str, Any]) -> 
     assert run_two != run_one
     cited_after = {s["id"] for s in after["sources"]}
     assert cited_after - {s["id"] for s in before["sources"]}  # new items made it in
-    assert service["store"].count("2026-W06") == len(rows)
     run = http.get(f"/runs/{run_two}").json()
+    assert run["status"] == "ok" and run["counts"]["items"] == len(rows) - 1
+    assert run["update"]["base_run"] == run_one
+
+    # One more item: an update of the edition that re-writes only the theme it joins.
+    http.post("/items", json={"items": last}, headers=AUTH)
+    while worker.step(block_ms=100):
+        pass
+    (run_three,) = worker.update_quiet_weeks()
+    assert service["store"].count("2026-W06") == len(rows)
+    run = http.get(f"/runs/{run_three}").json()
     assert run["status"] == "ok" and run["counts"]["items"] == len(rows)
+    update = run["update"]
+    assert update["base_run"] == run_two and update["mode"] == "incremental"
+    assert update["themes_rewritten"] == 1 < update["themes"]
     assert worker.update_quiet_weeks() == []  # nothing new: no run
     metrics = http.get("/metrics").text
     assert f"newsroom_items_pushed_total {len(rows)}" in metrics

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from newsroom.agents.dedup import Deduplicator
 from newsroom.agents.embeddings import Embedder
+from newsroom.agents.incremental import Base, Placement
 from newsroom.agents.researcher import Research
 from newsroom.llm import Ledger, ModelConfig
 from newsroom.models import Claim, Draft, SourceItem, Story, Theme, Verdict
@@ -24,12 +25,26 @@ class Clusterer(Protocol):
         self, stories: Sequence[Story], items: Mapping[str, SourceItem]
     ) -> list[Theme]: ...
 
+    async def update(
+        self, base: Base, stories: Sequence[Story], items: Mapping[str, SourceItem]
+    ) -> Placement: ...
+
 
 class Writer(Protocol):
     async def write(
         self,
         window: WeekWindow,
         themes: Sequence[Theme],
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+    ) -> Draft: ...
+
+    async def update(
+        self,
+        window: WeekWindow,
+        themes: Sequence[Theme],
+        affected: Sequence[str],
+        base: Draft,
         stories: Mapping[str, Story],
         items: Mapping[str, SourceItem],
     ) -> Draft: ...

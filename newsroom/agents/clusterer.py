@@ -6,13 +6,16 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from newsroom.agents._text import tokens
 from newsroom.agents.embeddings import Embedder, Vectors
 from newsroom.models import SourceItem, Story, Theme
+
+if TYPE_CHECKING:
+    from newsroom.agents.incremental import Base, Placement
 
 # Above this many stories a week is "large": stories are embedded by title and summary only.
 FULL_TEXT_LIMIT = 3000
@@ -212,11 +215,27 @@ class OfflineClusterer:
         """Cluster labels 0..k-1, k in [min_themes, max_themes] chosen by silhouette."""
         return self._assign_exact(vectors)
 
-    def _large(
+    def space(
         self, stories: Sequence[Story], items: Mapping[str, SourceItem]
-    ) -> tuple[Vectors, np.ndarray, list[list[str]]]:
-        """Labels for a large week, the vectors its themes' centrality is measured in, and the
-        tokens of each story's lead title and summary (the words the themes are named by)."""
+    ) -> tuple[Vectors, list[list[str]]]:
+        """The vectors stories are compared and themes' centrality measured in, and each story's
+        tokens (the words themes are named by). A large week: sentence vectors of the leads'
+        title and summary, and their tokens; otherwise `vectors` of the whole text."""
+        if self.large(stories):
+            leads = [story_lead(s, items) for s in stories]
+            docs = [tokens(f"{lead.title}。{lead.summary}") for lead in leads]
+            return story_vectors(stories, items, self.embedder, full_text=False), docs
+        docs = [tokens(story_text(s, items)) for s in stories]
+        return self.vectors(stories, items, docs), docs
+
+    def _large(
+        self,
+        stories: Sequence[Story],
+        items: Mapping[str, SourceItem],
+        semantic: Vectors,
+        docs: Sequence[list[str]],
+    ) -> np.ndarray:
+        """Labels for a large week: Ward's method on a seeded sample, then neighbours' votes."""
         rng = np.random.default_rng(7)
         size = min(self.sample, len(stories))
         chosen = np.sort(rng.choice(len(stories), size=size, replace=False))
@@ -224,9 +243,6 @@ class OfflineClusterer:
         sample_labels = self.assign(
             self.vectors(sampled, items, [tokens(story_text(s, items)) for s in sampled])
         )
-        leads = [story_lead(s, items) for s in stories]
-        docs = [tokens(f"{lead.title}。{lead.summary}") for lead in leads]
-        semantic = story_vectors(stories, items, self.embedder, full_text=False)
         lexical = sparse_tfidf(docs)
         sample_semantic, sample_lexical = semantic[chosen], lexical[chosen].T.tocsc()
         groups = int(sample_labels.max()) + 1
@@ -243,7 +259,7 @@ class OfflineClusterer:
             np.add.at(votes, (rows, sample_labels[nearest]), np.maximum(sims[rows, nearest], 0))
             labels[start:stop] = np.argmax(votes, axis=1)
         labels[chosen] = sample_labels
-        return semantic, labels, docs
+        return labels
 
     def _assign_exact(self, vectors: Vectors) -> np.ndarray:
         from scipy.cluster.hierarchy import fcluster, linkage
@@ -288,20 +304,46 @@ class OfflineClusterer:
     ) -> list[Theme]:
         return self.build_themes(stories, items)
 
+    async def update(
+        self, base: Base, stories: Sequence[Story], items: Mapping[str, SourceItem]
+    ) -> Placement:
+        """The themes of `base` updated for the week's stories now (see `incremental`)."""
+        from newsroom.agents.incremental import place
+
+        return place(self, base, stories, items)
+
     def build_themes(
         self, stories: Sequence[Story], items: Mapping[str, SourceItem]
     ) -> list[Theme]:
         if not stories:
             return []
+        vectors, docs = self.space(stories, items)
         if self.large(stories):
-            vectors, labels, docs = self._large(stories, items)
+            labels = self._large(stories, items, vectors, docs)
         else:
-            docs = [tokens(story_text(s, items)) for s in stories]
-            vectors = self.vectors(stories, items, docs)
             labels = self.assign(vectors)
+        out = self.make_themes(stories, items, vectors, docs, labels)
+        out.sort(key=lambda t: (-t.weight, -len(t.story_ids), t.id))
+        for rank, theme in enumerate(out, start=1):
+            theme.id = f"theme-{rank}"
+        return out
+
+    def make_themes(
+        self,
+        stories: Sequence[Story],
+        items: Mapping[str, SourceItem],
+        vectors: Vectors,
+        docs: Sequence[list[str]],
+        labels: np.ndarray,
+        ids: Sequence[str] | None = None,
+        only: set[str] | None = None,
+    ) -> list[Theme]:
+        """One named theme per label: keywords by c-TF-IDF over every group's words, the most
+        central story (in the edition's main language) as headline, members most central first.
+        Group `g` gets the id `ids[g]` (default `t{g}`); with `only`, just those ids are built."""
         groups = sorted(set(labels.tolist()))
         keywords = c_tf_idf(
-            [[t for i in np.flatnonzero(labels == group) for t in docs[i]] for group in groups]
+            [[t for i in np.flatnonzero(labels == group) for t in docs[int(i)]] for group in groups]
         )
         # Display spellings from the items of (at most) 1,000 stories.
         shown = [items[i] for s in stories[:1000] for i in s.item_ids]
@@ -309,6 +351,9 @@ class OfflineClusterer:
         main_language = Counter(s.lang for s in stories).most_common(1)[0][0]
         out = []
         for group, ranked in zip(groups, keywords, strict=True):
+            theme_id = ids[group] if ids is not None else f"t{group}"
+            if only is not None and theme_id not in only:
+                continue
             index = np.flatnonzero(labels == group)
             centroid = vectors[index].mean(axis=0)
             centrality = vectors[index] @ centroid
@@ -322,7 +367,7 @@ class OfflineClusterer:
             members = [stories[int(i)] for i in index[np.argsort(-centrality, kind="stable")]]
             out.append(
                 Theme(
-                    id=f"t{group}",
+                    id=theme_id,
                     name="、".join(words[:3]),
                     keywords=words,
                     headline=central.title,
@@ -333,9 +378,6 @@ class OfflineClusterer:
                     ),
                 )
             )
-        out.sort(key=lambda t: (-t.weight, -len(t.story_ids), t.id))
-        for rank, theme in enumerate(out, start=1):
-            theme.id = f"theme-{rank}"
         return out
 
 

@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from newsroom.agents.clusterer import OfflineClusterer
 from newsroom.agents.fact_checker import OfflineFactChecker
+from newsroom.agents.incremental import Base, Placement, place
 from newsroom.agents.researcher import OfflineResearcher, Research
-from newsroom.agents.writer import OfflineWriter
+from newsroom.agents.writer import OfflineWriter, merge_sections
 from newsroom.errors import GuardTripped
 from newsroom.llm import DATA_RULE, Agent, StructuredOutputError, source_block
 from newsroom.models import Claim, Draft, Section, SourceItem, Story, Theme, Verdict
@@ -182,6 +183,21 @@ class LLMClusterer:
             theme.weight = sum(by_story[s].weight for s in theme.story_ids)
         return kept
 
+    async def update(
+        self, base: Base, stories: Sequence[Story], items: Mapping[str, SourceItem]
+    ) -> Placement:
+        """The offline placement; a theme that was in `base` keeps its editorial title, and
+        a week re-clustered whole is named again by the model."""
+        placement = place(self.offline, base, stories, items)
+        if placement.full:
+            placement.themes = await self.themes(stories, items)
+            placement.affected = [t.id for t in placement.themes]
+            return placement
+        titles = {t.id: t.name for t in base.themes}
+        for theme in placement.themes:
+            theme.name = titles.get(theme.id, theme.name)
+        return placement
+
 
 # ---------------------------------------------------------------- writer
 class Bullet(BaseModel):
@@ -247,6 +263,31 @@ class LLMWriter:
         claims = [claim for _, section_claims in sections for claim in section_claims]
         draft = fallback.model_copy(update={"sections": draft_sections, "claims": claims})
         return await self._frame(window, draft, claims, fallback)
+
+    async def update(
+        self,
+        window: WeekWindow,
+        themes: Sequence[Theme],
+        affected: Sequence[str],
+        base: Draft,
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+    ) -> Draft:
+        """One call per affected theme and one for the frame; the other sections are `base`'s."""
+        todo = [t for t in themes if t.id in set(affected)]
+        fallback = await self.offline.write(window, todo, stories, items)
+        sections = await asyncio.gather(
+            *(self._section(n, t, stories, items, fallback) for n, t in enumerate(todo))
+        )
+        fresh = fallback.model_copy(
+            update={
+                "sections": [section for section, _ in sections],
+                "claims": [claim for _, section_claims in sections for claim in section_claims],
+            }
+        )
+        merged, claims = merge_sections(base, fresh, themes, affected)
+        offline = self.offline.frame(window, themes, stories, items, merged, claims)
+        return await self._frame(window, offline, claims, offline)
 
     async def _section(
         self,

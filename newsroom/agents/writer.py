@@ -171,11 +171,10 @@ class OfflineWriter:
                 claims.append(claim)
                 ids.append(claim.id)
             outlets = {o for s in theme.story_ids for o in stories[s].outlets}
-            ordinal = _ORDINALS[index] if index < len(_ORDINALS) else str(index + 1)
             sections.append(
                 Section(
                     theme_id=theme.id,
-                    heading=f"主轴{ordinal}：{theme.name}",
+                    heading=f"主轴{ordinal(index)}：{theme.name}",
                     lead=(
                         f"本主轴汇集{len(theme.story_ids)}个事件、{len(outlets)}家媒体的报道，"
                         f"关键词为{'、'.join(theme.keywords[:5])}；最具代表性的事件是“{theme.headline}”。"
@@ -183,6 +182,18 @@ class OfflineWriter:
                     claim_ids=ids,
                 )
             )
+        return self.frame(window, themes, stories, items, sections, claims)
+
+    def frame(
+        self,
+        window: WeekWindow,
+        themes: Sequence[Theme],
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+        sections: list[Section],
+        claims: list[Claim],
+    ) -> Draft:
+        """The draft around `sections`: title, lead and outlook of the whole week."""
         return Draft(
             title=self._title(window, themes),
             lead=self._lead(window, themes, stories, items),
@@ -191,6 +202,22 @@ class OfflineWriter:
             outlook=[self._signal(theme, stories) for theme in themes],
             closing="",
         )
+
+    async def update(
+        self,
+        window: WeekWindow,
+        themes: Sequence[Theme],
+        affected: Sequence[str],
+        base: Draft,
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+    ) -> Draft:
+        """`base` with the `affected` themes' sections written anew and the frame redone."""
+        fresh = await self.write(
+            window, [t for t in themes if t.id in set(affected)], stories, items
+        )
+        sections, claims = merge_sections(base, fresh, themes, affected)
+        return self.frame(window, themes, stories, items, sections, claims)
 
     async def revise(
         self,
@@ -289,3 +316,35 @@ class OfflineWriter:
             f"**{theme.name}**：本周{len(theme.story_ids)}个事件、{len(outlets)}家媒体；"
             f"下周观察{'、'.join(theme.keywords[:3])}相关事件是否出现后续报道与落地进展。"
         )
+
+
+def merge_sections(
+    base: Draft, fresh: Draft, themes: Sequence[Theme], affected: Sequence[str]
+) -> tuple[list[Section], list[Claim]]:
+    """The sections (edition order, headings numbered again) and claims of an updated draft:
+    the affected themes' from `fresh`, the others' from `base`."""
+    rewritten = set(affected)
+    sources = {s.theme_id: (s, fresh) for s in fresh.sections if s.theme_id in rewritten}
+    sources.update((s.theme_id, (s, base)) for s in base.sections if s.theme_id not in rewritten)
+    sections: list[Section] = []
+    claims: list[Claim] = []
+    for ordinal, theme in enumerate(themes):
+        if theme.id not in sources:
+            continue
+        section, draft = sources[theme.id]
+        wanted = set(section.claim_ids)
+        claims.extend(c for c in draft.claims if c.id in wanted)
+        sections.append(section.model_copy(update={"heading": renumber(section.heading, ordinal)}))
+    return sections, claims
+
+
+def ordinal(index: int) -> str:
+    return _ORDINALS[index] if index < len(_ORDINALS) else str(index + 1)
+
+
+def renumber(heading: str, index: int) -> str:
+    """`主轴三：X` as the `index`-th section: `主轴一：X`."""
+    head, colon, rest = heading.partition("：")
+    if not colon or not head.startswith("主轴"):
+        return heading
+    return f"主轴{ordinal(index)}：{rest}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from newsroom.llm import add_usage
 from newsroom.models import Claim, Draft, SourceItem, SourceProblem, Story, Theme, Verdict
@@ -16,10 +16,14 @@ def add_times(left: dict[str, float], right: dict[str, float]) -> dict[str, floa
 
 class WeeklyInput(TypedDict):
     week: str
+    base_run: NotRequired[str]  # an update: the run whose edition it starts from
 
 
 class WeeklyState(TypedDict, total=False):
     week: str
+    base_run: str
+    affected: list[str]  # an update: the themes to (re)write; absent in a full run
+    update: dict[str, Any]  # an update: what it kept and what it re-wrote
     items: list[SourceItem]
     problems: list[SourceProblem]
     failed_sources: list[str]  # sources (from a sources file) that gave nothing this run

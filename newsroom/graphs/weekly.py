@@ -14,6 +14,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from newsroom.agents import Engine
+from newsroom.agents.incremental import Base, reused_verdicts
 from newsroom.agents.researcher import Research
 from newsroom.errors import EmptyWeek, GuardTripped
 from newsroom.graphs.state import WeeklyInput, WeeklyState
@@ -42,6 +43,7 @@ class RunContext:
     categories: dict[str, str] | None = None  # digest categories: name → description
     day: date | None = None  # also publish that day's digest
     sources: SourcesFile | None = None  # a sources file, instead of the archive folder
+    base: Base | None = None  # an update: the edition it starts from
 
 
 def _items(state: Mapping[str, Any]) -> dict[str, SourceItem]:
@@ -146,18 +148,37 @@ async def dedup(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, A
 
 @step("clusterer", "cluster")
 async def cluster(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    return {
-        "themes": await runtime.context.engine.clusterer.themes(state["stories"], _items(state))
-    }
+    clusterer, base = runtime.context.engine.clusterer, runtime.context.base
+    if base is None:
+        return {"themes": await clusterer.themes(state["stories"], _items(state))}
+    from opentelemetry import trace
+
+    placement = await clusterer.update(base, state["stories"], _items(state))
+    record = placement.record(base)
+    span = trace.get_current_span()
+    span.set_attribute(sc.BASE_RUN, base.run_id)
+    span.set_attribute(sc.UPDATE_MODE, record["mode"])
+    span.set_attribute(sc.THEMES_REWRITTEN, record["themes_rewritten"])
+    span.set_attribute(sc.THEMES_KEPT, record["themes_kept"])
+    return {"themes": placement.themes, "affected": placement.affected, "update": record}
 
 
 @step("writer", "write")
 async def write(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx = runtime.context
     stories = {s.id: s for s in state["stories"]}
-    draft = await runtime.context.engine.writer.write(
-        runtime.context.window, state["themes"], stories, _items(state)
-    )
-    return {"draft": draft, "revisions": 0, "verdicts": {}, "rounds": []}
+    affected = state.get("affected")
+    if ctx.base is not None and affected is not None:
+        # An update: only the affected themes are written; the others' claims keep their
+        # verdicts, so the fact-checker sees only what is new.
+        draft = await ctx.engine.writer.update(
+            ctx.window, state["themes"], affected, ctx.base.draft, stories, _items(state)
+        )
+        verdicts = reused_verdicts(ctx.base, draft.claims)
+    else:
+        draft = await ctx.engine.writer.write(ctx.window, state["themes"], stories, _items(state))
+        verdicts = {}
+    return {"draft": draft, "revisions": 0, "verdicts": verdicts, "rounds": []}
 
 
 @step("fact_checker", "fact_check")

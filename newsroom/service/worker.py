@@ -3,7 +3,9 @@
 Filing is idempotent (a hash keyed by item id per week). A week that received items is marked
 dirty; once no item has arrived for `debounce` seconds, one worker (a Redis lock decides which)
 runs the weekly graph over the week's items and publishes the edition, under the budgets shared
-by all workers. Every update is a run with its own id, trace and run.json.
+by all workers. Every update is a run with its own id, trace and run.json; it starts from the
+week's current edition (its run id is kept in Redis) and re-writes only the themes that new
+items touch (`newsroom.agents.incremental`).
 
 A stop request (SIGTERM) lets the current batch finish and be acknowledged before the loop ends.
 """
@@ -65,6 +67,14 @@ class WeekStore:
         rows = self.client.zrangebyscore(f"{self.name}:dirty", "-inf", cutoff)
         return [r.decode() if isinstance(r, bytes) else str(r) for r in rows]
 
+    def edition(self, week: str) -> str | None:
+        """The run id of the week's current edition (the base of its next update)."""
+        value = self.client.get(f"{self.name}:week:{week}:edition")
+        return value.decode() if isinstance(value, bytes) else value
+
+    def set_edition(self, week: str, run_id: str) -> None:
+        self.client.set(f"{self.name}:week:{week}:edition", run_id)
+
     def clean(self, week: str, since: float) -> None:
         """Clear the dirty mark unless an item arrived after `since` (then it stays dirty)."""
         score = self.client.zscore(f"{self.name}:dirty", week)
@@ -86,6 +96,9 @@ class Worker:
     updates: list[str] = field(default_factory=list)  # run ids of the editions it published
     outages: int = 0  # times Redis could not be reached
     settings: Any = None  # newsroom.config.Settings: the limits and the shared budget scope
+    # The engine of every update (NEWSROOM_ENGINE or an endpoint chooses the LLM one), built on
+    # first use and kept: its embedding cache serves each update's unchanged texts.
+    engine: Any = None
 
     def step(self, block_ms: int = 500) -> int:
         """One batch: read, file, finish. Returns the entries handled."""
@@ -115,9 +128,20 @@ class Worker:
         self.updates += published
         return published
 
+    def _engine(self) -> Any:
+        if self.engine is None:
+            from newsroom.agents import llm_engine, offline_engine
+
+            if self.settings is not None and self.settings.chosen_engine(None) == "llm":
+                self.engine = llm_engine(self.settings.model_configs(), lang=self.settings.lang)
+            else:
+                self.engine = offline_engine()
+        return self.engine
+
     def publish(self, week: str) -> str:
-        """Run the weekly graph over the week's filed items; returns the run id."""
-        from newsroom.agents import offline_engine
+        """Run the weekly graph over the week's filed items, as an update of the week's current
+        edition when there is one (only the themes new items touch are re-written); returns
+        the run id."""
         from newsroom.runner import RunOptions, run_week
 
         folder = self.out_dir / ".newsroom" / "service" / week
@@ -130,7 +154,12 @@ class Worker:
             path = folder / f"items-{number:03d}.json"
             path.write_text(json.dumps({"items": rows}, ensure_ascii=False), encoding="utf-8")
         options = RunOptions(
-            week=week, sources=folder, out_dir=self.out_dir, tz=self.tz, force=True
+            week=week,
+            sources=folder,
+            out_dir=self.out_dir,
+            tz=self.tz,
+            force=True,
+            base_run=self.store.edition(week),
         )
         if self.settings is not None:
             # The limits of each update, and (NEWSROOM_BUDGET_SCOPE=week or day) the budget
@@ -138,7 +167,9 @@ class Worker:
             options.limits = self.settings.limits()
             options.ledger = self.settings.ledger(options.limits, week)
             options.checkpoint_url = self.settings.postgres_url
-        summary = asyncio.run(run_week(options, offline_engine()))
+        summary = asyncio.run(run_week(options, self._engine()))
+        if summary.status in ("ok", "partial"):
+            self.store.set_edition(week, summary.run_id)
         return summary.run_id
 
     def run(self) -> None:
