@@ -316,3 +316,53 @@ def test_a_restarted_service_keeps_what_it_acknowledged(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
+
+
+def test_workers_share_the_week_budget(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers with the LLM engine update one week: the second worker's update is held to
+    what is left of the week's budget after the first worker's (NEWSROOM_BUDGET_SCOPE=week)."""
+    from newsroom.config import Settings
+    from newsroom.models import SourceItem
+    from newsroom.testing import FakeOpenAIServer
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    used_key = "newsroom:budget:week:2026-W06:used"
+    client.delete(
+        *(used_key.replace(":used", f":{p}") for p in ("used", "reserved", "open", "leases"))
+    )
+    name = f"svc-{secrets.token_hex(4)}"
+    queue = ItemQueue(client, name=name, claim_after=1.0)
+    store = WeekStore(client, name=name)
+    items = [SourceItem.model_validate(row) for row in week_items()]
+    monkeypatch.setenv("NEWSROOM_BUDGET_SCOPE", "week")
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    try:
+        with FakeOpenAIServer() as server:
+            monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+            a = Worker(queue, store, tmp_path / "out", "a", debounce=0.0, settings=Settings())
+            queue.push(items[:-1])
+            while a.step(block_ms=100):
+                pass
+            (first,) = a.update_quiet_weeks()
+            spent = int(client.hget(used_key, "llm_calls") or 0)
+            assert spent > 0
+            # Worker b's limit for the week is one call more than worker a has spent.
+            monkeypatch.setenv("NEWSROOM_MAX_LLM_CALLS", str(spent + 1))
+            b = Worker(queue, store, tmp_path / "out", "b", debounce=0.0, settings=Settings())
+            queue.push(items[-1:])
+            while b.step(block_ms=100):
+                pass
+            (second,) = b.update_quiet_weeks()
+        runs = tmp_path / "out" / ".newsroom" / "runs"
+        one = json.loads((runs / first / "run.json").read_text())
+        two = json.loads((runs / second / "run.json").read_text())
+        assert one["status"] == "ok" and one["engine"] == "llm"
+        assert two["status"] == "partial" and two["tripped"]["guard"] == "LLM calls"
+        assert two["usage"]["llm_calls"] == 1
+        assert int(client.hget(used_key, "llm_calls") or 0) == spent + 1
+    finally:
+        keys = list(client.scan_iter(f"{name}:*"))
+        if keys:
+            client.delete(*keys)
