@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -76,10 +78,8 @@ def checkpointer_path(out_dir: Path) -> Path:
 @asynccontextmanager
 async def open_checkpointer(db: Path, url: str | None = None) -> AsyncIterator[Any]:
     """The run's checkpointer: PostgreSQL when `url` is given (one store that runs on several
-    machines share, so any of them can resume a run), else SQLite at `db`. SQLite runs in WAL
-    with synchronous=NORMAL: each step's commit is in the log before the next step starts, so a
-    killed process loses nothing; only a power cut may lose the last steps (and --resume redoes
-    them). FULL would fsync at every step."""
+    machines share, so any of them can resume a run), else SQLite at `db`
+    (`newsroom.checkpoint`: a step writes only the channels it changed)."""
     if url:
         from contextlib import AsyncExitStack
 
@@ -98,13 +98,16 @@ async def open_checkpointer(db: Path, url: str | None = None) -> AsyncIterator[A
                 ) from None
             yield pg
         return
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from newsroom.checkpoint import SqliteCheckpointer
 
-    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
-        saver.serde = serializer()
-        await saver.setup()
-        await saver.conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        saver = SqliteCheckpointer.open(db, serializer())
+    except sqlite3.Error as exc:
+        raise SourceUnavailable(f"cannot use the checkpoint file {db}: {exc}") from None
+    try:
         yield saver
+    finally:
+        saver.close()
 
 
 def serializer() -> Any:
@@ -172,7 +175,7 @@ async def run_week(
     ledger_start = engine.ledger.snapshot()
     try:
         async with open_checkpointer(db, options.checkpoint_url) as saver:
-            graph = build_weekly_graph().compile(checkpointer=saver)
+            graph = compiled_graph().copy(update={"checkpointer": saver})
             graph_input: Any = {"week": window.week}
             base_run = options.base_run
             if options.resume:
@@ -212,19 +215,23 @@ async def run_week(
                 root.set_attribute(sc.RESUMED, bool(options.resume))
                 guard = Guard(limits=options.limits, pricing=options.pricing, ledger=options.ledger)
                 token = current_guard.set(guard)
+                latest: dict[str, Any] | None = None  # the state after the last step
                 try:
-                    async for update in graph.astream(
+                    async for mode, chunk in graph.astream(
                         graph_input,
                         config,
                         context=context,
-                        stream_mode="updates",
+                        stream_mode=["updates", "values"],
                         durability="sync",  # each step is on disk before the next starts
                     ):
-                        for node, delta in update.items():
+                        if mode == "values":
+                            latest = chunk
+                            continue
+                        for node, delta in chunk.items():
                             if on_step is not None and isinstance(delta, dict):
                                 on_step(node, delta)
                     summary.status = "ok"
-                    stopped = (await graph.aget_state(config)).values.get("tripped")
+                    stopped = (latest or {}).get("tripped")
                     if stopped:
                         await _partial(
                             graph,
@@ -270,7 +277,10 @@ async def run_week(
                     root.set_attribute(sc.BUDGET_TOKENS, used["tokens"])
                     if options.limits.max_usd is not None:
                         root.set_attribute(sc.BUDGET_LIMIT_USD, options.limits.max_usd)
-                    values = dict((await graph.aget_state(config)).values)
+                    if summary.status == "ok" and latest is not None:
+                        values = dict(latest)  # what the last checkpoint holds
+                    else:
+                        values = dict((await graph.aget_state(config)).values)
     finally:
         if values is not None:
             # Every call this process made, including those of a step a guard cut short.
@@ -279,6 +289,13 @@ async def run_week(
             )
             _finish(summary, values, folder, trace_file)
     return summary
+
+
+@functools.cache
+def compiled_graph() -> Any:
+    """The weekly graph, compiled once per process; each run takes a copy with its
+    checkpointer."""
+    return build_weekly_graph().compile()
 
 
 async def _base(graph: Any, run_id: str, week: str) -> Base | None:

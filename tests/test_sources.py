@@ -473,15 +473,15 @@ urls = ["{one.base}/robot"]
 
 def _gathered(out: Path) -> dict[str, int]:
     """Items per source, read back from the run's checkpoint."""
-    import sqlite3
-
+    from newsroom.checkpoint import SqliteCheckpointer
     from newsroom.runner import checkpointer_path, serializer
 
-    con = sqlite3.connect(checkpointer_path(out))
-    rows = con.execute(
-        "select type, value from writes where channel = 'items' order by rowid desc limit 1"
-    ).fetchall()
-    items = serializer().loads_typed((rows[0][0], rows[0][1]))
+    saver = SqliteCheckpointer.open(checkpointer_path(out), serializer())
+    try:
+        latest = next(iter(saver.list(None)))  # the newest checkpoint of the newest run
+    finally:
+        saver.close()
+    items = latest.checkpoint["channel_values"]["items"]
     counts: dict[str, int] = {}
     for item in items:
         key = item.origin.split(":")[0]

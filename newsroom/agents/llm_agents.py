@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, Field
 
@@ -41,6 +41,9 @@ def _human(text: str) -> Any:
 
 
 # ---------------------------------------------------------------- researcher
+T = TypeVar("T")
+
+
 class LLMResearcher:
     """Gathers like the offline researcher, then lets the model pick, by tool calls, which thin
     items need their full record from the archive: at most `max_steps` model calls (usually one)
@@ -127,6 +130,17 @@ class ThemePlan(BaseModel):
 
     themes: list[NamedTheme]
     moves: list[Move] = Field(default_factory=list)
+
+
+async def settle(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Run `calls` together and wait for all of them, even when one fails (a guard that stops
+    one section must not leave the others' calls in flight, unrecorded); then raise the first
+    failure."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast(list[T], results)
 
 
 class LLMClusterer:
@@ -256,8 +270,8 @@ class LLMWriter:
         items: Mapping[str, SourceItem],
     ) -> Draft:
         fallback = await self.offline.write(window, themes, stories, items)
-        sections = await asyncio.gather(
-            *(self._section(n, t, stories, items, fallback) for n, t in enumerate(themes))
+        sections = await settle(
+            self._section(n, t, stories, items, fallback) for n, t in enumerate(themes)
         )
         draft_sections = [section for section, _ in sections]
         claims = [claim for _, section_claims in sections for claim in section_claims]
@@ -276,8 +290,8 @@ class LLMWriter:
         """One call per affected theme and one for the frame; the other sections are `base`'s."""
         todo = [t for t in themes if t.id in set(affected)]
         fallback = await self.offline.write(window, todo, stories, items)
-        sections = await asyncio.gather(
-            *(self._section(n, t, stories, items, fallback) for n, t in enumerate(todo))
+        sections = await settle(
+            self._section(n, t, stories, items, fallback) for n, t in enumerate(todo)
         )
         fresh = fallback.model_copy(
             update={
