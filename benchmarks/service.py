@@ -111,8 +111,6 @@ def one(size: int, kill: bool, late: int = 0) -> list[dict[str, Any]]:
     workers = [newsroom("worker", "--name", f"w{k}", *common, env=env) for k in range(2)]
     base = f"http://127.0.0.1:{port}"
     pushed: dict[str, float] = {}
-    seen: dict[str, float] = {}
-    duplicates = 0
     try:
         with httpx.Client(timeout=30) as client:
             deadline = time.monotonic() + 60

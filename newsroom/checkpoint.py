@@ -15,6 +15,7 @@ import random
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -111,28 +112,20 @@ class SqliteCheckpointer(BaseCheckpointSaver[str]):
         row = {**checkpoint, "channel_values": inline}
         kind, data = self.serde.dumps_typed(row)
         meta = json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False)
-        with self.lock:
-            self.conn.execute("BEGIN")
-            try:
-                self.conn.executemany(
-                    "INSERT OR REPLACE INTO run_blobs VALUES (?, ?, ?, ?, ?, ?)", blobs
-                )
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO run_checkpoints VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        thread_id,
-                        ns,
-                        checkpoint["id"],
-                        config["configurable"].get("checkpoint_id"),
-                        kind,
-                        data,
-                        meta.encode("utf-8", "ignore"),
-                    ),
-                )
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO run_blobs VALUES (?, ?, ?, ?, ?, ?)", blobs)
+            conn.execute(
+                "INSERT OR REPLACE INTO run_checkpoints VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    thread_id,
+                    ns,
+                    checkpoint["id"],
+                    config["configurable"].get("checkpoint_id"),
+                    kind,
+                    data,
+                    meta.encode("utf-8", "ignore"),
+                ),
+            )
         return {
             "configurable": {
                 "thread_id": thread_id,
@@ -170,21 +163,27 @@ class SqliteCheckpointer(BaseCheckpointSaver[str]):
             )
             for idx, (channel, value) in enumerate(writes)
         ]
+        with self._transaction() as conn:
+            conn.executemany(
+                f"INSERT OR {verb} INTO run_writes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+
+    def delete_thread(self, thread_id: str) -> None:
+        with self._transaction() as conn:
+            for table in ("run_checkpoints", "run_blobs", "run_writes"):
+                conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (str(thread_id),))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock: committed whole, or rolled back."""
         with self.lock:
             self.conn.execute("BEGIN")
             try:
-                self.conn.executemany(
-                    f"INSERT OR {verb} INTO run_writes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-                )
-                self.conn.execute("COMMIT")
+                yield self.conn
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
-
-    def delete_thread(self, thread_id: str) -> None:
-        with self.lock:
-            for table in ("run_checkpoints", "run_blobs", "run_writes"):
-                self.conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (str(thread_id),))
+            self.conn.execute("COMMIT")
 
     # ------------------------------------------------------------ reading
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:

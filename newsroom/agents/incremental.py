@@ -157,8 +157,9 @@ def _place_new(
     ids = [tid for tid, rows in members.items() if rows]
     centres = np.stack([_unit(vectors[members[tid]].mean(axis=0)) for tid in ids])
     new = vectors[unplaced]
-    nearest = np.argmax(new @ centres.T, axis=1)
-    closest = (new @ centres.T).max(axis=1)
+    sims = new @ centres.T
+    nearest = np.argmax(sims, axis=1)
+    closest = sims[np.arange(len(unplaced)), nearest]
     group = np.zeros(len(unplaced), dtype=bool)
     if len(unplaced) >= NEW_THEME_MIN:
         group[:] = True

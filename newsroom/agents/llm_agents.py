@@ -154,7 +154,10 @@ class LLMClusterer:
     async def themes(
         self, stories: Sequence[Story], items: Mapping[str, SourceItem]
     ) -> list[Theme]:
-        themes = self.offline.build_themes(stories, items)
+        return await self._named(self.offline.build_themes(stories, items), stories)
+
+    async def _named(self, themes: list[Theme], stories: Sequence[Story]) -> list[Theme]:
+        """One call: editorial titles for `themes`, and stories moved where they belong."""
         by_story = {s.id: s for s in stories}
         listing = "\n".join(
             f"theme {t.id} | keywords: {'、'.join(t.keywords)}\n"
@@ -204,7 +207,7 @@ class LLMClusterer:
         a week re-clustered whole is named again by the model."""
         placement = place(self.offline, base, stories, items)
         if placement.full:
-            placement.themes = await self.themes(stories, items)
+            placement.themes = await self._named(placement.themes, stories)
             placement.affected = [t.id for t in placement.themes]
             return placement
         titles = {t.id: t.name for t in base.themes}
@@ -269,14 +272,8 @@ class LLMWriter:
         stories: Mapping[str, Story],
         items: Mapping[str, SourceItem],
     ) -> Draft:
-        fallback = await self.offline.write(window, themes, stories, items)
-        sections = await settle(
-            self._section(n, t, stories, items, fallback) for n, t in enumerate(themes)
-        )
-        draft_sections = [section for section, _ in sections]
-        claims = [claim for _, section_claims in sections for claim in section_claims]
-        draft = fallback.model_copy(update={"sections": draft_sections, "claims": claims})
-        return await self._frame(window, draft, claims, fallback)
+        draft = await self._sections(window, themes, stories, items)
+        return await self._frame(window, draft, draft.claims, draft)
 
     async def update(
         self,
@@ -289,19 +286,30 @@ class LLMWriter:
     ) -> Draft:
         """One call per affected theme and one for the frame; the other sections are `base`'s."""
         todo = [t for t in themes if t.id in set(affected)]
-        fallback = await self.offline.write(window, todo, stories, items)
+        fresh = await self._sections(window, todo, stories, items)
+        merged, claims = merge_sections(base, fresh, themes, affected)
+        offline = self.offline.frame(window, themes, stories, items, merged, claims)
+        return await self._frame(window, offline, claims, offline)
+
+    async def _sections(
+        self,
+        window: WeekWindow,
+        themes: Sequence[Theme],
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+    ) -> Draft:
+        """The offline draft of `themes` with one model-written section per theme (the offline
+        section where the model's fails), all calls together."""
+        fallback = await self.offline.write(window, themes, stories, items)
         sections = await settle(
-            self._section(n, t, stories, items, fallback) for n, t in enumerate(todo)
+            self._section(n, t, stories, items, fallback) for n, t in enumerate(themes)
         )
-        fresh = fallback.model_copy(
+        return fallback.model_copy(
             update={
                 "sections": [section for section, _ in sections],
                 "claims": [claim for _, section_claims in sections for claim in section_claims],
             }
         )
-        merged, claims = merge_sections(base, fresh, themes, affected)
-        offline = self.offline.frame(window, themes, stories, items, merged, claims)
-        return await self._frame(window, offline, claims, offline)
 
     async def _section(
         self,
