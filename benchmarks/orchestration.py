@@ -3,12 +3,15 @@
 - direct: `await model.ainvoke(messages)`, nothing else;
 - agent: the same call through `Agent.invoke` under a Guard (reservation, loop check, settle,
   usage ledger, metrics) with tracing to a JSONL file, as every model call of a run goes;
-- graph: each call in its own LangGraph step, with the run's SQLite checkpointer saving every
-  step before the next (durability "sync", as `newsroom run` does): the worst case, one call a
-  step;
-- weekly: the real weekly graph, LLM engine, bundled week, zero-latency models: the time of the
-  run outside its nodes (graph, checkpoints, set-up, run.json) per LLM call, plus the agent
-  overhead above: what orchestration costs each call of a real run.
+- graph N/step: the calls inside LangGraph steps, N at a time (concurrently, as the writer makes
+  one call per theme in one step), with the run's SQLite checkpointer committing every step
+  before the next (durability "sync", as `newsroom run` does). 1/step is the worst case: each
+  call its own durable step.
+
+And what a run costs whatever its calls: a durable step with no call in it, and the real weekly
+graph on the bundled week, zero-latency models, LLM engine against the offline engine (the same
+seven steps, no LLM call): its time outside the nodes (graph steps, checkpoints, opening the
+checkpoint file, trace and run record).
 
     python benchmarks/orchestration.py 1000
 
@@ -36,6 +39,7 @@ MESSAGES = [
     SystemMessage("You are the newsroom's writer."),
     HumanMessage("请用一句话总结本周的AI新闻。" * 20),
 ]
+PER_STEP = (1, 9)  # calls a graph step makes: one alone, or one per theme of a week
 
 
 def zero_latency_model() -> ScriptedChatModel:
@@ -72,10 +76,11 @@ async def agent(calls: int, folder: Path) -> float:
 
 
 class Count(TypedDict):
-    calls: int
+    steps: int
 
 
-async def graph(calls: int, folder: Path) -> float:
+async def graph(steps: int, per_step: int, folder: Path) -> float:
+    """Seconds per step of a graph whose every step makes `per_step` calls."""
     from langgraph.graph import END, START, StateGraph
 
     from newsroom.runner import open_checkpointer
@@ -83,72 +88,81 @@ async def graph(calls: int, folder: Path) -> float:
     caller = _agent()
 
     async def call(state: Count) -> dict[str, Any]:
-        await caller.invoke(MESSAGES)
-        return {"calls": state["calls"] + 1}
+        await asyncio.gather(*(caller.invoke(MESSAGES) for _ in range(per_step)))
+        return {"steps": state["steps"] + 1}
+
+    async def route(state: Count) -> str:
+        return "call" if state["steps"] < steps else END
 
     builder = StateGraph(Count)
     builder.add_node("call", call)
     builder.add_edge(START, "call")
-    builder.add_conditional_edges("call", lambda s: "call" if s["calls"] < calls else END)
+    builder.add_conditional_edges("call", route)
     token = current_guard.set(_guard())
     try:
-        async with open_checkpointer(folder / "checkpoints.sqlite") as saver:
+        async with open_checkpointer(folder / f"checkpoints-{per_step}.sqlite") as saver:
             compiled = builder.compile(checkpointer=saver)
             with exporting(JsonlSpanExporter(folder / "graph-trace.jsonl")):
                 started = time.perf_counter()
                 await compiled.ainvoke(
-                    {"calls": 0},
-                    {"configurable": {"thread_id": "bench"}, "recursion_limit": calls + 10},
+                    {"steps": 0},
+                    {"configurable": {"thread_id": "bench"}, "recursion_limit": steps + 10},
                     durability="sync",
                 )
-                return (time.perf_counter() - started) / calls
+                return (time.perf_counter() - started) / steps
     finally:
         current_guard.reset(token)
 
 
-def weekly(folder: Path) -> tuple[float, int]:
-    """Seconds of one LLM run spent outside its nodes, and its LLM calls."""
-    from newsroom import testing
+def weekly(engine: Any, folder: Path) -> tuple[float, int]:
+    """Seconds of one run spent outside its nodes, and its LLM calls."""
     from newsroom.config import bundled_sources
     from newsroom.runner import RunOptions, run_week
 
-    engine, _ = testing.scripted_engine()
     options = RunOptions(week="2026-W06", sources=bundled_sources(), out_dir=folder)
     summary = asyncio.run(run_week(options, engine))
     nodes = sum(v for k, v in summary.timings.items() if k != "total")
-    calls = summary.usage.llm_calls
-    return summary.timings["total"] - nodes, calls
+    return summary.timings["total"] - nodes, summary.usage.llm_calls
 
 
 def main() -> None:
+    from newsroom import testing
+    from newsroom.agents import offline_engine
+
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     repeats = 3
-    results: dict[str, list[float]] = {"direct": [], "agent": [], "graph": []}
+    rows: dict[str, list[float]] = {"direct": [], "agent": []}
+    rows |= {f"graph {n}/step": [] for n in PER_STEP}
+    empty_steps: list[float] = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            results["direct"].append(asyncio.run(direct(calls)))
-            results["agent"].append(asyncio.run(agent(calls, folder)))
-            results["graph"].append(asyncio.run(graph(calls, folder)))
-    outside = []
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            seconds, llm_calls = weekly(Path(tmp))
-            outside.append(seconds / llm_calls)
-    base = statistics.median(results["direct"])
-    agent_overhead = statistics.median(results["agent"]) - base
-    results["weekly"] = [base + agent_overhead + statistics.median(outside)]
+            rows["direct"].append(asyncio.run(direct(calls)))
+            rows["agent"].append(asyncio.run(agent(calls, folder)))
+            for n in PER_STEP:
+                per_step = asyncio.run(graph(max(calls // n, 1), n, folder))
+                rows[f"graph {n}/step"].append(per_step / n)
+            empty_steps.append(asyncio.run(graph(calls, 0, folder)))
+    engines = {"LLM engine": testing.scripted_engine()[0], "offline engine": offline_engine()}
+    runs: dict[str, list[float]] = {name: [] for name in engines}
+    llm_calls = dict.fromkeys(engines, 0)
+    for _ in range(5):  # interleaved, so that both see the same machine
+        for name, engine in engines.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                seconds, llm_calls[name] = weekly(engine, Path(tmp))
+                runs[name].append(seconds)
+    base = statistics.median(rows["direct"])
     print(f"{calls} calls, median of {repeats} runs, zero-latency scripted chat model")
-    print(f"{'path':<8}{'ms/call':>10}{'overhead ms':>13}{'ratio':>8}")
-    for name, values in results.items():
+    print(f"{'path':<15}{'ms/call':>10}{'overhead ms':>13}{'ratio':>8}")
+    for name, values in rows.items():
         per_call = statistics.median(values)
         overhead = (per_call - base) * 1e3
-        print(f"{name:<8}{per_call * 1e3:>10.3f}{overhead:>13.3f}{per_call / base:>8.2f}")
-    print(
-        f"weekly: {llm_calls} LLM calls a run; outside the nodes "
-        f"{statistics.median(outside) * 1e3:.3f} ms per call, agent layer "
-        f"{agent_overhead * 1e3:.3f} ms per call"
-    )
+        print(f"{name:<15}{per_call * 1e3:>10.3f}{overhead:>13.3f}{per_call / base:>8.2f}")
+    print(f"a durable graph step with no call in it: {statistics.median(empty_steps) * 1e3:.3f} ms")
+    print("weekly run on the bundled week, time outside its nodes (median of 5):")
+    for name in engines:
+        ms = statistics.median(runs[name]) * 1e3
+        print(f"  {name:<15}{llm_calls[name]:>3} LLM calls  {ms:7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -74,6 +74,11 @@ class SqliteCheckpointer(BaseCheckpointSaver[str]):
         super().__init__(serde=serde)
         self.conn = conn
         self.lock = threading.Lock()
+        # What put_writes serialized, by object: a node's update usually becomes the channel's
+        # value as it is, and the checkpoint that follows then stores those bytes again
+        # instead of serializing the week's items twice. Holding the object keeps its id
+        # from being reused; the next checkpoint clears it.
+        self._written: dict[int, tuple[Any, str, bytes | None]] = {}
 
     @classmethod
     def open(cls, path: Path, serde: SerializerProtocol | None = None) -> SqliteCheckpointer:
@@ -112,6 +117,7 @@ class SqliteCheckpointer(BaseCheckpointSaver[str]):
         row = {**checkpoint, "channel_values": inline}
         kind, data = self.serde.dumps_typed(row)
         meta = json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False)
+        self._written.clear()
         with self._transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO run_blobs VALUES (?, ?, ?, ?, ?, ?)", blobs)
             conn.execute(
@@ -137,7 +143,17 @@ class SqliteCheckpointer(BaseCheckpointSaver[str]):
     def _dump(self, values: dict[str, Any], channel: str) -> tuple[str, bytes | None]:
         if channel not in values:
             return "empty", None
-        return self.serde.dumps_typed(values[channel])
+        value = values[channel]
+        written = self._written.get(id(value))
+        if written is not None and written[0] is value:
+            return written[1], written[2]
+        return self.serde.dumps_typed(value)
+
+    def _dump_write(self, value: Any) -> tuple[str, bytes | None]:
+        kind, data = self.serde.dumps_typed(value)
+        if not (value is None or isinstance(value, str | int | float | bool)):
+            self._written[id(value)] = (value, kind, data)
+        return kind, data
 
     def put_writes(
         self,
@@ -159,7 +175,7 @@ class SqliteCheckpointer(BaseCheckpointSaver[str]):
                 task_path,
                 WRITES_IDX_MAP.get(channel, idx),
                 channel,
-                *self.serde.dumps_typed(value),
+                *self._dump_write(value),
             )
             for idx, (channel, value) in enumerate(writes)
         ]

@@ -164,6 +164,21 @@ def _tracer() -> Any:
     return trace.get_tracer("newsroom.llm")
 
 
+@functools.cache
+def _request_attributes(agent: str, config: ModelConfig) -> dict[str, Any]:
+    """The attributes every call span of one agent to one model starts with, built once."""
+    return {
+        sc.OPERATION: sc.OP_CHAT,
+        sc.PROVIDER: config.provider,
+        sc.REQUEST_MODEL: config.model,
+        sc.REQUEST_MAX_TOKENS: config.max_tokens,
+        sc.AGENT_NAME: agent,
+        sc.OI_KIND: "LLM",
+        sc.OI_MODEL: config.model,
+        sc.OI_PROVIDER: config.provider,
+    }
+
+
 class Agent:
     """One agent's access to its chat model: structured calls, usage, one repair attempt."""
 
@@ -182,15 +197,9 @@ class Agent:
 
         tracer = _tracer()
         guard = current_guard.get()
-        with tracer.start_as_current_span(f"chat {self.config.model}") as span:
-            span.set_attribute(sc.OPERATION, sc.OP_CHAT)
-            span.set_attribute(sc.PROVIDER, self.config.provider)
-            span.set_attribute(sc.REQUEST_MODEL, self.config.model)
-            span.set_attribute(sc.REQUEST_MAX_TOKENS, self.config.max_tokens)
-            span.set_attribute(sc.AGENT_NAME, self.name)
-            span.set_attribute(sc.OI_KIND, "LLM")
-            span.set_attribute(sc.OI_MODEL, self.config.model)
-            span.set_attribute(sc.OI_PROVIDER, self.config.provider)
+        with tracer.start_as_current_span(
+            f"chat {self.config.model}", attributes=_request_attributes(self.name, self.config)
+        ) as span:
             if capture_content():
                 span.set_attribute(sc.INPUT_MESSAGES, messages_json(messages))
             started = time.perf_counter()
@@ -222,23 +231,26 @@ class Agent:
             usage = getattr(reply, "usage_metadata", None) or {}
             input_tokens = int(usage.get("input_tokens", 0))
             output_tokens = int(usage.get("output_tokens", 0))
-            span.set_attribute(sc.INPUT_TOKENS, input_tokens)
-            span.set_attribute(sc.OUTPUT_TOKENS, output_tokens)
-            span.set_attribute(sc.OI_PROMPT_TOKENS, input_tokens)
-            span.set_attribute(sc.OI_COMPLETION_TOKENS, output_tokens)
-            span.set_attribute(sc.OI_TOTAL_TOKENS, input_tokens + output_tokens)
-            metadata = getattr(reply, "response_metadata", None) or {}
-            if metadata.get("finish_reason"):
-                span.set_attribute(sc.FINISH_REASONS, [str(metadata["finish_reason"])])
-            if metadata.get("model_name"):
-                span.set_attribute(sc.RESPONSE_MODEL, str(metadata["model_name"]))
-            if capture_content():
-                span.set_attribute(sc.OUTPUT_MESSAGES, messages_json([reply]))
             cost = 0
             if guard is not None and reservation is not None:
                 cost = guard.after_llm(reservation, input_tokens, output_tokens)
-            span.set_attribute(sc.COST_USD, cost / 1_000_000)
-            span.set_attribute(sc.OI_COST_TOTAL, cost / 1_000_000)
+            attributes: dict[str, Any] = {
+                sc.INPUT_TOKENS: input_tokens,
+                sc.OUTPUT_TOKENS: output_tokens,
+                sc.OI_PROMPT_TOKENS: input_tokens,
+                sc.OI_COMPLETION_TOKENS: output_tokens,
+                sc.OI_TOTAL_TOKENS: input_tokens + output_tokens,
+                sc.COST_USD: cost / 1_000_000,
+                sc.OI_COST_TOTAL: cost / 1_000_000,
+            }
+            metadata = getattr(reply, "response_metadata", None) or {}
+            if metadata.get("finish_reason"):
+                attributes[sc.FINISH_REASONS] = [str(metadata["finish_reason"])]
+            if metadata.get("model_name"):
+                attributes[sc.RESPONSE_MODEL] = str(metadata["model_name"])
+            if capture_content():
+                attributes[sc.OUTPUT_MESSAGES] = messages_json([reply])
+            span.set_attributes(attributes)
             record_call(
                 self.name,
                 self.config,

@@ -5,6 +5,7 @@ cites, never from model text; nothing that failed the fact-check is published.""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -77,11 +78,18 @@ class References:
 
 
 def _environment(front_matter: FrontMatter) -> Any:
+    return _templates(front_matter.templates)
+
+
+@functools.cache
+def _templates(folder: Path | None) -> Any:
+    """One environment per template folder: it compiles each template once and reloads a file
+    the user changes (a service keeps running while its templates are edited)."""
     from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
     loaders: list[Any] = []
-    if front_matter.templates is not None:
-        loaders.append(FileSystemLoader(str(front_matter.templates)))
+    if folder is not None:
+        loaders.append(FileSystemLoader(str(folder)))
     loaders.append(PackageLoader("newsroom", "templates"))
     env = Environment(
         loader=ChoiceLoader(loaders),

@@ -75,6 +75,10 @@ def checkpointer_path(out_dir: Path) -> Path:
     return out_dir / ".newsroom" / "checkpoints.sqlite"
 
 
+def embeddings_path(out_dir: Path) -> Path:
+    return out_dir / ".newsroom" / "embeddings.sqlite"
+
+
 @asynccontextmanager
 async def open_checkpointer(db: Path, url: str | None = None) -> AsyncIterator[Any]:
     """The run's checkpointer: PostgreSQL when `url` is given (one store that runs on several
@@ -165,6 +169,9 @@ async def run_week(
     )
     db = checkpointer_path(options.out_dir)
     db.parent.mkdir(parents=True, exist_ok=True)
+    # Vectors on disk beside the checkpoints: a re-run, an update or another worker sharing
+    # this folder embeds no text twice.
+    engine.embedder.attach(embeddings_path(options.out_dir))
     config: Any = {
         "configurable": {"thread_id": run_id},
         "recursion_limit": options.recursion_limit,

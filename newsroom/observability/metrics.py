@@ -18,7 +18,7 @@ def ensure_meter_provider() -> None:
     global _reader
     if _reader is not None:
         return
-    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader
 
     from newsroom.observability.tracing import otlp_configured
@@ -30,7 +30,10 @@ def ensure_meter_provider() -> None:
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
-    metrics.set_meter_provider(MeterProvider(metric_readers=readers))
+    # No exemplars: nothing reads them, and sampling one costs more than the point itself.
+    metrics.set_meter_provider(
+        MeterProvider(metric_readers=readers, exemplar_filter=AlwaysOffExemplarFilter())
+    )
 
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:

@@ -1,0 +1,89 @@
+"""The embedding store: vectors kept on disk by content hash, shared by runs and processes."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from newsroom.agents import offline_engine
+from newsroom.agents.embeddings import Embedder, VectorStore, content_key
+from newsroom.runner import RunOptions, embeddings_path, run_week
+
+
+def fresh_texts(n: int) -> list[str]:
+    """Texts no embedder of this session has seen."""
+    tag = uuid.uuid4().hex[:8]
+    return [f"第{k}条（{tag}）：开源模型与算力的新消息" for k in range(n)]
+
+
+def test_a_second_embedder_reads_the_stored_vectors_exactly(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    store = tmp_path / "embeddings.sqlite"
+    texts = fresh_texts(5)
+    embedder.attach(store)
+    first = embedder.encode([*texts, texts[0]])  # a repeated text is embedded once
+    assert first.shape == (6, 512)
+
+    other = Embedder(workers=1)
+    other.attach(store)
+    again = other.encode(texts)
+    assert other._model is None  # nothing was embedded: every vector came from the store
+    assert other.stored == 5
+    assert np.array_equal(again, first[:5])  # float32 exactly, so runs cluster the same
+    rows = sqlite3.connect(store).execute("SELECT count(*) FROM vectors").fetchone()[0]
+    assert rows >= 5
+
+
+def test_vectors_of_another_size_are_embedded_again(embedder: Embedder, tmp_path: Path) -> None:
+    store = tmp_path / "embeddings.sqlite"
+    texts = fresh_texts(2)
+    VectorStore(store).put([(content_key(texts[0]), np.zeros(3, dtype=np.float32))])
+    embedder.attach(store)
+    vectors = embedder.encode(texts)
+    assert vectors.shape == (2, 512)
+    assert abs(float(np.linalg.norm(vectors[0])) - 1.0) < 1e-5
+
+
+def test_a_file_that_is_not_a_store_is_warned_about_and_left_alone(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    store = tmp_path / "embeddings.sqlite"
+    store.write_bytes(b"this is not a database, and it stays as it is" * 100)
+    before = store.read_bytes()
+    with pytest.warns(RuntimeWarning, match="embedding store .* not used"):
+        embedder.attach(store)
+    assert embedder.store is None
+    assert embedder.encode(fresh_texts(2)).shape == (2, 512)
+    assert store.read_bytes() == before
+
+
+def test_a_second_run_embeds_nothing(samples: Path, tmp_path: Path) -> None:
+    """A re-run in the same folder (or another worker sharing it) reads every vector it needs
+    from the store; the first run's model is never loaded."""
+    out = tmp_path / "out"
+    first = offline_engine(Embedder(workers=1))
+    summary = asyncio.run(run_week(RunOptions("2026-W06", samples, out), first))
+    assert summary.status == "ok"
+    assert embeddings_path(out).exists()
+    report = out / "2026-W06" / "weekly.md"
+    headings = [
+        line
+        for line in report.read_text(encoding="utf-8").splitlines()
+        if line.startswith("### 主轴")
+    ]
+    assert len(headings) >= 8
+
+    second = offline_engine(Embedder(workers=1))
+    again = asyncio.run(run_week(RunOptions("2026-W06", samples, out, force=True), second))
+    assert again.status == "ok"
+    assert second.embedder._model is None
+    assert second.embedder.stored > 0
+    assert again.counts == summary.counts
+    lines = report.read_text(encoding="utf-8").splitlines()
+    assert [line for line in lines if line.startswith("### 主轴")] == headings  # the same themes
