@@ -130,7 +130,7 @@ def main() -> None:
     from newsroom.agents import offline_engine
 
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    repeats = 3
+    repeats = 5
     rows: dict[str, list[float]] = {"direct": [], "agent": []}
     rows |= {f"graph {n}/step": [] for n in PER_STEP}
     empty_steps: list[float] = []
