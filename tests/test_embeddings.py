@@ -87,3 +87,29 @@ def test_a_second_run_embeds_nothing(samples: Path, tmp_path: Path) -> None:
     assert again.counts == summary.counts
     lines = report.read_text(encoding="utf-8").splitlines()
     assert [line for line in lines if line.startswith("### 主轴")] == headings  # the same themes
+
+
+def test_a_large_store_drops_old_vectors_once_a_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsroom.agents import embeddings
+
+    path = tmp_path / "embeddings.sqlite"
+    store = VectorStore(path)
+    vector = np.ones(512, dtype=np.float32)
+    store.put([("recent", vector)])
+    today = embeddings._today()
+    store.conn.execute(
+        "INSERT INTO vectors VALUES ('old', ?, ?)",
+        (today - embeddings.KEEP_DAYS - 1, vector.tobytes()),
+    )
+    store.close()
+    monkeypatch.setattr(embeddings, "PRUNE_FROM", 0)  # every store counts as large
+    pruned = VectorStore(path)
+    assert sorted(pruned.get(["recent", "old"])) == ["recent"]
+    pruned.conn.execute(
+        "INSERT INTO vectors VALUES ('old', ?, ?)",
+        (today - embeddings.KEEP_DAYS - 1, vector.tobytes()),
+    )
+    pruned.close()
+    assert sorted(VectorStore(path).get(["recent", "old"])) == ["old", "recent"]  # not today

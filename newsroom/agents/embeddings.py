@@ -44,8 +44,27 @@ class VectorStore:
             "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, day INTEGER NOT NULL, "
             "vector BLOB NOT NULL) WITHOUT ROWID"
         )
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS pruned (id INTEGER PRIMARY KEY CHECK (id = 0), day INTEGER)"
+        )
         if path.stat().st_size > PRUNE_FROM:
-            self.conn.execute("DELETE FROM vectors WHERE day < ?", (_today() - KEEP_DAYS,))
+            self._prune()
+
+    def _prune(self) -> None:
+        """Drop vectors stored more than KEEP_DAYS ago, at most once a day (it reads the whole
+        table)."""
+        today = _today()
+        row = self.conn.execute("SELECT day FROM pruned").fetchone()
+        if row is not None and row[0] == today:
+            return
+        self.conn.execute("BEGIN")
+        try:
+            self.conn.execute("DELETE FROM vectors WHERE day < ?", (today - KEEP_DAYS,))
+            self.conn.execute("INSERT OR REPLACE INTO pruned VALUES (0, ?)", (today,))
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     def get(self, keys: Sequence[str]) -> dict[str, NDArray[np.float32]]:
         found: dict[str, NDArray[np.float32]] = {}
@@ -62,9 +81,9 @@ class VectorStore:
 
     def put(self, pairs: Iterable[tuple[str, NDArray[np.float32]]]) -> None:
         day = _today()
-        rows = [(key, day, np.asarray(v, dtype=np.float32).tobytes()) for key, v in pairs]
+        rows = ((key, day, np.asarray(v, dtype=np.float32).tobytes()) for key, v in pairs)
         self.conn.execute("BEGIN")
-        try:
+        try:  # rows are made as they are written: no second copy of a large week's vectors
             self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
         except BaseException:
             self.conn.execute("ROLLBACK")
