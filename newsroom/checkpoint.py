@@ -32,6 +32,8 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from newsroom import storage
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_checkpoints (
     thread_id TEXT NOT NULL,
@@ -82,9 +84,7 @@ class SqliteCheckpointer(BaseCheckpointSaver[str]):
 
     @classmethod
     def open(cls, path: Path, serde: SerializerProtocol | None = None) -> SqliteCheckpointer:
-        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn = storage.connect(path)
         conn.executescript(SCHEMA)
         return cls(conn, serde)
 
@@ -108,7 +108,7 @@ class SqliteCheckpointer(BaseCheckpointSaver[str]):
         thread_id = str(config["configurable"]["thread_id"])
         ns = str(config["configurable"].get("checkpoint_ns", ""))
         values = dict(checkpoint["channel_values"])
-        inline = {k: v for k, v in values.items() if v is None or isinstance(v, str | int | float)}
+        inline = {k: v for k, v in values.items() if _inline(v)}
         blobs = [
             (thread_id, ns, channel, str(version), *self._dump(values, channel))
             for channel, version in new_versions.items()
@@ -151,7 +151,7 @@ class SqliteCheckpointer(BaseCheckpointSaver[str]):
 
     def _dump_write(self, value: Any) -> tuple[str, bytes | None]:
         kind, data = self.serde.dumps_typed(value)
-        if not (value is None or isinstance(value, str | int | float | bool)):
+        if not _inline(value):
             self._written[id(value)] = (value, kind, data)
         return kind, data
 
@@ -192,14 +192,8 @@ class SqliteCheckpointer(BaseCheckpointSaver[str]):
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction under the lock: committed whole, or rolled back."""
-        with self.lock:
-            self.conn.execute("BEGIN")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        with self.lock, storage.transaction(self.conn) as conn:
+            yield conn
 
     # ------------------------------------------------------------ reading
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -331,6 +325,11 @@ class SqliteCheckpointer(BaseCheckpointSaver[str]):
 
     async def adelete_thread(self, thread_id: str) -> None:
         self.delete_thread(thread_id)
+
+
+def _inline(value: Any) -> bool:
+    """Scalars stay in the checkpoint row; everything else is a blob of its own."""
+    return value is None or isinstance(value, str | int | float)
 
 
 def _matches(metadata: dict[str, Any], wanted: dict[str, Any]) -> bool:

@@ -77,10 +77,6 @@ class References:
         return lines
 
 
-def _environment(front_matter: FrontMatter) -> Any:
-    return _templates(front_matter.templates)
-
-
 @functools.cache
 def _templates(folder: Path | None) -> Any:
     """One environment per template folder: it compiles each template once and reloads a file
@@ -150,7 +146,7 @@ class RunView:
         **values: Any,
     ) -> str:
         refs = References(self.items)
-        env = _environment(self.front_matter)
+        env = _templates(self.front_matter.templates)
         text = str(
             env.get_template(template).render(
                 title=title,

