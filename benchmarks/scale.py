@@ -86,7 +86,7 @@ def one_size(size: int) -> dict[str, Any]:
     from corpus import make_week  # type: ignore[import-not-found]
 
     from newsroom.agents import offline_engine
-    from newsroom.agents._text import tokens
+    from newsroom.methods.text import tokens
     from newsroom.agents.researcher import OfflineResearcher
     from newsroom.evaluation import b_cubed, pair_scores
     from newsroom.tools.client import ArchiveConfig, open_archive

@@ -456,6 +456,25 @@ def eval_factcheck(
     out.print_json(json.dumps(metrics))
 
 
+@eval_app.command("edition")
+def eval_edition(
+    items: Annotated[Path, typer.Option(help="The week's items (items.json or JSONL).")],
+    labels: Annotated[Path, typer.Option(help="The week's labels.json.")],
+    edition: Annotated[
+        Path, typer.Option(help="The edition folder (weekly.md, briefing.md, report.json).")
+    ],
+) -> None:
+    """An edition against a labelled week: highlight and lead recall, off-topic share,
+    duplicate bullets, theme purity, headings that name the lead event, same-event pairs."""
+    from newsroom.evaluation_edition import evaluate_edition
+
+    try:
+        metrics = evaluate_edition(items, labels, edition)
+    except NewsroomError as exc:
+        raise _fail(exc) from None
+    out.print_json(json.dumps(metrics, ensure_ascii=False))
+
+
 OutOption = Annotated[Path | None, typer.Option("--out", help="Output folder [default: out].")]
 
 

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from newsroom.agents._text import sentences
+from newsroom.methods.text import sentences
 from newsroom.models import Claim, Draft, Report, SourceItem, Story, Theme, Verdict
 from newsroom.weeks import WeekWindow
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from newsroom.agents import Engine, offline_engine
-from newsroom.agents.embeddings import Embedder
 from newsroom.config import bundled_sources
+from newsroom.methods.embeddings import Embedder
 
 _real_connect = socket.socket.connect
 

@@ -10,8 +10,8 @@ import pytest
 
 from newsroom.agents import Engine
 from newsroom.agents.clusterer import c_tf_idf
-from newsroom.agents.dedup import Deduplicator, item_vectors, numbers_agree
 from newsroom.agents.fact_checker import OfflineFactChecker
+from newsroom.methods.dedup import Deduplicator, item_vectors, numbers_agree
 from newsroom.models import Claim, SourceItem
 
 WHEN = datetime(2026, 2, 4, 10, tzinfo=ZoneInfo("Asia/Shanghai"))

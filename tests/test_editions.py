@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from newsroom.agents import Engine
-from newsroom.agents.embeddings import Embedder
 from newsroom.cli import app
+from newsroom.methods.embeddings import Embedder
 from newsroom.publish import FrontMatter
 from newsroom.runner import RunOptions, run_week
 from newsroom.tools.formats import read_folder

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from newsroom.agents import offline_engine
-from newsroom.agents.embeddings import Embedder, VectorStore, content_key
+from newsroom.methods.embeddings import Embedder, VectorStore, content_key
 from newsroom.runner import RunOptions, embeddings_path, run_week
 
 
@@ -92,7 +92,7 @@ def test_a_second_run_embeds_nothing(samples: Path, tmp_path: Path) -> None:
 def test_a_large_store_drops_old_vectors_once_a_day(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsroom.agents import embeddings
+    from newsroom.methods import embeddings
 
     path = tmp_path / "embeddings.sqlite"
     store = VectorStore(path)

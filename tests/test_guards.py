@@ -11,10 +11,10 @@ import anyio
 import pytest
 from langchain_core.messages import HumanMessage
 
-from newsroom.agents.embeddings import Embedder
 from newsroom.errors import BudgetExceeded, LoopDetected
 from newsroom.guards import Amounts, Guard, Limits, MemoryLedger, Pricing
 from newsroom.llm import Agent, Ledger, ModelConfig
+from newsroom.methods.embeddings import Embedder
 from newsroom.observability.store import read_spans
 from newsroom.runner import RunOptions, run_week
 from newsroom.testing import Reply, ScriptedChatModel, _schema_of, echo, scripted_engine

@@ -10,9 +10,9 @@ import pytest
 
 from newsroom import testing
 from newsroom.agents import Engine, offline_engine
-from newsroom.agents.embeddings import Embedder
 from newsroom.agents.fact_checker import OfflineFactChecker
 from newsroom.graphs.weekly import build_weekly_graph
+from newsroom.methods.embeddings import Embedder
 from newsroom.models import Claim, SourceItem, Verdict
 from newsroom.runner import RunOptions, checkpointer_path, open_checkpointer, run_week
 

@@ -15,9 +15,9 @@ import pytest
 
 from newsroom import testing
 from newsroom.agents import Engine, llm_engine
-from newsroom.agents.embeddings import Embedder
 from newsroom.config import AGENTS
 from newsroom.llm import ModelConfig
+from newsroom.methods.embeddings import Embedder
 from newsroom.runner import RunOptions, run_week
 from newsroom.testing import Reply, ScriptedChatModel, _schema_of, echo
 

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from newsroom.agents.embeddings import Embedder
 from newsroom.cli import app
+from newsroom.methods.embeddings import Embedder
 
 pytestmark = pytest.mark.phoenix
 

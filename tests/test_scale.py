@@ -13,14 +13,14 @@ import pytest
 
 from newsroom.agents import Engine
 from newsroom.agents.clusterer import OfflineClusterer
-from newsroom.agents.dedup import (
+from newsroom.evaluation import b_cubed, dev_items, pair_scores
+from newsroom.methods.dedup import (
     Deduplicator,
     _lsh_pairs,
     _mutual_nearest,
     item_vectors,
     minhash_signatures,
 )
-from newsroom.evaluation import b_cubed, dev_items, pair_scores
 from newsroom.models import SourceItem
 
 WHEN = datetime(2026, 2, 4, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -163,7 +163,7 @@ def test_large_week_path_clusters_the_dev_week(engine: Engine, dev_dir: Any) -> 
 
 def test_pooled_embedding_equals_one_process() -> None:
     """A large batch is shared among worker processes; the vectors are the same."""
-    from newsroom.agents.embeddings import Embedder
+    from newsroom.methods.embeddings import Embedder
 
     texts = [f"第{k}条：模型与算力的新消息，编号{k * 13}" for k in range(24)]
     pooled = Embedder(workers=2, pool_from=10).encode(texts)

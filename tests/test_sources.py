@@ -490,7 +490,7 @@ def _gathered(out: Path) -> dict[str, int]:
 
 
 def test_a_source_weight_counts_in_its_stories_weight() -> None:
-    from newsroom.agents.dedup import Deduplicator
+    from newsroom.methods.dedup import Deduplicator
     from newsroom.models import SourceItem
 
     when = datetime(2026, 2, 4, 10, tzinfo=UTC)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsroom.agents._text import claim_parts, dates, entities, mentions, negations, quantities
+from newsroom.methods.text import claim_parts, dates, entities, mentions, negations, quantities
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from newsroom.agents.dedup import Deduplicator
-from newsroom.agents.embeddings import Embedder
 from newsroom.agents.incremental import Base, Placement
 from newsroom.agents.researcher import Research
 from newsroom.llm import Ledger, ModelConfig
+from newsroom.methods.dedup import Deduplicator
+from newsroom.methods.embeddings import Embedder
 from newsroom.models import Claim, Draft, SourceItem, Story, Theme, Verdict
 from newsroom.tools.client import ToolSession
 from newsroom.weeks import WeekWindow

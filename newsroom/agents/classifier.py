@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from newsroom.agents.clusterer import FULL_TEXT_LIMIT, story_vectors
-from newsroom.agents.embeddings import Embedder
+from newsroom.methods.embeddings import Embedder
 from newsroom.models import SourceItem, Story
 
 DEFAULT_CATEGORIES: dict[str, str] = {

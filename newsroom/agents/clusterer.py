@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from newsroom.agents._text import tokens
-from newsroom.agents.embeddings import Embedder, Vectors
+from newsroom.methods.embeddings import Embedder, Vectors
+from newsroom.methods.text import tokens
 from newsroom.models import SourceItem, Story, Theme
 
 if TYPE_CHECKING:
@@ -385,9 +385,9 @@ def _display_forms(items: Iterable[SourceItem]) -> dict[str, str]:
     """Lower-case token → the spelling sources use most (`openai` → `OpenAI`)."""
     import jieba
 
-    from newsroom.agents._text import _tokenizer
+    from newsroom.methods.text import tokenizer
 
-    _tokenizer()
+    tokenizer()
     seen: dict[str, Counter[str]] = {}
     for item in items:
         for word in jieba.lcut(f"{item.title} {item.summary}"):

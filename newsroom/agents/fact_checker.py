@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from newsroom.agents._text import (
+from newsroom.methods.text import (
     canonical_entity,
     claim_parts,
     coverage,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from newsroom.agents._text import is_cjk, sentences
-from newsroom.agents.embeddings import Embedder
+from newsroom.methods.embeddings import Embedder
+from newsroom.methods.text import is_cjk, sentences
 from newsroom.models import Claim, ClaimKind, Draft, Section, SourceItem, Story, Theme, Verdict
 from newsroom.weeks import WeekWindow
 

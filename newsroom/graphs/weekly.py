@@ -281,9 +281,9 @@ async def publish_partial(
     is finished only by the free offline methods (dedup, clustering, extractive writing, the
     deterministic checks) — no model or tool is called; nothing unchecked is published."""
     from newsroom.agents.clusterer import OfflineClusterer
-    from newsroom.agents.dedup import Deduplicator
     from newsroom.agents.fact_checker import OfflineFactChecker
     from newsroom.agents.writer import OfflineWriter
+    from newsroom.methods.dedup import Deduplicator
 
     items = _items(values)
     if not items:

@@ -40,7 +40,7 @@ Round = list[list[str]]  # the claims a round leaves failing: [claim id, text, l
 
 
 def _similar(a: str, b: str) -> float:
-    from newsroom.agents._text import grams
+    from newsroom.methods.text import grams
 
     left, right = grams(a), grams(b)
     return len(left & right) / max(len(left | right), 1)

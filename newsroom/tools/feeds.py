@@ -17,7 +17,7 @@ from mcp.server.fastmcp import Context, FastMCP
 
 from newsroom.models import SourceItem, SourceProblem
 from newsroom.tools.fetch import FEED_TYPES, FetchPolicy, fetch
-from newsroom.tools.formats import ParseResult, _parse_stamp, _strip_tags, guess_lang, item_id
+from newsroom.tools.formats import ParseResult, guess_lang, item_id, parse_stamp, strip_tags
 
 # A feed's clock may run a little ahead; beyond this an entry's date is not believed.
 FUTURE_SLACK = timedelta(hours=12)
@@ -55,7 +55,7 @@ def parse_feed_bytes(body: bytes, url: str, tz: str, now: datetime | None = None
             continue
         seen.add(guid)
         try:
-            published = _parse_stamp(entry["stamp"], tz)
+            published = parse_stamp(entry["stamp"], tz)
         except ValueError as exc:
             result.problems.append(
                 SourceProblem(origin=where, message=f"{entry['title']!r}: {exc}")
@@ -69,11 +69,11 @@ def parse_feed_bytes(body: bytes, url: str, tz: str, now: datetime | None = None
                 )
             )
             continue
-        summary = _strip_tags(entry["summary"])
+        summary = strip_tags(entry["summary"])
         result.items.append(
             SourceItem(
                 id=item_id("f", guid),
-                title=_strip_tags(entry["title"]),
+                title=strip_tags(entry["title"]),
                 url=entry["link"],
                 source=entry["source"] or url,
                 published=published,

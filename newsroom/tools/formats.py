@@ -238,7 +238,7 @@ def parse_feed(text: str, origin: str, tz: str) -> ParseResult:
         if not link:
             link = next((c.get("href", "") for c in entry if _local(c.tag) == "link"), "")
         stamp = _child_text(entry, "pubDate", "published", "updated", "date")
-        summary = _strip_tags(_child_text(entry, "description", "summary", "content"))
+        summary = strip_tags(_child_text(entry, "description", "summary", "content"))
         outlet = _child_text(entry, "source", "author") or feed_title
         guid = _child_text(entry, "guid", "id") or link
         where = f"{origin}#{position}"
@@ -248,7 +248,7 @@ def parse_feed(text: str, origin: str, tz: str) -> ParseResult:
             )
             continue
         try:
-            published = _parse_stamp(stamp, tz)
+            published = parse_stamp(stamp, tz)
         except ValueError as exc:
             result.problems.append(SourceProblem(origin=where, message=f"{title!r}: {exc}"))
             continue
@@ -284,7 +284,7 @@ def parse_json(text: str, origin: str, tz: str) -> ParseResult:
             result.problems.append(SourceProblem(origin=where, message="item is not an object"))
             continue
         try:
-            published = _parse_stamp(str(row.get("published", "")), tz)
+            published = parse_stamp(str(row.get("published", "")), tz)
             title = str(row["title"])
             summary = str(row.get("summary", ""))
             result.items.append(
@@ -310,7 +310,7 @@ def parse_json(text: str, origin: str, tz: str) -> ParseResult:
     return result
 
 
-def _parse_stamp(stamp: str, tz: str) -> datetime:
+def parse_stamp(stamp: str, tz: str) -> datetime:
     if not stamp:
         raise ValueError("no publication date")
     try:
@@ -325,7 +325,7 @@ def _parse_stamp(stamp: str, tz: str) -> datetime:
     return moment
 
 
-def _strip_tags(text: str) -> str:
+def strip_tags(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip()
 
 

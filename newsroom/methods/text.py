@@ -10,7 +10,7 @@ from importlib import resources
 from itertools import pairwise
 from typing import Any
 
-_RESOURCES = resources.files("newsroom.agents") / "resources"
+_RESOURCES = resources.files("newsroom.methods") / "resources"
 _jieba_lock = threading.Lock()
 _jieba_ready = False
 
@@ -24,7 +24,7 @@ _STOP = frozenset(
 )
 
 
-def _tokenizer() -> Any:
+def tokenizer() -> Any:
     global _jieba_ready
     import jieba
 
@@ -39,7 +39,7 @@ def _tokenizer() -> Any:
 
 def tokens(text: str) -> list[str]:
     """Content tokens: jieba words (with our AI-entity dictionary), lower-cased, no stop words."""
-    jieba = _tokenizer()
+    jieba = tokenizer()
     out = []
     for raw in jieba.lcut(text):
         token = raw.strip().lower()

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from newsroom.agents._text import canonical_entity, entities, is_cjk, quantities
+from newsroom.methods.text import canonical_entity, entities, is_cjk, quantities
 from newsroom.models import SourceItem, Story
 from newsroom.tools.formats import canonical_url
 
