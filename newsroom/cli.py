@@ -53,8 +53,9 @@ def run(
     sources: Annotated[
         Path | None,
         typer.Option(
-            help="A folder of digests, feeds and JSON, or a sources file (.toml) of feeds, "
-            "archive folders and pages [default: bundled 2026-W06 samples]."
+            help="A folder of digests, feeds and JSON; one such file (.json, .xml/.rss/.atom, "
+            ".md); or a sources file (.toml) of feeds, archive folders and pages "
+            "[default: bundled 2026-W06 samples]."
         ),
     ] = None,
     engine: Annotated[
@@ -79,6 +80,13 @@ def run(
     tz: Annotated[
         str | None, typer.Option(help="Time zone of the week [default: Asia/Shanghai].")
     ] = None,
+    window: Annotated[
+        str | None,
+        typer.Option(
+            help="Select the week's items by their published or collected time (an item "
+            "without a collection time goes by its publication) [default: published]."
+        ),
+    ] = None,
     max_revisions: Annotated[
         int | None, typer.Option(help="Writer ⇄ fact-checker rounds [default: 2].")
     ] = None,
@@ -101,6 +109,13 @@ def run(
     edition: Annotated[
         str, typer.Option(help="Edition to report: weekly, digest or briefing (all are written).")
     ] = "weekly",
+    desk: Annotated[
+        Path | None,
+        typer.Option(
+            help="Desk profile (TOML): the beats the newsroom covers; items off them are left "
+            "out [default: the bundled AI desk]."
+        ),
+    ] = None,
     day: Annotated[
         str | None, typer.Option(help="Also write the digest of one day of the week, YYYY-MM-DD.")
     ] = None,
@@ -111,6 +126,8 @@ def run(
     run_id = resume or "RUN_ID"
     try:
         settings = Settings()
+        if desk is not None:
+            settings.desk = desk
         chosen_engine = settings.chosen_engine(engine)
         if chosen_engine not in ("offline", "llm"):
             raise UsageError(f"unknown engine {chosen_engine!r}: use offline or llm")
@@ -123,11 +140,12 @@ def run(
         from newsroom.runner import RunOptions, new_run_id
         from newsroom.weeks import parse_week
 
-        window = parse_week(week, tz or settings.tz)
-        run_id = resume or new_run_id(window.week)
+        chosen_window = window or settings.window
+        week_window = parse_week(week, tz or settings.tz, chosen_window)
+        run_id = resume or new_run_id(week_window.week)
         if edition not in ("weekly", "digest", "briefing"):
             raise UsageError(f"unknown edition {edition!r}: use weekly, digest or briefing")
-        chosen_day = _day(day, window) if day else None
+        chosen_day = _day(day, week_window) if day else None
         options = RunOptions(
             week=week,
             run_id=run_id,
@@ -137,6 +155,7 @@ def run(
             resume=resume,
             force=force or update is not None,
             base_run=update,
+            window=week_window.by,
             max_revisions=settings.max_revisions if max_revisions is None else max_revisions,
             recursion_limit=settings.recursion_limit,
             transport="stdio" if chosen_transport == "stdio" else "memory",
@@ -238,11 +257,13 @@ def _run(options: Any, engine_name: str, settings: Any, model: str | None, lang:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from newsroom.agents import llm_engine, offline_engine
+    from newsroom.methods.desk import Desk
     from newsroom.runner import run_week
 
+    desk = Desk.load(settings.desk)
     if engine_name == "llm":
         configs = settings.model_configs(model)
-        engine = llm_engine(configs, lang=lang)
+        engine = llm_engine(configs, lang=lang, desk=desk)
         where = settings.base_url or "https://api.openai.com/v1"
         chosen = ", ".join(f"{agent} {config.model}" for agent, config in configs.items())
         console.print(
@@ -252,11 +273,12 @@ def _run(options: Any, engine_name: str, settings: Any, model: str | None, lang:
             soft_wrap=True,
         )
     else:
-        engine = offline_engine()
+        engine = offline_engine(desk=desk)
         console.print(
             "[bold yellow]engine: offline[/] — no LLM: sentence embeddings "
-            "(USE multilingual v3), agglomerative clustering, c-TF-IDF naming, "
-            "MMR extractive writing, deterministic fact-checking",
+            "(USE multilingual v3), desk relevance, beats and importance, agglomerative "
+            "clustering, themes named after their lead story, extractive writing, "
+            "deterministic fact-checking",
             highlight=False,
             soft_wrap=True,
         )
@@ -264,7 +286,8 @@ def _run(options: Any, engine_name: str, settings: Any, model: str | None, lang:
     console.print(f"limits{shared}: {options.limits.describe()}", highlight=False, soft_wrap=True)
     console.print(
         f"run {options.run_id}{' (resumed)' if options.resume else ''} · "
-        f"sources: {options.sources} · out: {options.out_dir}",
+        f"sources: {options.sources} · out: {options.out_dir}"
+        + (f" · items selected by {options.window} time" if options.window != "published" else ""),
         highlight=False,
         soft_wrap=True,
     )
@@ -301,9 +324,15 @@ def _run(options: Any, engine_name: str, settings: Any, model: str | None, lang:
 
 def _detail(node: str, delta: dict[str, Any]) -> str:
     if node == "research":
+        items = delta["items"]
+        undated = sum(item.dated_by == "collected" for item in items)
+        off_desk = len(delta.get("left_out", []))
         return (
-            f"{len(delta['items'])} items in the week, {delta.get('outside_window', 0)} "
-            f"outside it left out, {len(delta.get('problems', []))} problem(s)"
+            f"{len(items)} items on the desk"
+            + (f" ({undated} dated by collection time)" if undated else "")
+            + (f", {off_desk} off the desk left out" if off_desk else "")
+            + f", {delta.get('outside_window', 0)} outside the week left out, "
+            f"{len(delta.get('problems', []))} problem(s)"
         )
     if node == "dedup":
         return f"{len(delta['stories'])} stories"
@@ -369,7 +398,10 @@ def _serve_mcp(spec: Any, transport: str, host: str, port: int) -> None:
 @mcp_app.command("archive")
 def mcp_archive(
     folder: Annotated[
-        Path | None, typer.Option(help="Folder to serve [default: bundled samples].")
+        Path | None,
+        typer.Option(
+            help="Folder (or one JSON, feed or digest file) to serve [default: bundled samples]."
+        ),
     ] = None,
     tz: Annotated[str, typer.Option(help="Time zone for digest dates.")] = "Asia/Shanghai",
     transport: McpTransport = "stdio",
@@ -425,12 +457,15 @@ def eval_cluster(
     predictions: Annotated[
         Path | None, typer.Option(help="Write one JSON line per item here.")
     ] = None,
+    desk: Annotated[
+        bool, typer.Option("--desk", help="Themes as the edition builds them (desk beats).")
+    ] = False,
 ) -> None:
     """Dedup and theme clustering quality: B-cubed, ARI, NMI, dedup pair precision/recall."""
     from newsroom.evaluation import evaluate_clusters
 
     try:
-        metrics, rows = evaluate_clusters(items)
+        metrics, rows = evaluate_clusters(items, desk=desk)
     except NewsroomError as exc:
         raise _fail(exc) from None
     _write_predictions(predictions, rows)
@@ -439,17 +474,31 @@ def eval_cluster(
 
 @eval_app.command("factcheck")
 def eval_factcheck(
-    items: Annotated[Path, typer.Option(help="Items JSONL the claims cite.")],
-    claims: Annotated[Path, typer.Option(help="Claims JSONL with labels.")],
+    items: Annotated[
+        list[Path],
+        typer.Option(
+            help="Items the claims cite (items.json, a list or JSON lines), or a folder of "
+            "WEEK/items.json. Repeat it with --claims to pool several sets."
+        ),
+    ],
+    claims: Annotated[
+        list[Path],
+        typer.Option(help="Claims JSONL with labels, or a folder of WEEK/claims.jsonl."),
+    ],
+    week: Annotated[
+        list[str] | None, typer.Option(help="Only these WEEK folders (repeatable).")
+    ] = None,
     predictions: Annotated[
         Path | None, typer.Option(help="Write one JSON line per claim here.")
     ] = None,
 ) -> None:
-    """Fact-check accuracy, and precision/recall per label."""
+    """Fact-check figures of the offline rules: contradicted claims flagged and labelled
+    contradicted, flag precision, supported recall, precision/recall per label, and per
+    error kind (`by_kind`) when claims carry a `kind` or `perturbation`."""
     from newsroom.evaluation import evaluate_factcheck
 
     try:
-        metrics, rows = evaluate_factcheck(items, claims)
+        metrics, rows = evaluate_factcheck(items, claims, week or ())
     except NewsroomError as exc:
         raise _fail(exc) from None
     _write_predictions(predictions, rows)

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     out_dir: Path = Path("out")
     sources: Path | None = None
     tz: str = "Asia/Shanghai"
+    # Select a week's items by their publication time or by when they were collected.
+    window: str = "published"
+    # The desk profile (TOML): the beats the newsroom covers; the bundled AI desk by default.
+    desk: Path | None = None
     engine: Literal["offline", "llm"] | None = None
     base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("NEWSROOM_BASE_URL", "OPENAI_BASE_URL")

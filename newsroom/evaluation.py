@@ -6,7 +6,7 @@ import asyncio
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,14 +37,14 @@ def read_jsonl(path: Path, required: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def dev_items(path: Path) -> tuple[list[SourceItem], list[dict[str, Any]]]:
-    rows = read_jsonl(path, ["id", "title", "summary", "source_name", "url", "published"])
+    rows = read_jsonl(path, ["id", "title", "summary", "published"])
     items = [
         SourceItem(
             id=str(r["id"]),
             title=r["title"],
             summary=r["summary"],
-            source=r["source_name"],
-            url=r["url"],
+            source=r.get("source_name") or r.get("source") or "",
+            url=r.get("url") or "",
             published=datetime.fromisoformat(r["published"]),
             lang=r.get("lang") or guess_lang(r["title"] + r["summary"]),
             body=r.get("body", ""),
@@ -110,16 +110,25 @@ def pair_scores(truth: Sequence[Any], predicted: Sequence[Any]) -> tuple[float, 
     return precision, recall
 
 
-def evaluate_clusters(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def evaluate_clusters(
+    path: Path, desk: bool = False
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Dedup and themes against the labels. By default the themes are the clusterer's text
+    clustering alone (the stage the labels' topics measure); with `desk`, the edition's
+    themes: the desk's beats joined to the text, ordered and named by importance."""
     from newsroom.agents import offline_engine
 
     items, rows = dev_items(path)
     engine = offline_engine()
+    if not desk and hasattr(engine.clusterer, "by_beat"):
+        engine.clusterer.by_beat = False
     stories = engine.deduplicator.stories(items, engine.embedder)
     themes = asyncio.run(engine.clusterer.themes(stories, {it.id: it for it in items}))
     story_of = {item_id: s.id for s in stories for item_id in s.item_ids}
     theme_of = {story_id: t.id for t in themes for story_id in t.story_ids}
-    predicted_theme = [theme_of[story_of[it.id]] for it in items]
+    # A story the edition leaves out of every theme (a beat too thin to be a theme) is a
+    # cluster of its own.
+    predicted_theme = [theme_of.get(story_of[it.id], f"none-{story_of[it.id]}") for it in items]
     predicted_dup = [story_of[it.id] for it in items]
     true_theme = [r.get("theme") for r in rows]
     true_dup = [r.get("dup_group") or f"solo-{r['id']}" for r in rows]
@@ -144,37 +153,195 @@ def evaluate_clusters(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
     return metrics, predictions
 
 
-def evaluate_factcheck(
-    items_path: Path, claims_path: Path
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from newsroom.agents.fact_checker import OfflineFactChecker
+def _stamp(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
-    items, _ = dev_items(items_path)
-    by_id = {it.id: it for it in items}
-    rows = read_jsonl(claims_path, ["id", "claim", "cites", "label"])
-    checker = OfflineFactChecker()
-    predictions, truth, guessed = [], [], []
-    for row in rows:
-        claim = Claim(
-            id=str(row["id"]),
-            theme_id="eval",
-            text=row["claim"],
-            cites=[str(c) for c in row["cites"]],
+
+def claim_items(path: Path) -> list[SourceItem]:
+    """The items claims cite: `{"items": [...]}`, a bare list or JSON lines (the dev set's
+    shape). Only `id` and `title` are required: an item quoted from a newsletter may have no
+    URL, and `published` may be missing or the literal `unknown` (the checker reads only the
+    title, summary and body)."""
+    if not path.is_file():
+        raise UsageError(f"{path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError:
+        data = read_jsonl(path, ["id", "title"])
+    rows = data.get("items") if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        raise UsageError(f"{path}: expected a list of items or an object with an `items` list")
+    items = []
+    for number, row in enumerate(rows, start=1):
+        missing = [k for k in ("id", "title") if not isinstance(row, dict) or k not in row]
+        if missing:
+            raise UsageError(f"{path}: item {number} lacks {', '.join(missing)}")
+        summary = str(row.get("summary") or "")
+        items.append(
+            SourceItem(
+                id=str(row["id"]),
+                title=str(row["title"]),
+                summary=summary,
+                body=str(row.get("body") or ""),
+                source=str(row.get("source_name") or row.get("source") or ""),
+                url=str(row.get("url") or ""),
+                published=_stamp(row.get("published"))
+                or _stamp(row.get("collected"))
+                or datetime(1970, 1, 1),
+                lang=str(row.get("lang") or guess_lang(str(row["title"]) + summary)),
+            )
         )
-        verdict = checker.check(claim, by_id)
-        predictions.append({"id": claim.id, "predicted": verdict.label, "reasons": verdict.reasons})
-        truth.append(row["label"])
-        guessed.append(verdict.label)
-    metrics: dict[str, Any] = {
+    return items
+
+
+def claim_sets(
+    items: Sequence[Path], claims: Sequence[Path], weeks: Sequence[str] = ()
+) -> list[tuple[str, Path, Path]]:
+    """(name, items file, claims file) for each set to check. `claims` and `items` are paired
+    in order; a claims folder stands for every `WEEK/claims.jsonl` under it, its items in the
+    same WEEK folder under the paired items folder (`items.json` or `items.jsonl`). `weeks`,
+    when given, keeps only those folders."""
+    if len(items) != len(claims):
+        raise UsageError(f"give one --items per --claims ({len(items)} and {len(claims)} given)")
+    sets = []
+    for items_path, claims_path in zip(items, claims, strict=True):
+        if not claims_path.is_dir():
+            sets.append((claims_path.stem, items_path, claims_path))
+            continue
+        if not items_path.is_dir():
+            raise UsageError(f"{claims_path} is a folder: --items must be one too")
+        for folder in sorted(p for p in claims_path.iterdir() if (p / "claims.jsonl").is_file()):
+            if weeks and folder.name not in weeks:
+                continue
+            found = [items_path / folder.name / n for n in ("items.json", "items.jsonl")]
+            source = next((f for f in found if f.is_file()), found[0])
+            sets.append((folder.name, source, folder / "claims.jsonl"))
+    if not sets:
+        raise UsageError("no claims to check" + (f" for {', '.join(weeks)}" if weeks else ""))
+    return sets
+
+
+def _share(hits: int, n: int) -> float | None:
+    return round(hits / n, 4) if n else None
+
+
+def factcheck_figures(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The figures an editor asks of a checker, from rows with `label` and `predicted`:
+    how many wrong claims it flags (contradicted or unsupported), how many contradictions
+    it names as such, how often a flag is right, and how many true claims it passes."""
+    truth = [r["label"] for r in rows]
+    guess = [r["predicted"] for r in rows]
+    pairs = list(zip(truth, guess, strict=True))
+    contradicted = [g for t, g in pairs if t == "contradicted"]
+    unsupported = [g for t, g in pairs if t == "unsupported"]
+    flagged = [t for t, g in pairs if g != "supported"]
+    return {
         "claims": len(rows),
-        "accuracy": round(sum(t == g for t, g in zip(truth, guessed, strict=True)) / len(rows), 4),
+        "accuracy": _share(sum(t == g for t, g in pairs), len(pairs)),
+        "contradicted_flagged": _share(
+            sum(g != "supported" for g in contradicted), len(contradicted)
+        ),
+        "contradicted_labelled_contradicted": _share(
+            sum(g == "contradicted" for g in contradicted), len(contradicted)
+        ),
+        "unsupported_flagged": _share(sum(g != "supported" for g in unsupported), len(unsupported)),
+        "flag_precision": _share(sum(t != "supported" for t in flagged), len(flagged)),
+        "supported_recall": _share(
+            sum(g == "supported" for t, g in pairs if t == "supported"), truth.count("supported")
+        ),
     }
+
+
+def by_kind(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per kind of error: n, the share flagged (contradicted or unsupported) and the shares
+    labelled contradicted and unsupported; true claims (`supported`): n and recall."""
+    kinds: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        key = "supported" if row["label"] == "supported" else str(row.get("kind") or row["label"])
+        kinds.setdefault(key, []).append(row)
+    table: dict[str, dict[str, Any]] = {}
+    for key in sorted(kinds, key=lambda k: (k == "supported", k)):
+        group = [r["predicted"] for r in kinds[key]]
+        if key == "supported":
+            table[key] = {"n": len(group), "recall": _share(group.count("supported"), len(group))}
+            continue
+        table[key] = {
+            "n": len(group),
+            "flagged": _share(sum(g != "supported" for g in group), len(group)),
+            "contradicted": _share(group.count("contradicted"), len(group)),
+            "unsupported": _share(group.count("unsupported"), len(group)),
+        }
+    return table
+
+
+def evaluate_factcheck(
+    items: Path | Sequence[Path],
+    claims: Path | Sequence[Path],
+    weeks: Sequence[str] = (),
+    embedder: Any = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Check every claim of each set against the items it cites (offline rules, all claims
+    of a set in one `check_all`) and score the verdicts against the labels. A claim's error
+    kind is its `kind` or `perturbation` field; `by_kind` appears when claims carry one."""
+    from newsroom.agents.fact_checker import OfflineFactChecker
+    from newsroom.methods.embeddings import Embedder
+
+    sets = claim_sets(
+        [items] if isinstance(items, Path) else items,
+        [claims] if isinstance(claims, Path) else claims,
+        weeks,
+    )
+    checker = OfflineFactChecker(embedder or Embedder())
+    predictions: list[dict[str, Any]] = []
+    for name, items_path, claims_path in sets:
+        by_id = {it.id: it for it in claim_items(items_path)}
+        rows = read_jsonl(claims_path, ["id", "claim", "cites", "label"])
+        for number, row in enumerate(rows, start=1):
+            if row["label"] not in ("supported", "contradicted", "unsupported"):
+                raise UsageError(f"{claims_path}:{number}: unknown label {row['label']!r}")
+        batch = [
+            Claim(
+                id=str(row["id"]),
+                theme_id="eval",
+                text=str(row["claim"]),
+                cites=[str(c) for c in row["cites"]],
+            )
+            for row in rows
+        ]
+        verdicts = asyncio.run(checker.check_all(batch, by_id))
+        for row, claim in zip(rows, batch, strict=True):
+            verdict = verdicts[claim.id]
+            predictions.append(
+                {
+                    "id": claim.id,
+                    "set": name,
+                    "label": row["label"],
+                    "kind": row.get("kind") or row.get("perturbation"),
+                    "predicted": verdict.label,
+                    "unsettled": verdict.unsettled,
+                    "reasons": verdict.reasons,
+                    "evidence": [e.model_dump() for e in verdict.evidence],
+                }
+            )
+    metrics = factcheck_figures(predictions)
     for label in ("supported", "contradicted", "unsupported"):
-        tp = sum(t == g == label for t, g in zip(truth, guessed, strict=True))
-        predicted_n, true_n = guessed.count(label), truth.count(label)
+        tp = sum(p["label"] == p["predicted"] == label for p in predictions)
+        predicted_n = sum(p["predicted"] == label for p in predictions)
+        true_n = sum(p["label"] == label for p in predictions)
         metrics[label] = {
             "precision": round(tp / predicted_n, 4) if predicted_n else 0.0,
             "recall": round(tp / true_n, 4) if true_n else 0.0,
             "support": true_n,
+        }
+    if any(p["kind"] for p in predictions):
+        metrics["by_kind"] = by_kind(predictions)
+    if len(sets) > 1:
+        metrics["by_set"] = {
+            name: factcheck_figures([p for p in predictions if p["set"] == name])
+            for name, _, _ in sets
         }
     return metrics, predictions

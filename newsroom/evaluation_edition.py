@@ -220,7 +220,7 @@ def heading_entity_share(
 
 
 def _pairs(groups: Iterable[Iterable[str]], keep: set[str]) -> set[tuple[str, str]]:
-    out = set()
+    out: set[tuple[str, str]] = set()
     for group in groups:
         members = sorted({i for i in group if i in keep})
         out.update(combinations(members, 2))

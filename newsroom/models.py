@@ -8,8 +8,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 Label = Literal["supported", "contradicted", "unsupported"]
-ClaimKind = Literal["evidence", "impact", "lead"]
+# section_lead and outlook: judgement lines of the LLM engine, checked against the sources of
+# the bullets they rest on.
+ClaimKind = Literal["evidence", "impact", "lead", "section_lead", "outlook"]
 RunStatus = Literal["ok", "partial", "failed", "interrupted"]
+# Which of an item's times dates it, and which one a week's window selects by.
+DatedBy = Literal["published", "collected"]
 
 
 class SourceItem(BaseModel):
@@ -26,6 +30,16 @@ class SourceItem(BaseModel):
     category: str | None = None
     origin: str = ""
     weight: float = 1.0  # its source's weight (a sources file may weigh a source more)
+    collected: datetime | None = None  # when a collector read it, where the source says
+    # "collected": its publication date was unreadable, so `published` is its collection time.
+    dated_by: DatedBy = "published"
+
+    def moment(self, by: DatedBy = "published") -> datetime:
+        """The time a window selects it by: its collection time (else its publication time)
+        with `collected`, its publication time otherwise."""
+        if by == "collected" and self.collected is not None:
+            return self.collected
+        return self.published
 
     @property
     def text(self) -> str:
@@ -51,6 +65,13 @@ class Story(BaseModel):
     published: datetime
     category: str | None = None
     outlet_weights: dict[str, float] = Field(default_factory=dict)  # only those other than 1
+    # The editor's judgement (the desk): its beat, its importance and the terms of that score.
+    beat: str | None = None
+    beat_margin: float = 0.0  # how far its beat's score is ahead of the next beat's
+    importance: float = 0.0
+    importance_terms: dict[str, float] = Field(default_factory=dict)
+    round_up: bool = False
+    repeats: str | None = None  # a more important story of the same event: shown once, there
 
     @property
     def weight(self) -> float:
@@ -68,6 +89,7 @@ class Theme(BaseModel):
     story_ids: list[str]
     weight: float
     cohesion: float = 0.0
+    beat: str | None = None  # the desk's beat the theme is built from
 
 
 class Claim(BaseModel):
@@ -81,6 +103,15 @@ class Claim(BaseModel):
     revision: int = 0
     # The writer has nothing better to offer: the claim leaves the revision loop as it is.
     final: bool = False
+    # A judgement line (a section lead, an outlook line): the bullets it rests on.
+    rests_on: list[str] = Field(default_factory=list)
+
+
+class Evidence(BaseModel):
+    """A sentence of a cited item that a verdict rests on."""
+
+    item_id: str
+    sentence: str
 
 
 class Verdict(BaseModel):
@@ -94,6 +125,8 @@ class Verdict(BaseModel):
     method: Literal["rules", "llm"] = "rules"
     # Rules found nothing wrong but could not confirm the wording (a paraphrase, a translation).
     unsettled: bool = False
+    # The cited sentences the verdict rests on (the model, when asked, sees only these).
+    evidence: list[Evidence] = Field(default_factory=list)
 
 
 class Section(BaseModel):
@@ -115,6 +148,16 @@ class Draft(BaseModel):
     closing: str
     advice: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    # The closing and the advice are the newsroom's opinion, published and labelled as such
+    # rather than checked (the LLM engine's frame).
+    opinion: bool = False
+
+
+class Opinion(BaseModel):
+    """A line published as the newsroom's opinion, not as a checked fact."""
+
+    kind: Literal["closing", "advice"]
+    text: str
 
 
 class Usage(BaseModel):
@@ -125,6 +168,16 @@ class Usage(BaseModel):
     tool_calls: int = 0
     fallbacks: int = 0
     by_agent_model: dict[str, dict[str, int]] = Field(default_factory=dict)
+
+
+class LeftOut(BaseModel):
+    """An item the desk does not cover: left out of the weekly and the briefing."""
+
+    id: str
+    title: str
+    reason: str
+    score: float
+    origin: str = ""  # where it was read (file, feed)
 
 
 class Report(BaseModel):
@@ -140,6 +193,11 @@ class Report(BaseModel):
     verdicts: list[Verdict]
     dropped: list[Claim]
     sources: list[SourceItem]
+    # The closing and the advice, where they are published as opinion (labelled in the edition).
+    opinion: list[Opinion] = Field(default_factory=list)
+    left_out: list[LeftOut] = Field(default_factory=list)  # off the desk, with the reason
+    # Items kept although their publication date was unreadable: dated by collection time.
+    dated_by_collection: list[str] = Field(default_factory=list)
 
 
 class RunSummary(BaseModel):

@@ -15,8 +15,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from newsroom.methods.headlines import headline
 from newsroom.methods.text import sentences
-from newsroom.models import Claim, Draft, Report, SourceItem, Story, Theme, Verdict
+from newsroom.models import (
+    Claim,
+    Draft,
+    LeftOut,
+    Opinion,
+    Report,
+    SourceItem,
+    Story,
+    Theme,
+    Verdict,
+)
 from newsroom.weeks import WeekWindow
 
 EDITIONS = ("weekly", "digest", "briefing")
@@ -171,6 +182,22 @@ class RunView:
         return re.sub(r"\n{3,}", "\n\n", text)
 
 
+def outlook_lines(view: RunView) -> list[dict[str, Any]]:
+    """The outlook: checked outlook claims (with what they cite) where the writer made them
+    claims, its plain lines otherwise."""
+    if any(c.kind == "outlook" for c in view.draft.claims):
+        return [{"text": c.text, "cites": c.cites} for c in view.published if c.kind == "outlook"]
+    return [{"text": line, "cites": []} for line in view.draft.outlook]
+
+
+def opinion_lines(draft: Draft) -> list[Opinion]:
+    """The closing and the advice, when the draft publishes them as the newsroom's opinion."""
+    if not draft.opinion:
+        return []
+    lines = [Opinion(kind="advice", text=line) for line in draft.advice]
+    return lines + ([Opinion(kind="closing", text=draft.closing)] if draft.closing else [])
+
+
 def render_weekly(view: RunView) -> str:
     claims = {c.id: c for c in view.published}
     sections = []
@@ -180,6 +207,7 @@ def render_weekly(view: RunView) -> str:
             {
                 "heading": section.heading,
                 "lead": section.lead,
+                "lead_claim": next((c for c in kept if c.kind == "section_lead"), None),
                 "note": section.note,
                 "evidence": [c for c in kept if c.kind == "evidence"],
                 "impact": [c for c in kept if c.kind == "impact"],
@@ -191,6 +219,7 @@ def render_weekly(view: RunView) -> str:
         view.draft.title,
         view.lead_text,
         sections=sections,
+        outlook=outlook_lines(view),
         published=view.published,
         dropped=view.dropped,
         revised=sum(1 for c in view.published if c.revision > 0),
@@ -278,11 +307,17 @@ def render_digest(view: RunView, day: date | None = None) -> tuple[str, dict[str
     return markdown, data
 
 
-def briefing_data(view: RunView, highlights: int = 8) -> dict[str, Any]:
+def briefing_data(view: RunView, highlights: int = 10) -> dict[str, Any]:
+    """The week's top stories by importance (newest first among equals; a round-up only when
+    nothing else is left), then the weekly's sections, then the other stories in brief."""
     claims = {c.id: c for c in view.published}
     by_id = {s.id: s for s in view.stories}
-    ranked = sorted(view.stories, key=lambda s: (-s.weight, s.published))
-    top = ranked[:highlights]
+    ranked = sorted(
+        view.stories,
+        key=lambda s: (s.round_up, -s.importance, -s.weight, -s.published.timestamp()),
+    )
+    # One line per event: a story repeating a more important one is told there.
+    top = [s for s in ranked if s.repeats is None][:highlights]
     sections = []
     covered = {s.id for s in top}
     for theme, section in zip(view.themes, view.draft.sections, strict=False):
@@ -292,11 +327,23 @@ def briefing_data(view: RunView, highlights: int = 8) -> dict[str, Any]:
         if not kept:
             continue
         name = section.heading.split("：", 1)[-1]
-        sections.append({"name": name, "lead": section.lead, "claims": kept})
+        lead = next(
+            (
+                claims[i]
+                for i in section.claim_ids
+                if i in claims and claims[i].kind == "section_lead"
+            ),
+            None,
+        )
+        sections.append({"name": name, "lead": lead.text if lead else section.lead, "claims": kept})
         cited = {i for c in kept for i in c.cites}
         covered |= {s for s in theme.story_ids if set(by_id[s].item_ids) & cited}
     others = [s for s in ranked if s.id not in covered]
-    return {"highlights": top, "sections": sections, "others": others}
+    headlines = {
+        s.id: headline(view.items[s.item_ids[0]]) if s.item_ids[0] in view.items else s.title
+        for s in [*top, *others]
+    }
+    return {"highlights": top, "sections": sections, "others": others, "headlines": headlines}
 
 
 def render_briefing(view: RunView) -> tuple[str, dict[str, Any]]:
@@ -305,7 +352,10 @@ def render_briefing(view: RunView) -> tuple[str, dict[str, Any]]:
     title = f"{year}年第{int(week)}周AI简报：亮点与深度"
     markdown = view.render("briefing.md.j2", "briefing", title, view.lead_text, **data)
     json_data = {
-        "highlights": [{"title": s.title, "cites": s.item_ids} for s in data["highlights"]],
+        "highlights": [
+            {"title": s.title, "headline": data["headlines"][s.id], "cites": s.item_ids}
+            for s in data["highlights"]
+        ],
         "sections": [
             {"name": s["name"], "lead": s["lead"], "claims": [c.model_dump() for c in s["claims"]]}
             for s in data["sections"]
@@ -330,6 +380,7 @@ def publish_edition(
     models: Mapping[str, str] | None = None,
     categories: Mapping[str, str] | None = None,
     day: date | None = None,
+    left_out: Sequence[LeftOut] = (),
 ) -> dict[str, str]:
     """Every edition of the run: weekly.md + report.json, digest.md/.json, briefing.md/.json,
     and with `day` that day's digest."""
@@ -361,6 +412,9 @@ def publish_edition(
         verdicts=[verdicts[c.id] for c in draft.claims if c.id in verdicts],
         dropped=view.dropped,
         sources=[items[i] for i in items if i in cited],
+        opinion=opinion_lines(draft),
+        left_out=list(left_out),
+        dated_by_collection=[i for i, item in items.items() if item.dated_by == "collected"],
     )
     paths = {"weekly": folder / "weekly.md", "report": folder / "report.json"}
     write_atomic(paths["report"], report.model_dump_json(indent=2))

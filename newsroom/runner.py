@@ -30,13 +30,13 @@ from newsroom.graphs.weekly import RunContext, build_weekly_graph, publish_parti
 from newsroom.guards.budget import Guard, Ledger, Limits, current_guard
 from newsroom.guards.pricing import Pricing
 from newsroom.llm import add_usage, usage_delta
-from newsroom.models import RunSummary, Usage
+from newsroom.models import DatedBy, RunSummary, Usage
 from newsroom.observability import semconv as sc
 from newsroom.observability.metrics import snapshot as metrics_snapshot
 from newsroom.observability.store import run_folder
 from newsroom.observability.tracing import JsonlSpanExporter, exporting, flush, tracer
 from newsroom.publish import FrontMatter, write_atomic
-from newsroom.sources import is_sources_file, load_sources
+from newsroom.sources import check_items_file, is_sources_file, load_sources
 from newsroom.tools.client import ArchiveConfig, Transport
 from newsroom.weeks import parse_week
 
@@ -65,6 +65,8 @@ class RunOptions:
     # Start from the edition this run published: only themes with new or changed stories are
     # re-clustered and re-written (the service's updates).
     base_run: str | None = None
+    # Select the week's items by their publication time, or by when they were collected.
+    window: DatedBy = "published"
 
 
 def new_run_id(week: str) -> str:
@@ -125,18 +127,20 @@ async def run_week(
 ) -> RunSummary:
     """Run (or resume) one week; always leaves run.json behind, and the checkpoint on failure."""
 
-    window = parse_week(options.week, options.tz)
+    window = parse_week(options.week, options.tz, options.window)
     folder = options.out_dir / window.week
+    sources_file = None
     if is_sources_file(options.sources):
         sources_file = load_sources(options.sources)  # a bad file is a usage error, exit 2
     elif not options.sources.exists():
         raise SourceUnavailable(f"source folder {options.sources} does not exist")
+    elif options.sources.is_file():
+        # One JSON, feed or digest file: the archive reads it as if alone in a folder.
+        check_items_file(options.sources, options.tz)  # a bad file is a usage error, exit 2
     elif not options.sources.is_dir():
         raise SourceUnavailable(
-            f"source path {options.sources} is neither a folder nor a sources file (.toml)"
+            f"source path {options.sources} is neither a folder, a file nor a sources file"
         )
-    else:
-        sources_file = None
     if (folder / "weekly.md").exists() and not options.force and not options.resume:
         raise AlreadyPublished(
             f"{window.week} is already published at {folder / 'weekly.md'}; "
@@ -347,6 +351,7 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
     verdicts = values.get("verdicts", {})
     summary.counts = {
         "items": len(values.get("items", [])),
+        "left_out": len(values.get("left_out", [])),  # off the desk (report.json says why)
         "outside_window": int(values.get("outside_window", 0)),
         "stories": len(values.get("stories", [])),
         "themes": len(values.get("themes", [])),
@@ -355,6 +360,9 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
         "dropped": sum(v.label != "supported" for v in verdicts.values()),
         "revisions": int(values.get("revisions", 0)),
         "problems": len(values.get("problems", [])),
+        "dated_by_collection": sum(
+            item.dated_by == "collected" for item in values.get("items", [])
+        ),
     }
     lines = values.get("usage", {})
     used = (summary.guard or {}).get("used", {})

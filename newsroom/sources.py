@@ -20,8 +20,8 @@
     [[source]]
     name = "digests"
     kind = "archive"
-    path = "digests/"             # archive: a folder of digests, feeds, JSON (relative to
-                                  # this file)
+    path = "digests/"             # archive: a folder of digests, feeds, JSON, or one such
+                                  # file (relative to this file)
     [[source]]
     name = "blogs"
     kind = "page"
@@ -114,6 +114,24 @@ class SourcesFile(BaseModel):
 def is_sources_file(path: Path) -> bool:
     """`--sources` names a sources file (TOML), not an archive folder."""
     return path.suffix.lower() == ".toml"
+
+
+def check_items_file(path: Path, tz: str) -> None:
+    """`--sources` names one file of items (JSON, RSS/Atom or a digest), to be read as if it
+    were alone in an archive folder: a type we read, holding at least one readable item. Any
+    other file is a UsageError, in one line."""
+    from newsroom.tools.formats import SUPPORTED_SUFFIXES, read_file
+
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise UsageError(
+            f"source file {path}: unsupported file type {path.suffix or '(none)'}; give a "
+            "folder, a sources file (.toml), or one JSON (.json), RSS/Atom (.xml, .rss, .atom) "
+            "or digest (.md) file"
+        )
+    result = read_file(path, tz)
+    if not result.items:
+        why = result.problems[0].message if result.problems else "it holds no items"
+        raise UsageError(f"source file {path}: no item can be read from it ({why})")
 
 
 def load_sources(path: Path) -> SourcesFile:

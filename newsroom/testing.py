@@ -76,21 +76,27 @@ def echo(prompt: str, schema: str | None, tools: Sequence[str] = ()) -> Reply:
         ]
         sid, text = background[0] if background else (sources[0][0], sources[0][2][0])
         section = {
-            "lead": f"本主题汇集{len(sources)}条来源。",
             "evidence": evidence,
             "impact": {"text": _first_sentence(text), "cites": [sid]},
+            # The lead restates the first bullet, resting on it.
+            "lead": {"text": evidence[0]["text"] if evidence else "", "rests_on": [1]},
         }
         return Reply(json.dumps(section, ensure_ascii=False))
     if schema == "Frame":
         headings = re.findall(r"^## (.+)$", prompt, re.M)
-        bullets = re.findall(r"^- (.+?) \[ids: ([^\]]+)\]$", prompt, re.M)
+        bullets = re.findall(r"^- (.+?) \[bullet: ([^\]]+)\]$", prompt, re.M)
+        firsts = [
+            re.findall(r"^- (.+?) \[bullet: ([^\]]+)\]$", part, re.M)[:1]
+            for part in re.split(r"^## .+$", prompt, flags=re.M)[1:]
+        ]
         frame = {
             "title": "本周AI周报：" + "；".join(h.split("：")[-1] for h in headings[:2]),
-            "lead": [
-                {"text": text, "cites": [i.strip() for i in ids.split(",")]}
-                for text, ids in bullets[:2]
+            "lead": [{"text": text, "bullets": [bid]} for text, bid in bullets[:2]],
+            "outlook": [
+                {"text": f"后续关注：{text}", "bullets": [bid]}
+                for first in firsts[:5]
+                for text, bid in first
             ],
-            "outlook": [f"观察“{h.split('：')[-1]}”的后续进展。" for h in headings[:5]],
             "advice": ["企业决策者：以本周证据为准评估投入。", "研究者：关注可复现的评测。"],
             "closing": "以上内容均据所引来源整理。",
         }

@@ -156,9 +156,12 @@ def test_large_week_path_clusters_the_dev_week(engine: Engine, dev_dir: Any) -> 
         assert sorted(theme_of) == sorted(s.id for s in stories)  # one theme each
         return b_cubed(truth, [theme_of[story_of[i.id]] for i in items])[2]
 
-    exact = f1(OfflineClusterer(engine.embedder))
-    assert f1(OfflineClusterer(engine.embedder, full_text_limit=10, sample=1000)) == exact
-    assert f1(OfflineClusterer(engine.embedder, full_text_limit=10, sample=40)) >= 0.5
+    # The text clustering alone (the labels are topics, not the desk's beats).
+    exact = f1(OfflineClusterer(engine.embedder, by_beat=False))
+    large = OfflineClusterer(engine.embedder, full_text_limit=10, sample=1000, by_beat=False)
+    assert f1(large) == exact
+    sampled = OfflineClusterer(engine.embedder, full_text_limit=10, sample=40, by_beat=False)
+    assert f1(sampled) >= 0.5
 
 
 def test_pooled_embedding_equals_one_process() -> None:

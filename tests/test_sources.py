@@ -481,7 +481,9 @@ def _gathered(out: Path) -> dict[str, int]:
         latest = next(iter(saver.list(None)))  # the newest checkpoint of the newest run
     finally:
         saver.close()
-    items = latest.checkpoint["channel_values"]["items"]
+    values = latest.checkpoint["channel_values"]
+    # Every item gathered: those on the desk and those it left out.
+    items = [*values["items"], *values.get("left_out", [])]
     counts: dict[str, int] = {}
     for item in items:
         key = item.origin.split(":")[0]

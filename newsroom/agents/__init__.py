@@ -10,6 +10,7 @@ from newsroom.agents.incremental import Base, Placement
 from newsroom.agents.researcher import Research
 from newsroom.llm import Ledger, ModelConfig
 from newsroom.methods.dedup import Deduplicator
+from newsroom.methods.desk import Desk, default_desk
 from newsroom.methods.embeddings import Embedder
 from newsroom.models import Claim, Draft, SourceItem, Story, Theme, Verdict
 from newsroom.tools.client import ToolSession
@@ -21,6 +22,8 @@ class Researcher(Protocol):
 
 
 class Clusterer(Protocol):
+    def judge(self, stories: Sequence[Story], items: Mapping[str, SourceItem]) -> list[Story]: ...
+
     async def themes(
         self, stories: Sequence[Story], items: Mapping[str, SourceItem]
     ) -> list[Theme]: ...
@@ -78,9 +81,19 @@ class Engine:
     embedder: Embedder
     ledger: Ledger = field(default_factory=Ledger)
     models: dict[str, str] = field(default_factory=dict)
+    desk: Desk = field(default_factory=default_desk)
 
 
-def offline_engine(embedder: Embedder | None = None) -> Engine:
+def engine_for(settings: Any, model: str | None = None, engine: str | None = None) -> Engine:
+    """The engine the settings choose (offline unless an endpoint is configured), on the
+    settings' desk: what `newsroom run` and every service worker use."""
+    desk = Desk.load(settings.desk)
+    if settings.chosen_engine(engine) == "llm":
+        return llm_engine(settings.model_configs(model), lang=settings.lang, desk=desk)
+    return offline_engine(desk=desk)
+
+
+def offline_engine(embedder: Embedder | None = None, desk: Desk | None = None) -> Engine:
     """Real non-LLM methods for all four agents."""
     from newsroom.agents.clusterer import OfflineClusterer
     from newsroom.agents.fact_checker import OfflineFactChecker
@@ -88,14 +101,16 @@ def offline_engine(embedder: Embedder | None = None) -> Engine:
     from newsroom.agents.writer import OfflineWriter
 
     embedder = embedder or Embedder()
+    desk = desk or default_desk()
     return Engine(
         name="offline",
         researcher=OfflineResearcher(),
         deduplicator=Deduplicator(),
-        clusterer=OfflineClusterer(embedder),
+        clusterer=OfflineClusterer(embedder, desk=desk),
         writer=OfflineWriter(embedder),
-        fact_checker=OfflineFactChecker(),
+        fact_checker=OfflineFactChecker(embedder),
         embedder=embedder,
+        desk=desk,
     )
 
 
@@ -104,6 +119,7 @@ def llm_engine(
     embedder: Embedder | None = None,
     lang: str = "zh",
     models: Mapping[str, Any] | None = None,
+    desk: Desk | None = None,
 ) -> Engine:
     """The four agents driven by chat models (`configs` per agent: researcher, clusterer,
     writer, fact_checker). `models` may supply ready chat models (tests pass scripted ones)."""
@@ -114,6 +130,7 @@ def llm_engine(
     from newsroom.llm import Agent, chat_model
 
     embedder = embedder or Embedder()
+    desk = desk or default_desk()
     ledger = Ledger()
     ready = dict(models or {})
 
@@ -125,10 +142,11 @@ def llm_engine(
         name="llm",
         researcher=LLMResearcher(agent("researcher")),
         deduplicator=Deduplicator(),
-        clusterer=LLMClusterer(agent("clusterer"), OfflineClusterer(embedder), lang),
+        clusterer=LLMClusterer(agent("clusterer"), OfflineClusterer(embedder, desk=desk), lang),
         writer=LLMWriter(agent("writer"), OfflineWriter(embedder), lang),
-        fact_checker=LLMFactChecker(agent("fact_checker"), OfflineFactChecker()),
+        fact_checker=LLMFactChecker(agent("fact_checker"), OfflineFactChecker(embedder)),
         embedder=embedder,
         ledger=ledger,
         models={name: config.model for name, config in configs.items()},
+        desk=desk,
     )

@@ -1,17 +1,25 @@
-"""The clusterer: stories → 4-8 ranked, named themes (offline: embeddings, agglomerative
-clustering chosen by silhouette, c-TF-IDF keywords over jieba tokens, most central headline)."""
+"""The clusterer: stories → 4-8 ranked, named themes.
+
+With a desk (the default), it judges like an editor: every story gets a beat (zero-shot from the
+desk profile) and an importance score; the themes are the week's strongest beats, each led by its
+most important story and named after it (who did what). Without a desk, or on request, it
+clusters: embeddings, agglomerative clustering chosen by silhouette, c-TF-IDF keywords over
+jieba tokens, the most central headline."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from newsroom.methods.desk import Desk, anchors, default_desk
 from newsroom.methods.embeddings import Embedder, Vectors
-from newsroom.methods.text import tokens
+from newsroom.methods.headlines import headline
+from newsroom.methods.text import sentences, tokens
 from newsroom.models import SourceItem, Story, Theme
 
 if TYPE_CHECKING:
@@ -174,6 +182,12 @@ class OfflineClusterer:
         full_text_limit: int = FULL_TEXT_LIMIT,
         sample: int = 1000,
         neighbours: int = 7,
+        desk: Desk | None = None,
+        by_beat: bool = True,
+        beat_weight: float = 0.3,
+        coverage_similarity: float = 0.6,
+        repeat_similarity: float = 0.7,
+        repeat_anchored: float = 0.45,
     ) -> None:
         self.embedder = embedder
         self.min_themes = min_themes
@@ -183,6 +197,16 @@ class OfflineClusterer:
         self.full_text_limit = full_text_limit
         self.sample = sample
         self.neighbours = neighbours
+        self.desk = desk or default_desk()
+        # Themes from the desk's beats (an editor's grouping) or from clustering alone.
+        self.by_beat = by_beat
+        # How much a story's beat weighs beside its text when stories are clustered.
+        self.beat_weight = beat_weight
+        self.coverage_similarity = coverage_similarity
+        # Two stories tell one event at this similarity, or at `repeat_anchored` with a shared
+        # rare name (see `mark_repeats`).
+        self.repeat_similarity = repeat_similarity
+        self.repeat_anchored = repeat_anchored
 
     def large(self, stories: Sequence[Story]) -> bool:
         return len(stories) > self.full_text_limit
@@ -312,21 +336,173 @@ class OfflineClusterer:
 
         return place(self, base, stories, items)
 
+    def judge(self, stories: Sequence[Story], items: Mapping[str, SourceItem]) -> list[Story]:
+        """Each story with its beat and importance (see `Desk.importance`)."""
+        if not stories:
+            return []
+        beats = self.desk.assign_beats(stories, items, self.embedder)
+        start = min(s.published for s in stories)
+        end = max(s.published for s in stories)
+        large = self.large(stories)
+        echoes = _echoes(stories, items, self.desk) if not large else [(0, False)] * len(stories)
+        covered = self._coverage(stories, items) if not large else [0] * len(stories)
+        judged: list[Story] = []
+        for story, (beat, margin), (echo, headlined), coverage in zip(
+            stories, beats, echoes, covered, strict=True
+        ):
+            lead = items[story.item_ids[0]]
+            relevance = self.desk.relevance(lead).score
+            score, terms = self.desk.importance(
+                story, items, relevance, start, end, echo, headlined, coverage
+            )
+            judged.append(
+                story.model_copy(
+                    update={
+                        "beat": beat,
+                        "beat_margin": margin,
+                        "importance": score,
+                        "importance_terms": terms,
+                        "round_up": self.desk.is_round_up(lead),
+                    }
+                )
+            )
+        return self.mark_repeats(judged, items)
+
+    def mark_repeats(self, stories: list[Story], items: Mapping[str, SourceItem]) -> list[Story]:
+        """Stories dedup kept apart that still tell one event (close sentence vectors, or a
+        shared rare name and fairly close vectors, and no conflicting version): each is marked
+        as repeating the most important of them, which alone gets a bullet or a highlight."""
+        if not stories or self.large(stories):
+            return stories
+        leads = [items[s.item_ids[0]] for s in stories]
+        # A first-hand report stands for its event before a newsletter's mention of it.
+        order = sorted(
+            range(len(stories)),
+            key=lambda k: (self.desk.is_newsletter(leads[k]), _rank(stories[k])),
+        )
+        vectors = self.embedder.encode([f"{it.title} {it.summary}" for it in leads])
+        names = [anchors(f"{it.title} {_first(it)}") for it in leads]
+        frequency = Counter(a for found in names for a in found)
+        rare = max(3, len(stories) // 25)
+        versions = [_versions(it.title) for it in leads]
+        shown: list[int] = []
+        out = list(stories)
+        for k in order:
+            same = None
+            for j in shown:
+                similarity = float(vectors[k] @ vectors[j])
+                shared = {a for a in names[k] & names[j] if frequency[a] <= rare}
+                # A product with its version, a two-word name or a sum of money ties two
+                # reports; one plain word (a company's name) needs a second one beside it.
+                strong = any(" " in a or ":" in a or any(c.isdigit() for c in a) for a in shared)
+                conflict = any(
+                    v != versions[j][stem] for stem, v in versions[k].items() if stem in versions[j]
+                )
+                if not conflict and (
+                    similarity >= self.repeat_similarity
+                    or ((strong or len(shared) >= 2) and similarity >= self.repeat_anchored)
+                ):
+                    same = j
+                    break
+            if same is None:
+                shown.append(k)
+            else:
+                out[k] = stories[k].model_copy(update={"repeats": stories[same].id})
+                if stories[k].importance > out[same].importance:
+                    # The event is as important as its most important report.
+                    terms = {**out[same].importance_terms, "repeated": stories[k].importance}
+                    out[same] = out[same].model_copy(
+                        update={"importance": stories[k].importance, "importance_terms": terms}
+                    )
+        return out
+
+    def _coverage(self, stories: Sequence[Story], items: Mapping[str, SourceItem]) -> list[int]:
+        """Per story: the other items whose title-and-summary vectors are within
+        `coverage_similarity` of its lead's (the vectors dedup computed: cache hits)."""
+        ids = list(items)
+        vectors = self.embedder.encode([f"{items[i].title} {items[i].summary}" for i in ids])
+        index = {item_id: k for k, item_id in enumerate(ids)}
+        leads = vectors[[index[s.item_ids[0]] for s in stories]]
+        close = (leads @ vectors.T) >= self.coverage_similarity
+        out = []
+        for row, story in zip(close, stories, strict=True):
+            own = [index[i] for i in story.item_ids if i in index]
+            out.append(int(row.sum()) - int(row[own].sum()))
+        return out
+
     def build_themes(
         self, stories: Sequence[Story], items: Mapping[str, SourceItem]
     ) -> list[Theme]:
         if not stories:
             return []
+        if self.by_beat and any(s.beat is None for s in stories):
+            stories = self.judge(stories, items)
         vectors, docs = self.space(stories, items)
+        if self.by_beat:
+            vectors = self.with_beats(vectors, stories)
         if self.large(stories):
             labels = self._large(stories, items, vectors, docs)
         else:
             labels = self.assign(vectors)
         out = self.make_themes(stories, items, vectors, docs, labels)
+        if self.by_beat:
+            return self.editorial(out, stories, items)
         out.sort(key=lambda t: (-t.weight, -len(t.story_ids), t.id))
         for rank, theme in enumerate(out, start=1):
             theme.id = f"theme-{rank}"
         return out
+
+    def with_beats(self, vectors: Vectors, stories: Sequence[Story]) -> Vectors:
+        """The clustering vectors with each story's beat joined as a one-hot block weighing
+        `beat_weight`: stories of one beat stay together unless their text is far apart."""
+        if not self.beat_weight or any(s.beat is None for s in stories):
+            return vectors
+        ids = {b.id: k for k, b in enumerate(self.desk.beats)}
+        onehot = np.zeros((len(stories), len(ids) + 1), dtype=np.float32)
+        for row, story in enumerate(stories):
+            onehot[row, ids.get(story.beat or "", len(ids))] = 1.0
+        joined = np.hstack(
+            [math.sqrt(1 - self.beat_weight) * vectors, math.sqrt(self.beat_weight) * onehot]
+        )
+        norms = np.linalg.norm(joined, axis=1, keepdims=True)
+        unit: Vectors = (joined / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
+
+    def editorial(
+        self, themes: list[Theme], stories: Sequence[Story], items: Mapping[str, SourceItem]
+    ) -> list[Theme]:
+        """Clustered themes as an editor orders them: each theme's stories most important
+        first (an event told once; newsletters covering many events last), the theme named
+        after its lead story, its beat the one most of its stories share, and the themes
+        ranked by the importance of their top stories."""
+        by_id = {s.id: s for s in stories}
+        out = [self.edit(theme, by_id, items) for theme in themes]
+        out.sort(key=lambda t: (-t.weight, -len(t.story_ids), t.id))
+        for rank, theme in enumerate(out, start=1):
+            theme.id = f"theme-{rank}"
+        return out
+
+    def edit(
+        self, theme: Theme, stories: Mapping[str, Story], items: Mapping[str, SourceItem]
+    ) -> Theme:
+        """One theme as an editor orders it (see `editorial`); its id is kept."""
+        members = sorted((stories[s] for s in theme.story_ids), key=_told_first)
+        lead = members[0]
+        beats = Counter(s.beat for s in members if s.beat)
+        beat = beats.most_common(1)[0][0] if beats else None
+        described = self.desk.beat(beat) if beat else None
+        top = [s for s in members if s.repeats is None and not s.round_up][:3] or members[:1]
+        return theme.model_copy(
+            update={
+                "name": headline(items[lead.item_ids[0]], self.desk.language),
+                "headline": lead.title,
+                # The beat's name first, then the theme's own words (c-TF-IDF).
+                "keywords": [*([described.name] if described else []), *theme.keywords],
+                "story_ids": [s.id for s in members],
+                "weight": round(sum(s.importance for s in top), 4),
+                "beat": beat,
+            }
+        )
 
     def make_themes(
         self,
@@ -379,6 +555,55 @@ class OfflineClusterer:
                 )
             )
         return out
+
+
+def _told_first(story: Story) -> tuple[bool, bool, float, float, str]:
+    """Stories that get a bullet first (most important first), repeats and round-ups last."""
+    return (story.repeats is not None, story.round_up, *_rank(story))
+
+
+def _rank(story: Story) -> tuple[float, float, str]:
+    """Most important first; ties to the later story."""
+    return (-story.importance, -story.published.timestamp(), story.id)
+
+
+def _echoes(
+    stories: Sequence[Story], items: Mapping[str, SourceItem], desk: Desk
+) -> list[tuple[int, bool]]:
+    """Per story: how many items outside it name one of its title's rare anchors (the week's
+    echo of it), and whether a newsletter of the week headlines it (or it is a newsletter
+    issue headlined by its one event)."""
+    ids = list(items)
+    heads = {i: anchors(f"{it.title} {_first(it)}") for i, it in items.items()}
+    frequency = Counter(a for found in heads.values() for a in found)
+    rare = max(3, len(items) // 20)
+    letters = [i for i, it in items.items() if desk.is_newsletter(it)]
+    letter_titles = {i: anchors(items[i].title) for i in letters}
+    out = []
+    for story in stories:
+        lead = items[story.item_ids[0]]
+        own = set(story.item_ids)
+        mine = {a for a in anchors(lead.title) if frequency[a] <= rare}
+        echo = sum(1 for i in ids if i not in own and mine & heads[i])
+        headlined = (desk.is_newsletter(lead) and not desk.is_round_up(lead)) or any(
+            mine & letter_titles[i] for i in letters if i not in own
+        )
+        out.append((echo, headlined))
+    return out
+
+
+_VERSION = re.compile(r"([A-Za-z][A-Za-z\-]*?)[ \-]?(\d+(?:\.\d+)+|\d+\b)")
+
+
+def _versions(title: str) -> dict[str, str]:
+    """Product stems with their versions in a title (`gpt` → `5.4`): GPT-5.4 and GPT-5.3 are
+    two releases, never one event."""
+    return {m.group(1).lower().strip("- "): m.group(2) for m in _VERSION.finditer(title)}
+
+
+def _first(item: SourceItem) -> str:
+    parts = sentences(item.summary)
+    return parts[0] if parts else item.summary[:200]
 
 
 def _display_forms(items: Iterable[SourceItem]) -> dict[str, str]:

@@ -119,6 +119,8 @@ def place(
     if not unplaced and not affected:
         return Placement(sorted(base.themes, key=_rank), [], False, 0, 0)
     vectors, docs = clusterer.space(stories, items)
+    if clusterer.by_beat:
+        vectors = clusterer.with_beats(vectors, stories)
     if unplaced and _place_new(clusterer, vectors, members, unplaced, affected, base):
         why = f"new stories form a theme and the edition has {clusterer.max_themes} already"
         return _full(clusterer, stories, items, len(unplaced), changed, why)
@@ -216,6 +218,9 @@ def _rebuild(
     rebuilt = clusterer.make_themes(
         stories, items, vectors, docs, labels, only=affected, ids=groups
     )
+    if clusterer.by_beat:  # named and ordered as an editor would, as a full run does
+        by_id = {s.id: s for s in stories}
+        rebuilt = [clusterer.edit(theme, by_id, items) for theme in rebuilt]
     return sorted([*kept.values(), *rebuilt], key=_rank)
 
 

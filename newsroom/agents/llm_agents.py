@@ -17,7 +17,7 @@ from newsroom.agents.researcher import OfflineResearcher, Research
 from newsroom.agents.writer import OfflineWriter, merge_sections
 from newsroom.errors import GuardTripped
 from newsroom.llm import DATA_RULE, Agent, StructuredOutputError, source_block
-from newsroom.models import Claim, Draft, Section, SourceItem, Story, Theme, Verdict
+from newsroom.models import Claim, ClaimKind, Draft, Section, SourceItem, Story, Theme, Verdict
 from newsroom.tools.client import ToolSession
 from newsroom.weeks import WeekWindow
 
@@ -151,6 +151,10 @@ class LLMClusterer:
         self.offline = offline
         self.lang = lang
 
+    def judge(self, stories: Sequence[Story], items: Mapping[str, SourceItem]) -> list[Story]:
+        """The same desk, beats and importance as the offline engine."""
+        return self.offline.judge(stories, items)
+
     async def themes(
         self, stories: Sequence[Story], items: Mapping[str, SourceItem]
     ) -> list[Theme]:
@@ -222,25 +226,43 @@ class Bullet(BaseModel):
     cites: list[str] = Field(description="ids of the <source> blocks that state this")
 
 
+class SectionLead(BaseModel):
+    """A theme's lead: a judgement that rests on some of its evidence bullets."""
+
+    text: str
+    rests_on: list[int] = Field(
+        description="numbers (1 = the first) of the evidence bullets this lead rests on"
+    )
+
+
 class ThemeSection(BaseModel):
     """One theme of the edition."""
 
-    lead: str
     evidence: list[Bullet]
     impact: Bullet
+    lead: SectionLead
+
+
+class FrameLine(BaseModel):
+    """A line of the frame that rests on bullets of the themes."""
+
+    text: str
+    bullets: list[str] = Field(description="the [bullet: …] ids it rests on")
 
 
 class Frame(BaseModel):
     """The edition's frame around the themes."""
 
     title: str
-    lead: list[Bullet] = Field(
-        description="2-4 sentences summing up the week, each citing the [ids: …] of the "
-        "bullets it draws on"
+    lead: list[FrameLine] = Field(
+        description="2-4 factual sentences summing up the week, each with the [bullet: …] ids "
+        "it draws on"
     )
-    outlook: list[str] = Field(description="signals to watch, one per line")
-    advice: list[str] = Field(description="one line per role: '角色：建议'")
-    closing: str
+    outlook: list[FrameLine] = Field(
+        description="signals to watch, one per line, each with the [bullet: …] ids it rests on"
+    )
+    advice: list[str] = Field(description="one line per role: '角色：建议' (published as opinion)")
+    closing: str = Field(description="a closing paragraph (published as the newsroom's opinion)")
 
 
 class Revision(BaseModel):
@@ -301,8 +323,12 @@ class LLMWriter:
         """The offline draft of `themes` with one model-written section per theme (the offline
         section where the model's fails), all calls together."""
         fallback = await self.offline.write(window, themes, stories, items)
+        # A theme the offline writer found too thin for a section has none here either.
+        written = {section.theme_id: n for n, section in enumerate(fallback.sections)}
         sections = await settle(
-            self._section(n, t, stories, items, fallback) for n, t in enumerate(themes)
+            self._section(written[t.id], t, stories, items, fallback)
+            for t in themes
+            if t.id in written
         )
         return fallback.model_copy(
             update={
@@ -328,10 +354,12 @@ class LLMWriter:
                 [
                     _system("writer", self.lang),
                     _human(
-                        f"Theme: {theme.name}. Write its lead (1-2 sentences), 3-5 evidence "
-                        "bullets, each one factual sentence citing the ids of the sources that "
-                        "state it, and one impact judgement grounded in the sources.\n"
-                        f"{blocks}"
+                        f"Theme: {theme.name}. Write 3-5 evidence bullets, each one factual "
+                        "sentence citing the ids of the sources that state it, one impact "
+                        "judgement grounded in the sources, and the theme's lead (1-2 "
+                        "sentences) with the numbers of the evidence bullets it rests on. The "
+                        "lead is fact-checked against those bullets' sources: say nothing they "
+                        f"do not.\n{blocks}"
                     ),
                 ],
             )
@@ -355,12 +383,15 @@ class LLMWriter:
                     cites=cites,
                 )
             )
+        lead = section_lead(theme.id, section.lead, [c for c in claims if c.kind == "evidence"])
+        claims = [lead, *claims] if lead is not None else claims
         heading = offline_section.heading.split("：")[0] + "：" + theme.name
         return (
             offline_section.model_copy(
                 update={
                     "heading": heading,
-                    "lead": section.lead,
+                    # A lead is published only as its checked claim (or not at all).
+                    "lead": "",
                     "claim_ids": [c.id for c in claims],
                 }
             ),
@@ -370,10 +401,13 @@ class LLMWriter:
     async def _frame(
         self, window: WeekWindow, draft: Draft, claims: Sequence[Claim], fallback: Draft
     ) -> Draft:
+        bullets = {c.id: c for c in claims if c.kind in ("evidence", "impact")}
         outline = "\n".join(
-            f"## {s.heading}\n{s.lead}\n"
+            f"## {s.heading}\n"
             + "\n".join(
-                f"- {c.text} [ids: {', '.join(c.cites)}]" for c in claims if c.id in s.claim_ids
+                f"- {c.text} [bullet: {c.id}]"
+                for c in claims
+                if c.id in s.claim_ids and c.id in bullets
             )
             for s in draft.sections
         )
@@ -384,35 +418,30 @@ class LLMWriter:
                     _system("editor", self.lang),
                     _human(
                         f"The themes of week {window.week} are below. Write the edition's title, "
-                        "a lead of 2-4 factual sentences each citing the ids of the bullets it "
-                        "draws on, 4-6 outlook lines (observable signals to watch), advice for "
-                        "3-4 roles, and a closing paragraph. Use only what the themes say.\n"
-                        f"{outline}"
+                        "a lead of 2-4 factual sentences and 4-6 outlook lines (observable "
+                        "signals to watch), each with the [bullet: …] ids it rests on — both "
+                        "are fact-checked against those bullets' sources, and a line that fails "
+                        "is dropped — then advice for 3-4 roles and a closing paragraph, which "
+                        "are published as the newsroom's opinion. Use only what the themes say."
+                        f"\n{outline}"
                     ),
                 ],
             )
         except StructuredOutputError:
             return draft.model_copy(update={"notes": ["标题与导语由离线方法生成。"]})
-        known = {i for c in claims for i in c.cites}
-        lead = [
-            Claim(
-                id=f"lead-c{n}",
-                theme_id="lead",
-                kind="lead",
-                text=bullet.text.strip(),
-                cites=[i for i in bullet.cites if i in known],
-            )
-            for n, bullet in enumerate(frame.lead, start=1)
-        ]
-        lead = [c for c in lead if c.cites and c.text]  # a lead sentence is a claim: cited, checked
+        # The lead and the outlook are claims: each cites the bullets it rests on (their
+        # sources are what it is checked against) or is dropped.
+        lead = frame_claims("lead", "lead", frame.lead, bullets)
+        outlook = frame_claims("outlook", "outlook", frame.outlook, bullets)
         return draft.model_copy(
             update={
                 "title": frame.title.strip() or fallback.title,
                 "lead": "" if lead else fallback.lead,
-                "claims": [*draft.claims, *lead],
-                "outlook": [line for line in frame.outlook if line.strip()] or fallback.outlook,
-                "advice": [line for line in frame.advice if line.strip()],
+                "claims": [*draft.claims, *lead, *outlook],
+                "outlook": [] if frame.outlook else fallback.outlook,
+                "advice": [line.strip() for line in frame.advice if line.strip()],
                 "closing": frame.closing.strip(),
+                "opinion": True,
             }
         )
 
@@ -468,6 +497,45 @@ class LLMWriter:
         return draft.model_copy(update={"claims": claims})
 
 
+def section_lead(theme_id: str, lead: SectionLead, evidence: Sequence[Claim]) -> Claim | None:
+    """A theme's lead as a claim citing the sources of the bullets it rests on; None when it
+    rests on none of them (a lead with nothing under it is not published)."""
+    rests = [evidence[n - 1] for n in dict.fromkeys(lead.rests_on) if 1 <= n <= len(evidence)]
+    if not rests or not lead.text.strip():
+        return None
+    return Claim(
+        id=f"{theme_id}-lead",
+        theme_id=theme_id,
+        kind="section_lead",
+        text=lead.text.strip(),
+        cites=list(dict.fromkeys(i for c in rests for i in c.cites)),
+        rests_on=[c.id for c in rests],
+    )
+
+
+def frame_claims(
+    prefix: str, kind: ClaimKind, lines: Sequence[FrameLine], bullets: Mapping[str, Claim]
+) -> list[Claim]:
+    """Frame lines as claims citing the sources of the bullets they rest on; lines resting on
+    no known bullet are left out."""
+    out = []
+    for number, line in enumerate(lines, start=1):
+        rests = [bullets[b] for b in dict.fromkeys(b.strip() for b in line.bullets) if b in bullets]
+        if not rests or not line.text.strip():
+            continue
+        out.append(
+            Claim(
+                id=f"{prefix}-c{number}",
+                theme_id=prefix,
+                kind=kind,
+                text=line.text.strip(),
+                cites=list(dict.fromkeys(i for c in rests for i in c.cites)),
+                rests_on=[c.id for c in rests],
+            )
+        )
+    return out
+
+
 # ---------------------------------------------------------------- fact-checker
 class Judgement(BaseModel):
     claim_id: str
@@ -482,8 +550,10 @@ class Judgements(BaseModel):
 
 
 class LLMFactChecker:
-    """The deterministic checks first (free); one entailment call per round for the claims they
-    could not settle, with only the sources those claims cite."""
+    """The deterministic checks first (free); then, once per check round, one entailment call
+    for the claims they could not settle (`unsettled`). The model sees each such claim and only
+    the cited sentences its verdict rests on, never whole items; a claim the rules settled is
+    never put to it."""
 
     def __init__(self, agent: Agent, rules: OfflineFactChecker) -> None:
         self.agent = agent
@@ -492,14 +562,32 @@ class LLMFactChecker:
     async def check_all(
         self, claims: Sequence[Claim], sources: Mapping[str, SourceItem]
     ) -> dict[str, Verdict]:
-        verdicts = {claim.id: self.rules.check(claim, sources) for claim in claims}
+        verdicts = await self.rules.check_all(claims, sources)
         open_claims = [c for c in claims if verdicts[c.id].unsettled]
         if not open_claims:
             return verdicts
-        cited = list(dict.fromkeys(i for c in open_claims for i in c.cites if i in sources))
-        blocks = "\n".join(source_block(i, sources[i].source, sources[i].text) for i in cited)
+        blocks = "\n".join(
+            source_block(
+                f"{c.id}/{i}",
+                sources[i].source,
+                "\n".join(e.sentence for e in verdicts[c.id].evidence if e.item_id == i),
+            )
+            for c in open_claims
+            for i in dict.fromkeys(e.item_id for e in verdicts[c.id].evidence)
+            if i in sources
+        )
         listing = "\n".join(
-            json.dumps({"claim_id": c.id, "text": c.text, "cites": c.cites}, ensure_ascii=False)
+            json.dumps(
+                {
+                    "claim_id": c.id,
+                    "text": c.text,
+                    "sentences": [
+                        f"{c.id}/{i}"
+                        for i in dict.fromkeys(e.item_id for e in verdicts[c.id].evidence)
+                    ],
+                },
+                ensure_ascii=False,
+            )
             for c in open_claims
         )
         try:
@@ -508,9 +596,11 @@ class LLMFactChecker:
                 [
                     _system("fact-checker", "en"),
                     _human(
-                        "For each claim decide whether the sources it cites support it "
-                        "(supported), say otherwise (contradicted), or do not say it "
-                        f"(unsupported). Give a short reason.\nClaims:\n{listing}\n{blocks}"
+                        "For each claim decide whether the cited sentences given for it "
+                        "(the <source> blocks named in its `sentences`) support it (supported), "
+                        "say otherwise (contradicted), or do not say it (unsupported). Judge "
+                        "only from those sentences. Give a short reason."
+                        f"\nClaims:\n{listing}\n{blocks}"
                     ),
                 ],
             )

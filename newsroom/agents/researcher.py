@@ -25,9 +25,7 @@ class OfflineResearcher:
     """Asks the archive for the week's window and keeps what is valid and inside it."""
 
     async def gather(self, window: WeekWindow, archive: ToolSession) -> Research:
-        payload = await archive.call(
-            "items", {"start": window.start.isoformat(), "end": window.end.isoformat()}
-        )
+        payload = await archive.call("items", window.archive_args())
         research = Research(outside_window=int(payload.get("outside_window", 0)))
         research.problems = [SourceProblem.model_validate(p) for p in payload.get("problems", [])]
         seen: set[str] = set()
@@ -44,7 +42,7 @@ class OfflineResearcher:
                     )
                 )
                 continue
-            if not window.contains(item.published):
+            if not window.selects(item):  # by its publication or collection time
                 research.outside_window += 1
                 continue
             if item.id in seen:

@@ -1,15 +1,22 @@
-"""The writer: themes → a weekly analysis draft (offline: MMR extractive evidence with citations,
-impact lines from the sources' own background statements, frame text computed from the data)."""
+"""The writer: themes → a weekly analysis draft.
+
+Offline, a theme's bullets are its stories in order of importance, one bullet per event: the
+story's news sentence (who did what, with the figure), never a tail that needs its antecedent,
+never a second bullet on an event already told. Impact lines come from the sources' own
+background statements; the frame (title, lead, outlook) is computed from the data. Themes that
+come from clustering alone (no desk) are written by maximal marginal relevance instead."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from newsroom.methods.embeddings import Embedder
-from newsroom.methods.text import is_cjk, sentences
+from newsroom.methods.headlines import headline, news_sentence
+from newsroom.methods.text import entities, is_cjk, sentences
 from newsroom.models import Claim, ClaimKind, Draft, Section, SourceItem, Story, Theme, Verdict
 from newsroom.weeks import WeekWindow
 
@@ -33,11 +40,15 @@ class OfflineWriter:
     def __init__(
         self,
         embedder: Embedder,
-        bullets: int = 5,
+        bullets: int = 3,
         min_bullets: int = 3,
         diversity: float = 0.3,
         redundant: float = 0.85,
         pool_stories: int = 40,
+        same_event: float = 0.6,
+        language: str = "zh",
+        beat_margin: float = 1.0,
+        max_bullets: int = 4,
     ) -> None:
         self.embedder = embedder
         self.bullets = bullets
@@ -47,6 +58,12 @@ class OfflineWriter:
         # Bullets come from a theme's most central stories (story_ids are ordered by
         # centrality): a theme of ten thousand stories is not read sentence by sentence.
         self.pool_stories = pool_stories
+        # Two stories whose leads are this similar (or share a versioned product name) tell
+        # one event: the second gets no bullet.
+        self.same_event = same_event
+        self.language = language
+        self.beat_margin = beat_margin
+        self.max_bullets = max_bullets
 
     # ------------------------------------------------------------ candidates
     def candidates(
@@ -135,6 +152,68 @@ class OfflineWriter:
         return centroid / max(float(np.linalg.norm(centroid)), 1e-12)
 
     # ------------------------------------------------------------ draft
+    def story_bullet(self, story: Story, items: Mapping[str, SourceItem]) -> str:
+        """One bullet for one story: its news sentence, under its headline unless the sentence
+        already says it."""
+        lead = items[story.item_ids[0]]
+        sentence = news_sentence(lead, self.language)
+        title = headline(lead, self.language)
+        if title in sentence or title.rstrip("。") in sentence:
+            return sentence
+        return f"**{title}**：{sentence}"
+
+    def pick_stories(
+        self,
+        theme: Theme,
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+        told: list[tuple[Any, set[str]]],
+        limit: int | None = None,
+    ) -> list[Story]:
+        """The theme's stories to write, most important first, `limit` (default `bullets`) at
+        most and
+        `min_bullets` at least: the stories of the theme's beat the desk placed surely first,
+        then its other stories, round-ups and repeats last; no story telling an event an
+        earlier bullet of the edition told, unless the theme has too few others."""
+        members = [stories[s] for s in theme.story_ids[: self.pool_stories]]
+        fresh = [s for s in members if s.repeats is None and not s.round_up]
+        sure = [
+            s
+            for s in fresh
+            if theme.beat is None or (s.beat == theme.beat and s.beat_margin >= self.beat_margin)
+        ]
+        by_id = {s.id: s for s in members}
+        order = [by_id[i] for i in dict.fromkeys(s.id for s in [*sure, *fresh, *members])]
+        texts = [f"{items[s.item_ids[0]].title} {items[s.item_ids[0]].summary}" for s in order]
+        if not texts:
+            return []
+        vectors = self.embedder.encode(texts)
+        picked: list[Story] = []
+        mine: list[tuple[Any, set[str]]] = []
+        most = limit or self.bullets
+        for rank, (story, vector) in enumerate(zip(order, vectors, strict=True)):
+            enough = most if rank < len(sure) else self.min_bullets
+            if len(picked) >= enough:
+                if rank < len(sure):
+                    continue
+                break
+            names = _versioned_names(items[story.item_ids[0]].title)
+            if any(
+                float(vector @ other) >= self.same_event or (names & other_names)
+                for other, other_names in [*told, *mine]
+            ):
+                continue
+            mine.append((vector, names))
+            picked.append(story)
+        # A thin theme still gets its `min_bullets`: its other stories, told or not.
+        for story in order:
+            if len(picked) >= min(self.min_bullets, len(order)):
+                break
+            if story not in picked:
+                picked.append(story)
+        told.extend(mine)
+        return picked
+
     async def write(
         self,
         window: WeekWindow,
@@ -142,6 +221,69 @@ class OfflineWriter:
         stories: Mapping[str, Story],
         items: Mapping[str, SourceItem],
     ) -> Draft:
+        if themes and all(t.beat is None for t in themes):
+            return await self.write_by_relevance(window, themes, stories, items)
+        sections: list[Section] = []
+        claims: list[Claim] = []
+        told: list[tuple[Any, set[str]]] = []
+        limits = self.allot(themes, stories)
+        for theme in themes:
+            picked = self.pick_stories(theme, stories, items, told, limits[theme.id])
+            ids = []
+            for number, story in enumerate(picked, start=1):
+                claim = Claim(
+                    id=f"{theme.id}-c{number}",
+                    theme_id=theme.id,
+                    kind="evidence",
+                    text=self.story_bullet(story, items),
+                    cites=[story.item_ids[0]],
+                )
+                claims.append(claim)
+                ids.append(claim.id)
+            if not ids:
+                continue
+            outlets = {o for s in theme.story_ids for o in stories[s].outlets}
+            beat = theme.keywords[0] if theme.keywords else ""
+            # The heading names the event of the section's first bullet.
+            name = headline(items[picked[0].item_ids[0]], self.language)
+            sections.append(
+                Section(
+                    theme_id=theme.id,
+                    heading=f"主轴{ordinal(len(sections))}：{name}",
+                    lead=(
+                        f"{beat + '：' if beat else ''}本周{len(theme.story_ids)}个事件、"
+                        f"{len(outlets)}家媒体报道，按重要性排列，首条即本主轴的标题事件。"
+                    ),
+                    claim_ids=ids,
+                )
+            )
+        return self.frame(window, themes, stories, items, sections, claims)
+
+    def allot(self, themes: Sequence[Theme], stories: Mapping[str, Story]) -> dict[str, int]:
+        """Bullets per theme: the edition's `bullets` × themes go to the week's most important
+        stories wherever they are, so a theme holding many of them gets more (up to
+        `max_bullets`), every theme at least `min_bullets`."""
+        owner = {s: t.id for t in themes for s in t.story_ids}
+        fresh = [
+            stories[s]
+            for t in themes
+            for s in t.story_ids
+            if stories[s].repeats is None and not stories[s].round_up
+        ]
+        fresh.sort(key=lambda s: (-s.importance, s.id))
+        counts = {t.id: 0 for t in themes}
+        for story in fresh[: self.bullets * len(themes)]:
+            counts[owner[story.id]] += 1
+        return {tid: min(self.max_bullets, max(self.min_bullets, n)) for tid, n in counts.items()}
+
+    async def write_by_relevance(
+        self,
+        window: WeekWindow,
+        themes: Sequence[Theme],
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+    ) -> Draft:
+        """Themes from clustering alone: bullets by maximal marginal relevance to the theme."""
         sections: list[Section] = []
         claims: list[Claim] = []
         for index, theme in enumerate(themes):
@@ -195,7 +337,7 @@ class OfflineWriter:
     ) -> Draft:
         """The draft around `sections`: title, lead and outlook of the whole week."""
         return Draft(
-            title=self._title(window, themes),
+            title=self._title(window, themes, sections),
             lead=self._lead(window, themes, stories, items),
             sections=sections,
             claims=claims,
@@ -278,12 +420,18 @@ class OfflineWriter:
 
     # ------------------------------------------------------------ frame
     @staticmethod
-    def _title(window: WeekWindow, themes: Sequence[Theme]) -> str:
+    def _title(
+        window: WeekWindow, themes: Sequence[Theme], sections: Sequence[Section] = ()
+    ) -> str:
         year, week = window.week.split("-W")
-        names = "；".join(
-            t.keywords[0] + "与" + t.keywords[1] if len(t.keywords) > 1 else t.name
-            for t in themes[:2]
-        )
+        if any(t.beat for t in themes):  # the lead events of the first two sections
+            leads = [s.heading.split("：", 1)[-1] for s in sections[:2]]
+            names = "；".join(leads or [t.name for t in themes[:2]])
+        else:
+            names = "；".join(
+                t.keywords[0] + "与" + t.keywords[1] if len(t.keywords) > 1 else t.name
+                for t in themes[:2]
+            )
         return f"{year}年第{int(week)}周AI周报：{names}"
 
     @staticmethod
@@ -301,7 +449,9 @@ class OfflineWriter:
             f"{len(items)}条来源、{len(outlets)}家媒体，合并为{len(stories)}个事件，"
             f"归入{len(themes)}条主轴。"
         )
-        if themes:
+        if themes and themes[0].beat:
+            text += f"本周最重要的事件是“{themes[0].name}”。"
+        elif themes:
             text += (
                 f"按报道来源计，“{themes[0].name}”一线最受关注，代表事件是“{themes[0].headline}”。"
             )
@@ -312,10 +462,22 @@ class OfflineWriter:
     @staticmethod
     def _signal(theme: Theme, stories: Mapping[str, Story]) -> str:
         outlets = {o for s in theme.story_ids for o in stories[s].outlets}
+        if theme.beat:
+            return (
+                f"**{theme.keywords[0] if theme.keywords else theme.name}**："
+                f"本周{len(theme.story_ids)}个事件、{len(outlets)}家媒体；"
+                f"下周观察“{theme.name}”是否出现后续报道与落地进展。"
+            )
         return (
             f"**{theme.name}**：本周{len(theme.story_ids)}个事件、{len(outlets)}家媒体；"
             f"下周观察{'、'.join(theme.keywords[:3])}相关事件是否出现后续报道与落地进展。"
         )
+
+
+def _versioned_names(title: str) -> set[str]:
+    """Names with a version or model number in a title (GLM-5, Gemini 3.1 Pro): two titles
+    sharing one tell the same release."""
+    return {n.lower() for n in entities(title) if any(ch.isdigit() for ch in n) and len(n) >= 4}
 
 
 def merge_sections(

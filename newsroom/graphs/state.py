@@ -6,7 +6,16 @@ import operator
 from typing import Annotated, Any, NotRequired, TypedDict
 
 from newsroom.llm import add_usage
-from newsroom.models import Claim, Draft, SourceItem, SourceProblem, Story, Theme, Verdict
+from newsroom.models import (
+    Claim,
+    Draft,
+    LeftOut,
+    SourceItem,
+    SourceProblem,
+    Story,
+    Theme,
+    Verdict,
+)
 
 
 def add_times(left: dict[str, float], right: dict[str, float]) -> dict[str, float]:
@@ -25,6 +34,7 @@ class WeeklyState(TypedDict, total=False):
     affected: list[str]  # an update: the themes to (re)write; absent in a full run
     update: dict[str, Any]  # an update: what it kept and what it re-wrote
     items: list[SourceItem]
+    left_out: list[LeftOut]  # items off the desk, with the reason
     problems: list[SourceProblem]
     failed_sources: list[str]  # sources (from a sources file) that gave nothing this run
     outside_window: int
@@ -53,5 +63,6 @@ SERIALIZED_TYPES = [
         "Verdict",
         "Section",
         "Draft",
+        "LeftOut",
     )
 ]

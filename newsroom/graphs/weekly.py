@@ -20,7 +20,8 @@ from newsroom.errors import EmptyWeek, GuardTripped
 from newsroom.graphs.state import WeeklyInput, WeeklyState
 from newsroom.guards.loops import check_progress
 from newsroom.llm import usage_delta
-from newsroom.models import Draft, SourceItem
+from newsroom.methods.desk import Desk
+from newsroom.models import Draft, LeftOut, SourceItem
 from newsroom.observability import semconv as sc
 from newsroom.observability.tracing import traced_agent
 from newsroom.publish import FrontMatter, publish_edition
@@ -112,8 +113,10 @@ async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str
             + (f"; could not read {unread}" if unread else ""),
             problems=found.problems,
         )
+    kept, left_out = screen(ctx.engine.desk, found.items)
     update: dict[str, Any] = {
-        "items": found.items,
+        "items": kept,
+        "left_out": left_out,
         "problems": found.problems,
         "failed_sources": failed,
         "outside_window": found.outside_window,
@@ -122,6 +125,29 @@ async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str
     if found.tripped is not None:
         update["tripped"] = tripped_record(found.tripped)
     return update
+
+
+def screen(desk: Desk, items: list[SourceItem]) -> tuple[list[SourceItem], list[LeftOut]]:
+    """The researcher's desk judgement: items on the desk go on; the others are left out,
+    each with its reason and score (the edition lists them in report.json)."""
+    kept, left_out = [], []
+    for item in items:
+        relevance = desk.relevance(item)
+        if relevance.on_desk:
+            kept.append(item)
+        else:
+            left_out.append(
+                LeftOut(
+                    id=item.id,
+                    title=item.title,
+                    reason=relevance.reason,
+                    score=relevance.score,
+                    origin=item.origin,
+                )
+            )
+    if not kept:  # a desk that keeps nothing is the wrong desk for this week: keep everything
+        return items, []
+    return kept, left_out
 
 
 def tripped_record(tripped: GuardTripped) -> dict[str, Any]:
@@ -152,17 +178,24 @@ async def dedup(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, A
 async def cluster(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     clusterer, base = runtime.context.engine.clusterer, runtime.context.base
     if base is None:
-        return {"themes": await clusterer.themes(state["stories"], _items(state))}
+        stories = clusterer.judge(state["stories"], _items(state))
+        return {"stories": stories, "themes": await clusterer.themes(stories, _items(state))}
     from opentelemetry import trace
 
-    placement = await clusterer.update(base, state["stories"], _items(state))
+    stories = clusterer.judge(state["stories"], _items(state))
+    placement = await clusterer.update(base, stories, _items(state))
     record = placement.record(base)
     span = trace.get_current_span()
     span.set_attribute(sc.BASE_RUN, base.run_id)
     span.set_attribute(sc.UPDATE_MODE, record["mode"])
     span.set_attribute(sc.THEMES_REWRITTEN, record["themes_rewritten"])
     span.set_attribute(sc.THEMES_KEPT, record["themes_kept"])
-    return {"themes": placement.themes, "affected": placement.affected, "update": record}
+    return {
+        "stories": stories,
+        "themes": placement.themes,
+        "affected": placement.affected,
+        "update": record,
+    }
 
 
 @step("writer", "write")
@@ -253,6 +286,7 @@ async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str,
         models=ctx.engine.models,
         categories=_categories(ctx, state["stories"], _items(state)),
         day=ctx.day,
+        left_out=state.get("left_out", []),
     )
     return {"published": paths}
 
@@ -320,6 +354,7 @@ async def publish_partial(
         models=ctx.engine.models,
         categories=_categories(ctx, stories, items),
         day=ctx.day,
+        left_out=values.get("left_out", []),
     )
 
 

@@ -130,12 +130,10 @@ class Worker:
 
     def _engine(self) -> Any:
         if self.engine is None:
-            from newsroom.agents import llm_engine, offline_engine
+            from newsroom.agents import engine_for, offline_engine
 
-            if self.settings is not None and self.settings.chosen_engine(None) == "llm":
-                self.engine = llm_engine(self.settings.model_configs(), lang=self.settings.lang)
-            else:
-                self.engine = offline_engine()
+            settings = self.settings
+            self.engine = engine_for(settings) if settings is not None else offline_engine()
         return self.engine
 
     def publish(self, week: str) -> str:

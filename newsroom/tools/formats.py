@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from newsroom.models import SourceItem, SourceProblem
+from newsroom.models import DatedBy, SourceItem, SourceProblem
 
 SUPPORTED_SUFFIXES = (".md", ".xml", ".rss", ".atom", ".json")
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -64,22 +64,35 @@ def item_id(prefix: str, *parts: str) -> str:
     return f"{prefix}-{digest}"
 
 
+def read_path(path: Path, tz: str) -> ParseResult:
+    """A folder (every supported file under it) or one file, read exactly as if it were alone
+    in a folder."""
+    if path.is_dir():
+        return read_folder(path, tz)
+    return _read_supported(path, tz)
+
+
 def read_folder(folder: Path, tz: str) -> ParseResult:
     """Read every supported file under `folder`; one bad file never stops the others."""
     result = ParseResult()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         if path.name.startswith("."):
             continue
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            result.problems.append(
-                SourceProblem(
-                    origin=str(path),
-                    message=f"skipped: unsupported file type {path.suffix or '(none)'}",
-                )
-            )
-            continue
-        result.extend(read_file(path, tz))
+        result.extend(_read_supported(path, tz))
     return result
+
+
+def _read_supported(path: Path, tz: str) -> ParseResult:
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        result = ParseResult()
+        result.problems.append(
+            SourceProblem(
+                origin=str(path),
+                message=f"skipped: unsupported file type {path.suffix or '(none)'}",
+            )
+        )
+        return result
+    return read_file(path, tz)
 
 
 def read_file(path: Path, tz: str) -> ParseResult:
@@ -284,7 +297,7 @@ def parse_json(text: str, origin: str, tz: str) -> ParseResult:
             result.problems.append(SourceProblem(origin=where, message="item is not an object"))
             continue
         try:
-            published = parse_stamp(str(row.get("published", "")), tz)
+            published, collected, dated_by = _json_dates(row, tz)
             title = str(row["title"])
             summary = str(row.get("summary", ""))
             result.items.append(
@@ -299,6 +312,8 @@ def parse_json(text: str, origin: str, tz: str) -> ParseResult:
                     body=str(row.get("body", "")),
                     category=row.get("category"),
                     origin=origin,
+                    collected=collected,
+                    dated_by=dated_by,
                 )
             )
         except KeyError as exc:
@@ -308,6 +323,27 @@ def parse_json(text: str, origin: str, tz: str) -> ParseResult:
         except (ValueError, ValidationError) as exc:
             result.problems.append(SourceProblem(origin=where, message=str(exc).splitlines()[0]))
     return result
+
+
+def _json_dates(row: dict[str, Any], tz: str) -> tuple[datetime, datetime | None, DatedBy]:
+    """Publication time, collection time, and which of them dates the item: an unreadable
+    `published` with a readable `collected` is dated by collection; with neither readable the
+    publication date's error stands."""
+    collected: datetime | None = None
+    if row.get("collected"):
+        try:
+            collected = parse_stamp(str(row["collected"]), tz)
+        except ValueError:
+            collected = None  # only a missing publication date makes it matter
+    try:
+        published = parse_stamp(str(row.get("published", "")), tz)
+    except ValueError:
+        if collected is None:
+            raise
+        return collected, collected, "collected"
+    # An item passed on as JSON (the service's files) keeps the flag it had.
+    dated_by: DatedBy = "collected" if row.get("dated_by") == "collected" else "published"
+    return published, collected, dated_by
 
 
 def parse_stamp(stamp: str, tz: str) -> datetime:
@@ -329,5 +365,8 @@ def strip_tags(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip()
 
 
-def in_window(items: Iterable[SourceItem], start: datetime, end: datetime) -> list[SourceItem]:
-    return [item for item in items if start <= item.published < end]
+def in_window(
+    items: Iterable[SourceItem], start: datetime, end: datetime, by: DatedBy = "published"
+) -> list[SourceItem]:
+    """Items whose publication (or with `by="collected"` collection) time is in [start, end)."""
+    return [item for item in items if start <= item.moment(by) < end]

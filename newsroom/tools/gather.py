@@ -173,7 +173,8 @@ async def _one(
     outside = 0
     try:
         if source.kind == "archive":
-            payload = await _call(gate, servers.archives[source.name], "items", span, timeout)
+            args = window.archive_args()  # by publication or collection time
+            payload = await _call(gate, servers.archives[source.name], "items", args, timeout)
             rows, outside = payload.get("items", []), int(payload.get("outside_window", 0))
             problems += [SourceProblem.model_validate(p) for p in payload.get("problems", [])]
         elif source.kind == "feed":
@@ -221,7 +222,7 @@ async def _one(
                 SourceProblem(origin=source.name, message=f"invalid item: {exc.errors()[0]['msg']}")
             )
             continue
-        if not window.contains(item.published):
+        if not window.selects(item):
             outside += 1
             continue
         # Where it came from, by source name (an archive item keeps its file too).

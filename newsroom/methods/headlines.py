@@ -1,0 +1,97 @@
+"""Headlines and news sentences drawn from an item: who did what, in the edition's language.
+
+A Chinese edition shows Chinese headlines. Where an item's title is English and its summary
+Chinese, the headline is the summary's first clause that names something the title names (a
+company, a product), with the reporting filler (本文介绍了, 据报道, 近日) cut. The news sentence
+is the summary sentence that states what happened, not a tail that needs its antecedent."""
+
+from __future__ import annotations
+
+import re
+
+from newsroom.methods.text import entities, is_cjk, quantities, sentences
+from newsroom.models import SourceItem
+
+_CLAUSE = re.compile(r"[，,；;。：:！!？?]")
+_FILLER = re.compile(
+    r"^(?:据[^，,]{0,20}?(?:报道|消息|透露)[，,]?|近日[，,]?|近期[，,]?|最近[，,]?|日前[，,]?|"
+    r"本文(?:介绍|报道|讨论|探讨|总结|指出)了?|本期[^，,]{0,12}?(?:报道|聚焦|讨论)了?|"
+    r"该文章?(?:介绍|报道|指出)了?|文章(?:介绍|指出|探讨)了?|这篇(?:新闻)?文章[^，,]{0,10}?了|"
+    r"重点介绍了|其中[，,]?|与此同时[，,]?|同时[，,]?|此外[，,]?|另外[，,]?|"
+    r"(?:美国)?《?[^》，,]{2,16}》?报道(?:称|指出)?[，,]?|"
+    r"(?:报道|介绍|讨论|探讨|总结|分享|回顾)了|了(?=[A-Za-z\u4e00-\u9fff]))"
+)
+# A clause that only sets the scene (在…上, 随着…) names no event.
+_SCENE = re.compile(r"^(?:在|于|随着|为了|作为|如果|由于|面对|针对)")
+# A sentence that leans on the one before it: not a bullet by itself.
+TAIL = re.compile(
+    r"^(?:此举|此外|该(?:公司|模型|产品|项目|平台|工具|功能|系统|技术|计划|研究|报告|文章|团队|事件)|"
+    r"这(?:一|项|款|次|些|也|意味着)|整体而言|总体来看|总的来说|同时|另外|不过|但|然而|而且|并且|"
+    r"与此同时|其中|对此|为此|因此|随后|他|她|他们|它|其)"
+)
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.\-+]*[A-Za-z0-9]|[A-Za-z]{2,}")
+
+
+def title_names(item: SourceItem) -> set[str]:
+    """Lower-cased Latin names of two or more characters in the item's title (`AI` aside:
+    every title on the desk has it)."""
+    return {n.lower() for n in _NAME.findall(item.title) if len(n) >= 2} - {"ai"}
+
+
+def _names_shared(text: str, names: set[str]) -> bool:
+    return any(n.lower() in names for n in _NAME.findall(text) if len(n) >= 2)
+
+
+def _clean(clause: str) -> str:
+    previous = None
+    while previous != clause:
+        previous = clause
+        clause = _FILLER.sub("", clause.strip()).strip()
+    return clause.strip(" “”\"'")
+
+
+def headline(item: SourceItem, language: str = "zh", limit: int = 40) -> str:
+    """The item's headline in `language`: its own title when that is in the language,
+    otherwise the first summary clause naming what the title names (or the title)."""
+    title = item.title.strip()
+    if language != "zh" or is_cjk(title) or not is_cjk(item.summary):
+        return title
+    names = title_names(item)
+    clauses = [_clean(c) for s in sentences(item.summary)[:3] for c in _CLAUSE.split(s)]
+    clauses = [c for c in clauses if len(c) >= 6 and not TAIL.match(c) and not _SCENE.match(c)]
+    for clause in clauses:
+        if _names_shared(clause, names) and len(clause) <= limit:
+            return clause
+    for clause in clauses:  # a long clause naming the title's names, cut at a word boundary
+        if _names_shared(clause, names):
+            return _shorten(clause, limit)
+    return title
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    stop = max(cut.rfind(ch) for ch in "的和与及、 ")
+    return (cut[:stop] if stop > limit // 2 else cut).rstrip("的和与及、 ")
+
+
+def news_sentence(item: SourceItem, language: str = "zh") -> str:
+    """The summary sentence that states the news: early, self-standing, with names and figures,
+    in the edition's language when the item has one."""
+    parts = sentences(item.summary) or sentences(item.body) or [item.title]
+    native = [p for p in parts if is_cjk(p) == (language == "zh")] or parts
+
+    def score(index: int, text: str) -> float:
+        value = -0.6 * index
+        value += 0.4 * min(3, len(entities(text))) + 0.5 * min(2, len(quantities(text)))
+        if TAIL.match(text) or _FILLER.match(text):
+            value -= 2.0
+        if len(text) < 15:
+            value -= 1.0
+        if len(text) > 160:
+            value -= 0.5
+        return value
+
+    best = max(enumerate(native), key=lambda pair: score(pair[0], pair[1]))[1]
+    return best.strip()
