@@ -471,7 +471,8 @@ class Deduplicator:
                 Story(
                     id=f"s-{lead.id}",
                     title=lead.title,
-                    item_ids=[it.id for it in chosen],
+                    # The lead first: it is the story's face (title, beat, bullet, headline).
+                    item_ids=[lead.id, *(it.id for it in chosen if it is not lead)],
                     outlets=list(dict.fromkeys(it.source for it in chosen)),
                     lang=lead.lang,
                     published=min(it.published for it in chosen),
