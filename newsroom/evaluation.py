@@ -160,21 +160,30 @@ def _stamp(value: Any) -> datetime | None:
         return None
 
 
-def claim_items(path: Path) -> list[SourceItem]:
-    """The items claims cite: `{"items": [...]}`, a bare list or JSON lines (the dev set's
-    shape). Only `id` and `title` are required: an item quoted from a newsletter may have no
-    URL, and `published` may be missing or the literal `unknown` (the checker reads only the
-    title, summary and body)."""
+def item_rows(path: Path) -> list[Any]:
+    """The rows of an items file: `{"items": [...]}`, a bare list, or JSON lines."""
     if not path.is_file():
         raise UsageError(f"{path} does not exist")
     text = path.read_text(encoding="utf-8")
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError:
-        data = read_jsonl(path, ["id", "title"])
+        try:
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path}: neither JSON nor JSON lines ({exc.msg})") from None
     rows = data.get("items") if isinstance(data, dict) else data
     if not isinstance(rows, list):
         raise UsageError(f"{path}: expected a list of items or an object with an `items` list")
+    return rows
+
+
+def claim_items(path: Path) -> list[SourceItem]:
+    """The items claims cite: `{"items": [...]}`, a bare list or JSON lines (the dev set's
+    shape). Only `id` and `title` are required: an item quoted from a newsletter may have no
+    URL, and `published` may be missing or the literal `unknown` (the checker reads only the
+    title, summary and body)."""
+    rows = item_rows(path)
     items = []
     for number, row in enumerate(rows, start=1):
         missing = [k for k in ("id", "title") if not isinstance(row, dict) or k not in row]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from newsroom.errors import UsageError
+from newsroom.evaluation import item_rows
 
 ROUND_UP_LISTS = 3
 _LIST_LINE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?P<text>.+)$")
@@ -71,19 +72,9 @@ class Week:
 
 
 def read_items(path: Path) -> list[dict[str, Any]]:
-    """`{"items": [...]}`, a bare list, or JSON lines; every row needs an `id`."""
-    if not path.is_file():
-        raise UsageError(f"{path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data: Any = json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}: neither JSON nor JSON lines ({exc.msg})") from None
-    rows = data.get("items") if isinstance(data, dict) else data
-    if not isinstance(rows, list) or not all(isinstance(r, dict) and "id" in r for r in rows):
+    """The week's items; every row needs an `id`."""
+    rows = item_rows(path)
+    if not all(isinstance(r, dict) and "id" in r for r in rows):
         raise UsageError(f"{path}: expected a list of items, each with an `id`")
     return rows
 

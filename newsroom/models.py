@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 Label = Literal["supported", "contradicted", "unsupported"]
 # section_lead and outlook: judgement lines of the LLM engine, checked against the sources of
@@ -14,6 +16,29 @@ ClaimKind = Literal["evidence", "impact", "lead", "section_lead", "outlook"]
 RunStatus = Literal["ok", "partial", "failed", "interrupted"]
 # Which of an item's times dates it, and which one a week's window selects by.
 DatedBy = Literal["published", "collected"]
+
+# The bounds of a source item's fields (README, "Sources"): longer text is cut and the item
+# flagged `truncated`, never refused whole.
+MAX_CHARS = {"id": 200, "title": 500, "source": 200, "category": 200, "summary": 5_000}
+MAX_CHARS["body"] = 50_000
+MAX_URL = 2_000
+MAX_WEIGHT = 100.0
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_AFTER = timedelta(days=366)  # how far after its collection an item may be dated
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\t\n\r]+")
+_ONE_LINE = ("id", "title", "source", "category", "url")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def dated_in_range(moment: datetime, collected: datetime | None = None) -> bool:
+    """From 2000-01-01 to 366 days after the item was collected (or now, when it is read or
+    received): a date outside that is as good as unreadable."""
+    reference = _aware(collected) if collected is not None else datetime.now(UTC)
+    return EARLIEST <= _aware(moment) <= reference + LATEST_AFTER
 
 
 class SourceItem(BaseModel):
@@ -33,6 +58,36 @@ class SourceItem(BaseModel):
     collected: datetime | None = None  # when a collector read it, where the source says
     # "collected": its publication date was unreadable, so `published` is its collection time.
     dated_by: DatedBy = "published"
+    truncated: bool = False  # a field was longer than its bound (MAX_CHARS) and was cut
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SourceItem:
+        """Control characters stripped, text cut at its bound, the weight finite and in range,
+        the dates in range (outside it, the collection time, or the time it is read, stands
+        in, flagged): whatever an entrance let through, no item can break what files or
+        publishes it."""
+        for name in (*MAX_CHARS, "url"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            clean = _CONTROL.sub("", value)
+            if name in _ONE_LINE:
+                clean = _LINE_BREAK.sub(" ", clean)
+            limit = MAX_CHARS.get(name)
+            if limit is not None and len(clean) > limit:
+                clean = clean[:limit]
+                self.truncated = True
+            if clean != value:
+                setattr(self, name, clean)
+        if not math.isfinite(self.weight):
+            self.weight = 1.0
+        self.weight = min(max(self.weight, 0.0), MAX_WEIGHT)
+        if self.collected is not None and not dated_in_range(self.collected):
+            self.collected = None
+        if not dated_in_range(self.published, self.collected):
+            stand_in = self.collected or datetime.now(UTC)
+            self.published, self.collected, self.dated_by = stand_in, stand_in, "collected"
+        return self
 
     def moment(self, by: DatedBy = "published") -> datetime:
         """The time a window selects it by: its collection time (else its publication time)

@@ -15,7 +15,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from itertools import pairwise
 
-from newsroom.methods.text import DateMention, aliases, grams, mask_facts
+from newsroom.methods.text import MONTHS, DateMention, aliases, grams, mask_facts
 
 _RESOURCES = resources.files("newsroom.methods") / "resources"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -574,27 +574,6 @@ def derived(found: Sequence[Amount]) -> list[Amount]:
 
 
 # ---------------------------------------------------------------- dates
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            "jan january",
-            "feb february",
-            "mar march",
-            "apr april",
-            "may",
-            "jun june",
-            "jul july",
-            "aug august",
-            "sep sept september",
-            "oct october",
-            "nov november",
-            "dec december",
-        ],
-        start=1,
-    )
-    for name in names.split()
-}
 _CN_MONTH = {
     "一": 1,
     "二": 2,
@@ -658,7 +637,7 @@ def _dates_with_spans(text: str) -> list[tuple[DateMention, tuple[int, int]]]:
             month: int | None = None
             if groups.get("mn"):
                 name = groups["mn"].lower().rstrip(".")
-                month = _MONTHS.get(name) or _MONTHS.get(name[:3])
+                month = MONTHS.get(name) or MONTHS.get(name[:3])
             elif groups.get("cm"):
                 month = _CN_MONTH.get(groups["cm"])
             elif groups.get("m"):

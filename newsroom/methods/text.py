@@ -208,7 +208,7 @@ def quantities(text: str) -> tuple[Quantity, ...]:
 
 
 # ---------------------------------------------------------------- dates
-_MONTHS = {
+MONTHS = {
     name: i
     for i, names in enumerate(
         [
@@ -273,9 +273,9 @@ def dates(text: str) -> tuple[DateMention, ...]:
             groups = match.groupdict()
             month = groups.get("m")
             if groups.get("mn"):
-                month_number: int | None = _MONTHS.get(groups["mn"].lower()[:3])
-                if groups["mn"].lower() in _MONTHS:
-                    month_number = _MONTHS[groups["mn"].lower()]
+                month_number: int | None = MONTHS.get(groups["mn"].lower()[:3])
+                if groups["mn"].lower() in MONTHS:
+                    month_number = MONTHS[groups["mn"].lower()]
             else:
                 month_number = int(month) if month else None
             found.append(

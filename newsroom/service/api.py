@@ -14,11 +14,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, field_validator
 
-from newsroom.models import SourceItem
+from newsroom.models import MAX_WEIGHT, SourceItem
 from newsroom.service.queue import ItemQueue
 from newsroom.service.worker import WeekStore
+from newsroom.tools.formats import web_url
 
 MAX_BODY = 5_000_000
 MAX_ITEMS = 1000
@@ -26,8 +27,23 @@ _WEEK = re.compile(r"^\d{4}-W\d{2}$")
 _RUN = re.compile(r"^\d{4}-W\d{2}-\d{8}T\d{6}-[0-9a-f]{4}$")
 
 
+class ItemIn(SourceItem):
+    """A pushed item: an id and a title, an http(s) URL, a finite weight in range (422
+    otherwise); over-long text is cut and flagged, a date out of range replaced by the time it
+    is received (`SourceItem`'s bounds)."""
+
+    id: str = Field(min_length=1, pattern=r"\S")
+    title: str = Field(min_length=1, pattern=r"\S")
+    weight: float = Field(default=1.0, ge=0.0, le=MAX_WEIGHT, allow_inf_nan=False)
+
+    @field_validator("url")
+    @classmethod
+    def _web(cls, url: str) -> str:
+        return web_url(url)
+
+
 class ItemsIn(BaseModel):
-    items: list[SourceItem] = Field(min_length=1, max_length=MAX_ITEMS)
+    items: list[ItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
 class ItemsOut(BaseModel):

@@ -17,7 +17,14 @@ from mcp.server.fastmcp import Context, FastMCP
 
 from newsroom.models import SourceItem, SourceProblem
 from newsroom.tools.fetch import FEED_TYPES, FetchPolicy, fetch
-from newsroom.tools.formats import ParseResult, guess_lang, item_id, parse_stamp, strip_tags
+from newsroom.tools.formats import (
+    ParseResult,
+    guess_lang,
+    item_id,
+    parse_stamp,
+    strip_tags,
+    web_url,
+)
 
 # A feed's clock may run a little ahead; beyond this an entry's date is not believed.
 FUTURE_SLACK = timedelta(hours=12)
@@ -56,6 +63,7 @@ def parse_feed_bytes(body: bytes, url: str, tz: str, now: datetime | None = None
         seen.add(guid)
         try:
             published = parse_stamp(entry["stamp"], tz)
+            link = web_url(entry["link"])
         except ValueError as exc:
             result.problems.append(
                 SourceProblem(origin=where, message=f"{entry['title']!r}: {exc}")
@@ -74,7 +82,7 @@ def parse_feed_bytes(body: bytes, url: str, tz: str, now: datetime | None = None
             SourceItem(
                 id=item_id("f", guid),
                 title=strip_tags(entry["title"]),
-                url=entry["link"],
+                url=link,
                 source=entry["source"] or url,
                 published=published,
                 lang=guess_lang(entry["title"] + summary),
@@ -115,6 +123,8 @@ def _json_feed(body: bytes, url: str) -> list[dict[str, str]]:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"malformed JSON feed: {exc}") from None
+    except RecursionError:
+        raise ValueError("malformed JSON feed: nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise ValueError("JSON feed must be an object with an 'items' list")
     title = str(data.get("title", ""))

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from newsroom.models import DatedBy, SourceItem, SourceProblem
+from newsroom.models import MAX_URL, DatedBy, SourceItem, SourceProblem, dated_in_range
 
 SUPPORTED_SUFFIXES = (".md", ".xml", ".rss", ".atom", ".json")
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -53,6 +53,29 @@ def canonical_url(url: str) -> str:
     return urlunsplit(
         ("https" if parts.scheme in ("http", "https") else parts.scheme, host, path, query, "")
     )
+
+
+def web_url(url: str) -> str:
+    """The URL of an item, refused (ValueError, a problem line) unless it is http or https and
+    at most MAX_URL characters."""
+    url = url.strip()
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in ("http", "https"):
+        raise ValueError(f"url {url[:80]!r} is not http or https")
+    if len(url) > MAX_URL:
+        raise ValueError(f"url is {len(url)} characters, over the {MAX_URL} character limit")
+    return url
+
+
+def load_json(text: str) -> Any:
+    """`json.loads`, with nesting too deep for the parser a ValueError like any malformed
+    JSON (a problem line, never a stopped run)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("malformed JSON: nested too deeply") from None
 
 
 def guess_lang(text: str) -> str:
@@ -262,6 +285,7 @@ def parse_feed(text: str, origin: str, tz: str) -> ParseResult:
             continue
         try:
             published = parse_stamp(stamp, tz)
+            link = web_url(link)
         except ValueError as exc:
             result.problems.append(SourceProblem(origin=where, message=f"{title!r}: {exc}"))
             continue
@@ -283,10 +307,7 @@ def parse_feed(text: str, origin: str, tz: str) -> ParseResult:
 def parse_json(text: str, origin: str, tz: str) -> ParseResult:
     """`{"items": [...]}` or a bare list of objects with id/title/url/source/published."""
     result = ParseResult()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"malformed JSON: {exc}") from None
+    data = load_json(text)
     rows = data.get("items") if isinstance(data, dict) else data
     if not isinstance(rows, list):
         raise ValueError("JSON must be a list of items or an object with an 'items' list")
@@ -304,7 +325,7 @@ def parse_json(text: str, origin: str, tz: str) -> ParseResult:
                 SourceItem(
                     id=str(row.get("id") or item_id("j", str(row["url"]))),
                     title=title,
-                    url=str(row["url"]),
+                    url=web_url(str(row["url"])),
                     source=str(row.get("source") or default_source),
                     published=published,
                     lang=str(row.get("lang") or guess_lang(title + summary)),
@@ -358,6 +379,8 @@ def parse_stamp(stamp: str, tz: str) -> datetime:
             raise ValueError(f"unreadable publication date {stamp!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz))
+    if not dated_in_range(moment):
+        raise ValueError(f"publication date {stamp!r} is not from 2000-01-01 to a year from now")
     return moment
 
 
