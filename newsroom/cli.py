@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from newsroom.errors import NewsroomError, UsageError
+
+if TYPE_CHECKING:
+    from newsroom.config import Settings
 
 app = typer.Typer(
     name="newsroom",
@@ -40,8 +44,39 @@ _STEPS = {
 
 
 def _fail(exc: NewsroomError) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # The message is text, not markup: `[desk.outlets]` must print as written.
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
+
+
+def _settings() -> Settings:
+    """The settings, or a one-line error (exit 2) naming the bad `NEWSROOM_*` variable."""
+    from newsroom.config import load_settings
+
+    try:
+        return load_settings()
+    except UsageError as exc:
+        raise _fail(exc) from None
+
+
+def _out_folder(path: Path) -> Path:
+    """`--out`, created if missing; a file, a path under a file or a folder that cannot be
+    written is a UsageError."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} is a file, not a folder")
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise UsageError(f"--out {path} is under {above}, which is a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".newsroom-write-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"--out {path} cannot be written: {exc.strerror or exc}") from None
+    return path
 
 
 @app.command()
@@ -121,11 +156,9 @@ def run(
     ] = None,
 ) -> None:
     """Write one week's report: research → dedup → cluster → write → fact-check → publish."""
-    from newsroom.config import Settings
-
     run_id = resume or "RUN_ID"
     try:
-        settings = Settings()
+        settings = _settings()
         if desk is not None:
             settings.desk = desk
         chosen_engine = settings.chosen_engine(engine)
@@ -150,7 +183,7 @@ def run(
             week=week,
             run_id=run_id,
             sources=sources or settings.source_folder(),
-            out_dir=out_dir or settings.out_dir,
+            out_dir=_out_folder(out_dir or settings.out_dir),
             tz=tz or settings.tz,
             resume=resume,
             force=force or update is not None,
@@ -528,9 +561,7 @@ OutOption = Annotated[Path | None, typer.Option("--out", help="Output folder [de
 
 
 def _out(out_dir: Path | None) -> Path:
-    from newsroom.config import Settings
-
-    return out_dir or Settings().out_dir
+    return out_dir or _settings().out_dir
 
 
 @app.command()
@@ -677,13 +708,12 @@ def _worker(
 ) -> Any:
     import redis
 
-    from newsroom.config import Settings
     from newsroom.service.queue import ItemQueue
     from newsroom.service.worker import WeekStore, Worker
 
     client = redis.Redis.from_url(url, decode_responses=True)
     queue, store = ItemQueue(client, name=namespace), WeekStore(client, name=namespace)
-    settings = Settings()
+    settings = _settings()
     settings.redis_url = settings.redis_url or url  # the embedded one, for shared budgets
     return Worker(queue, store, out_dir, consumer, tz, debounce, settings=settings)
 
@@ -711,10 +741,9 @@ def serve(
 
     import uvicorn
 
-    from newsroom.config import Settings
     from newsroom.service.api import create_app
 
-    settings = Settings()
+    settings = _settings()
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     if not token:
         if host not in {"127.0.0.1", "localhost", "::1"}:
@@ -777,9 +806,7 @@ def worker(
     import signal
     import socket
 
-    from newsroom.config import Settings
-
-    settings = Settings()
+    settings = _settings()
     if not settings.redis_url:
         raise _fail(UsageError("a worker needs REDIS_URL (the service's Redis)"))
     crew = _worker(

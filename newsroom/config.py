@@ -6,8 +6,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from newsroom.errors import UsageError
 from newsroom.guards.budget import Ledger, Limits
@@ -139,3 +139,20 @@ class Settings(BaseSettings):
             )
             for agent in AGENTS
         }
+
+
+def load_settings() -> Settings:
+    """`Settings()`, with a bad `NEWSROOM_*` value a one-line UsageError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        raise UsageError(
+            f"NEWSROOM_{name.upper()}={error.get('input')!r} is not valid: {error['msg']}"
+        ) from None
+    except SettingsError as exc:
+        field = str(exc).split('"')[1] if '"' in str(exc) else "?"
+        raise UsageError(
+            f"NEWSROOM_{field.upper()} is not valid JSON (a list or an object, as in the README)"
+        ) from None

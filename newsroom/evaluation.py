@@ -7,7 +7,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ def read_jsonl(path: Path, required: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def dev_items(path: Path) -> tuple[list[SourceItem], list[dict[str, Any]]]:
-    rows = read_jsonl(path, ["id", "title", "summary", "published"])
+    rows = read_jsonl(path, ["id", "title", "summary"])
     items = [
         SourceItem(
             id=str(r["id"]),
@@ -45,7 +45,7 @@ def dev_items(path: Path) -> tuple[list[SourceItem], list[dict[str, Any]]]:
             summary=r["summary"],
             source=r.get("source_name") or r.get("source") or "",
             url=r.get("url") or "",
-            published=datetime.fromisoformat(r["published"]),
+            published=_stamp(r.get("published")) or _stamp(r.get("collected")) or _EPOCH,
             lang=r.get("lang") or guess_lang(r["title"] + r["summary"]),
             body=r.get("body", ""),
         )
@@ -155,9 +155,10 @@ def evaluate_clusters(
 
 def _stamp(value: Any) -> datetime | None:
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def item_rows(path: Path) -> list[Any]:
@@ -176,6 +177,9 @@ def item_rows(path: Path) -> list[Any]:
     if not isinstance(rows, list):
         raise UsageError(f"{path}: expected a list of items or an object with an `items` list")
     return rows
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def claim_items(path: Path) -> list[SourceItem]:
@@ -198,9 +202,7 @@ def claim_items(path: Path) -> list[SourceItem]:
                 body=str(row.get("body") or ""),
                 source=str(row.get("source_name") or row.get("source") or ""),
                 url=str(row.get("url") or ""),
-                published=_stamp(row.get("published"))
-                or _stamp(row.get("collected"))
-                or datetime(1970, 1, 1),
+                published=_stamp(row.get("published")) or _stamp(row.get("collected")) or _EPOCH,
                 lang=str(row.get("lang") or guess_lang(str(row["title"]) + summary)),
             )
         )

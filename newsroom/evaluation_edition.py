@@ -29,9 +29,17 @@ _NOT_A_THEME = re.compile(
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-+]*")
 
 
+_TRACKING = re.compile(r"(?:^|&)(?:utm_[^=&]*|fbclid|gclid)=[^&]*")
+
+
 def canonical(url: str) -> str:
-    """The issue's URL key: no scheme, no `www.`, no `#fragment`, no trailing `/`."""
+    """The issue's URL key: no scheme, no `www.`, no `#fragment`, no trailing `/` (and no
+    tracking parameters: `utm_*`, `fbclid`, `gclid`)."""
     text = url.strip().split("#", 1)[0]
+    if "?" in text:
+        head, query = text.split("?", 1)
+        query = _TRACKING.sub("", query).strip("&")
+        text = f"{head}?{query}" if query else head
     text = re.sub(r"^[a-z][a-z0-9+.\-]*://", "", text, flags=re.I)
     text = re.sub(r"^www\.", "", text, flags=re.I)
     return text.rstrip("/").lower()
@@ -240,15 +248,30 @@ def evaluate_edition(
     week = load_week(items_path, labels_path)
     folder = _edition_folder(edition, week.week)
     weekly = (folder / "weekly.md").read_text(encoding="utf-8")
+    said = re.search(r"^week:\s*(\S+)\s*$", weekly, re.M)
+    if said and week.week and said.group(1).strip("\"'") != week.week:
+        raise UsageError(
+            f"{folder / 'weekly.md'} is the edition of {said.group(1)}, the labels are of "
+            f"{week.week}"
+        )
     bullets, unmapped = evidence_bullets(weekly, week)
+    if unmapped and not bullets:
+        raise UsageError(
+            f"no evidence bullet of {folder / 'weekly.md'} cites an item of {items_path}: "
+            "are they the same week?"
+        )
     recall, missed = highlight_recall(week, (b.items for b in bullets))
     briefing_path = folder / "briefing.md"
+    # No briefing: no lead recall (None), rather than a confident zero.
     leads = (
         lead_lines(briefing_path.read_text(encoding="utf-8"), week)
         if briefing_path.is_file()
         else []
     )
-    lead, lead_missed = highlight_recall(week, leads)
+    lead: float | None = None
+    lead_missed: list[int] = []
+    if briefing_path.is_file():
+        lead, lead_missed = highlight_recall(week, leads)
     off = [b for b in bullets if not any(week.is_ai(i) for i in b.items)]
     duplicates = duplicate_pairs(bullets, week)
     heading_share, failing = heading_entity_share(bullets, week, desk_entities)
@@ -264,7 +287,7 @@ def evaluate_edition(
         "unmapped_bullets": unmapped,
         "highlight_recall": round(recall, 4),
         "highlights_missed": missed,
-        "lead_recall": round(lead, 4),
+        "lead_recall": None if lead is None else round(lead, 4),  # None: no briefing.md
         "lead_lines": len(leads),
         "leads_missed": lead_missed,
         "off_topic_share": round(len(off) / len(bullets), 4) if bullets else 0.0,

@@ -316,3 +316,38 @@ def test_shared_week_budget_through_redis(tmp_path: Path, redis_url: str) -> Non
         env={"NEWSROOM_BUDGET_SCOPE": "week"},
     )
     assert missing.exit_code == 2 and "set REDIS_URL" in missing.output
+
+
+@pytest.mark.parametrize("where", ["file", "under_file", "unwritable"])
+def test_a_bad_out_folder_is_one_line_exit_2(where: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x", encoding="utf-8")
+    out = {
+        "file": blocker,
+        "under_file": blocker / "out",
+        "unwritable": Path("/proc/newsroom-out"),  # even root cannot make a folder there
+    }[where]
+    result = runner.invoke(app, ["run", "--week", "2026-W06", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and f"--out {out}" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NEWSROOM_MAX_REVISIONS", "abc"),
+        ("NEWSROOM_TAGS", "[oops"),
+        ("NEWSROOM_PRICES", '{"m": "cheap"}'),
+        ("NEWSROOM_CATEGORIES", "not json"),
+    ],
+)
+def test_a_bad_setting_is_one_line_exit_2(
+    name: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["run", "--week", "2026-W06", "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and name in result.output
+    assert len(result.output.strip().splitlines()) == 1

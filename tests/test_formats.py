@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import json
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
+from newsroom.models import MAX_CHARS, MAX_WEIGHT, SourceItem
 from newsroom.tools.formats import canonical_url, parse_digest, parse_feed, parse_json, read_folder
 from newsroom.weeks import parse_week
 
@@ -114,3 +118,80 @@ def test_bundled_samples_cover_the_week(samples: Path) -> None:
     }
     assert {i.lang for i in inside} == {"zh", "en"}
     assert len(result.items) - len(inside) == 5
+
+
+def test_a_date_out_of_range_is_a_problem_or_dated_by_collection() -> None:
+    rows = [
+        {"id": "far", "title": "t", "url": "https://e.com/1", "source": "s"},
+        {"id": "old", "title": "t", "url": "https://e.com/2", "source": "s"},
+        {"id": "kept", "title": "t", "url": "https://e.com/3", "source": "s"},
+    ]
+    rows[0]["published"] = "9999-12-31T23:59:59+00:00"
+    rows[1]["published"] = "1970-01-01T00:00:00+00:00"
+    rows[2]["published"] = "9999-12-31T23:59:59+00:00"
+    rows[2]["collected"] = "2026-02-03T08:00:00+08:00"
+    result = parse_json(json.dumps({"items": rows}), "x.json", "Asia/Shanghai")
+    assert [p.origin for p in result.problems] == ["x.json#1", "x.json#2"]
+    assert "in the future" in result.problems[0].message
+    assert "before 2000-01-01" in result.problems[1].message
+    (kept,) = result.items
+    assert kept.dated_by == "collected" and kept.published == kept.collected
+    assert kept.published.isoformat() == "2026-02-03T08:00:00+08:00"
+    feed = RSS_ONE.replace("STAMP", "Fri, 31 Dec 9999 23:59:59 +0000")
+    assert not parse_feed(feed, "f.xml", "Asia/Shanghai").items
+
+
+RSS_ONE = """<rss><channel><title>F</title><item><title>T</title>
+<link>https://e.com/a</link><pubDate>STAMP</pubDate></item></channel></rss>"""
+
+
+def test_fields_are_stripped_and_cut_at_their_bounds_never_refused() -> None:
+    row = {
+        "id": "i" * 300,
+        "title": "a\x00b\x07c\nd" + "t" * 600,
+        "url": "https://e.com/x",
+        "source": "s\x00",
+        "published": "2026-02-03T08:00:00+08:00",
+        "summary": "s" * 6_000,
+        "body": "b\x00" * 60_000,
+    }
+    (item,) = parse_json(json.dumps([row]), "x.json", "Asia/Shanghai").items
+    assert item.truncated and item.source == "s"
+    assert item.title.startswith("abc d") and len(item.title) == MAX_CHARS["title"] == 500
+    assert len(item.id) == 200 and len(item.summary) == 5_000 and len(item.body) == 50_000
+    assert "\x00" not in item.body
+    short = {**row, "id": "i", "title": "t", "summary": "", "body": ""}
+    assert not parse_json(json.dumps([short]), "x.json", "Asia/Shanghai").items[0].truncated
+
+
+def test_only_http_urls_and_finite_weights_get_in() -> None:
+    rows = [
+        {"id": str(k), "title": "t", "url": url, "source": "s", "published": "2026-02-03"}
+        for k, url in enumerate(["javascript:alert(1)", "ftp://e.com/x", "https://e.com/x"])
+    ]
+    result = parse_json(json.dumps(rows), "x.json", "Asia/Shanghai")
+    assert [i.id for i in result.items] == ["2"]
+    assert ["not http or https" in p.message for p in result.problems] == [True, True]
+    feed = RSS_ONE.replace("https://e.com/a", "javascript:alert(1)").replace(
+        "STAMP", "Tue, 03 Feb 2026 08:00:00 +0800"
+    )
+    assert "not http or https" in parse_feed(feed, "f.xml", "Asia/Shanghai").problems[0].message
+    heavy = SourceItem(
+        id="a", title="t", url="https://e.com", source="s", published=datetime.now(UTC)
+    )
+    assert heavy.model_copy(update={"weight": 1.0}).weight == 1.0
+    for weight, kept in ((1e308, MAX_WEIGHT), (float("nan"), 1.0), (-3.0, 0.0)):
+        item = SourceItem.model_validate({**heavy.model_dump(), "weight": weight})
+        assert item.weight == kept
+
+
+def test_a_deeply_nested_json_file_is_one_problem_line(samples: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "week"
+    shutil.copytree(samples, folder)
+    (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    result = read_folder(folder, "Asia/Shanghai")
+    baseline = read_folder(samples, "Asia/Shanghai")
+    assert len(result.items) == len(baseline.items)
+    (deep,) = [p for p in result.problems if p.origin.endswith("deep.json")]
+    assert deep.message == "malformed JSON: nested too deeply"
+    assert len(result.problems) == len(baseline.problems) + 1

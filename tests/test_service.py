@@ -19,7 +19,7 @@ from newsroom.service.api import create_app
 from newsroom.service.queue import ItemQueue
 from newsroom.service.worker import WeekStore, Worker
 from newsroom.tools.formats import read_folder
-from newsroom.weeks import parse_week
+from newsroom.weeks import parse_week, week_of, zone
 
 TOKEN = "t-" + secrets.token_hex(8)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -369,3 +369,48 @@ def test_workers_share_the_week_budget(
         keys = list(client.scan_iter(f"{name}:*"))
         if keys:
             client.delete(*keys)
+
+
+def test_a_poison_date_is_filed_by_its_receipt_and_no_worker_dies(
+    service: dict[str, Any],
+) -> None:
+    http, queue, worker = service["http"], service["queue"], service["worker"]
+    row = {"id": "far", "title": "t", "url": "https://e.com/far", "source": "s"}
+    row["published"] = "9999-12-31T23:59:59+00:00"
+    assert http.post("/items", json={"items": [row]}, headers=AUTH).status_code == 202
+    # An entry queued before the bounds (or by another producer) is bounded when it is read.
+    queue.client.xadd(queue.stream, {"item": json.dumps({**row, "id": "raw"})})
+    handled = 0
+    while step := worker.step(block_ms=100):
+        handled += step
+    assert handled == 2 and queue.pending() == 0
+    week = week_of(datetime.now(UTC).astimezone(zone("Asia/Shanghai")).date())
+    filed = {i.id: i for i in service["store"].items(week)}
+    assert set(filed) == {"far", "raw"}
+    assert all(i.dated_by == "collected" and i.collected is not None for i in filed.values())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"url": "javascript:alert(1)"},
+        {"url": "ftp://e.com/x"},
+        {"id": ""},
+        {"title": " "},
+        {"weight": 1e308},
+        {"weight": -1},
+    ],
+)
+def test_pushed_items_out_of_bounds_are_422(service: dict[str, Any], change: Any) -> None:
+    row = {**week_items()[0], **change}
+    response = service["http"].post("/items", json={"items": [row]}, headers=AUTH)
+    assert response.status_code == 422
+    assert service["queue"].length() == 0
+
+
+def test_pushed_text_is_stripped_and_cut(service: dict[str, Any]) -> None:
+    row = {**week_items()[0], "title": "a\x00b", "summary": "s" * 10_000}
+    response = service["http"].post("/items", json={"items": [row]}, headers=AUTH)
+    assert response.status_code == 202
+    (entry,) = service["queue"].read("w9", block_ms=100)
+    assert entry.item.title == "ab" and len(entry.item.summary) == 5_000 and entry.item.truncated

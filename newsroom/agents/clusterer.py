@@ -486,7 +486,13 @@ class OfflineClusterer:
         self, theme: Theme, stories: Mapping[str, Story], items: Mapping[str, SourceItem]
     ) -> Theme:
         """One theme as an editor orders it (see `editorial`); its id is kept."""
-        members = sorted((stories[s] for s in theme.story_ids), key=_told_first)
+
+        # A first-hand report leads a theme before a newsletter's mention does.
+        def order(story: Story) -> tuple[bool, bool, bool, float, float, str]:
+            letter = self.desk.is_newsletter(items[story.item_ids[0]])
+            return (story.repeats is not None, story.round_up, letter, *_rank(story))
+
+        members = sorted((stories[s] for s in theme.story_ids), key=order)
         lead = members[0]
         beats = Counter(s.beat for s in members if s.beat)
         beat = beats.most_common(1)[0][0] if beats else None

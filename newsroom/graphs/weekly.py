@@ -21,7 +21,7 @@ from newsroom.graphs.state import WeeklyInput, WeeklyState
 from newsroom.guards.loops import check_progress
 from newsroom.llm import usage_delta
 from newsroom.methods.desk import Desk
-from newsroom.models import Draft, LeftOut, SourceItem
+from newsroom.models import Draft, LeftOut, SourceItem, SourceProblem
 from newsroom.observability import semconv as sc
 from newsroom.observability.tracing import traced_agent
 from newsroom.publish import FrontMatter, publish_edition
@@ -114,10 +114,22 @@ async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str
             problems=found.problems,
         )
     kept, left_out = screen(ctx.engine.desk, found.items)
+    problems = list(found.problems)
+    if len(kept) == len(found.items) and found.items and ctx.engine.desk.misses(found.items):
+        problems.append(
+            SourceProblem(
+                origin=ctx.engine.desk.path or "desk",
+                message=(
+                    f"the {ctx.engine.desk.name} desk scores no item of the week at its "
+                    f"threshold {ctx.engine.desk.threshold:g}: every item was kept; check the "
+                    "desk profile"
+                ),
+            )
+        )
     update: dict[str, Any] = {
         "items": kept,
         "left_out": left_out,
-        "problems": found.problems,
+        "problems": problems,
         "failed_sources": failed,
         "outside_window": found.outside_window,
         "tool_calls": calls,

@@ -320,6 +320,8 @@ class Deduplicator:
         groups = _Groups(len(items))
         by_url: dict[str, int] = {}
         for i, item in enumerate(items):
+            if not item.url.strip():
+                continue  # no URL (an item quoted from a newsletter): nothing to merge by
             key = canonical_url(item.url)
             if key in by_url:
                 groups.union(by_url[key], i)

@@ -169,7 +169,7 @@ class Desk:
     @classmethod
     def load(cls, path: Path | None = None) -> Desk:
         """The profile at `path`, or the default AI desk; a bad file is a UsageError naming it."""
-        if path is None:
+        if path is None or str(path) in ("", "."):
             return default_desk()
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -218,12 +218,26 @@ class Desk:
                 )
             weights[key] = float(value)
         outlets = desk.get("outlets", {})
-        if not isinstance(outlets, dict):
-            raise UsageError(f"{where}: [desk] outlets must be a table of host = bonus")
+        if not isinstance(outlets, dict) or not all(
+            isinstance(v, int | float) and math.isfinite(v) for v in outlets.values()
+        ):
+            raise UsageError(f"{where}: [desk.outlets] must map hosts to numbers (host = 1.0)")
         try:
             threshold = float(desk.get("threshold", 2.0))
         except (TypeError, ValueError):
             raise UsageError(f"{where}: [desk] threshold must be a number") from None
+        if not math.isfinite(threshold):
+            raise UsageError(f"{where}: [desk] threshold must be a finite number")
+        precedence = strings(data.get("precedence"), "precedence")
+        unknown = [b for b in precedence if b not in ids]
+        if unknown:
+            raise UsageError(f"{where}: precedence names unknown beats: {', '.join(unknown)}")
+        round_ups = []
+        for pattern in strings(desk.get("round_ups"), "desk.round_ups"):
+            try:
+                round_ups.append(re.compile(pattern, re.I))
+            except re.error as exc:
+                raise UsageError(f"{where}: round_ups pattern {pattern!r}: {exc}") from None
         return cls(
             name=str(desk.get("name", "desk")),
             language=str(desk.get("language", "zh")),
@@ -236,10 +250,8 @@ class Desk:
             commentary=Terms(strings(desk.get("commentary"), "desk.commentary")),
             outlets={str(k).lower(): float(v) for k, v in outlets.items()},
             weights=weights,
-            precedence=strings(data.get("precedence"), "precedence"),
-            round_up_titles=[
-                re.compile(p, re.I) for p in strings(desk.get("round_ups"), "desk.round_ups")
-            ],
+            precedence=precedence,
+            round_up_titles=round_ups,
             path=where,
         )
 
@@ -267,6 +279,11 @@ class Desk:
         cues = "、".join(dict.fromkeys(named)) or "no desk term in its title or lead"
         reason = f"{'on' if on else 'off'} the {self.name} desk (score {score:.1f}: {cues})"
         return Relevance(round(score, 2), on, reason)
+
+    def misses(self, items: Sequence[SourceItem]) -> bool:
+        """True when no item reaches the threshold (the desk keeps them all rather than
+        publish nothing, and says so)."""
+        return not any(self.relevance(item).on_desk for item in items)
 
     # ------------------------------------------------------------ beats
     def prototypes(self, embedder: Embedder) -> np.ndarray:

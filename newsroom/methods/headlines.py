@@ -7,6 +7,7 @@ is the summary sentence that states what happened, not a tail that needs its ant
 
 from __future__ import annotations
 
+import html
 import re
 
 from newsroom.methods.text import entities, is_cjk, quantities, sentences
@@ -21,8 +22,12 @@ _FILLER = re.compile(
     r"(?:美国)?《?[^》，,]{2,16}》?报道(?:称|指出)?[，,]?|"
     r"(?:报道|介绍|讨论|探讨|总结|分享|回顾)了|了(?=[A-Za-z\u4e00-\u9fff]))"
 )
-# A clause that only sets the scene (在…上, 随着…) names no event.
-_SCENE = re.compile(r"^(?:在|于|随着|为了|作为|如果|由于|面对|针对)")
+# A clause that only sets the scene (在…上, 随着…) or goes on from the one before (以…, 并…,
+# 旨在…, 包括…) names no event by itself.
+_SCENE = re.compile(
+    r"^(?:在|于|随着|为了|作为|如果|由于|面对|针对|以|并|如|因|包括|旨在|用于|资金将|此次|其中|"
+    r"从而|进而|使|让|将|帮助|支持|可|能|拒绝|要求|称|表示|指出|认为)"
+)
 # A sentence that leans on the one before it: not a bullet by itself.
 TAIL = re.compile(
     r"^(?:此举|此外|该(?:公司|模型|产品|项目|平台|工具|功能|系统|技术|计划|研究|报告|文章|团队|事件)|"
@@ -50,30 +55,30 @@ def _clean(clause: str) -> str:
     return clause.strip(" “”\"'")
 
 
-def headline(item: SourceItem, language: str = "zh", limit: int = 40) -> str:
+def headline(item: SourceItem, language: str = "zh", limit: int = 48) -> str:
     """The item's headline in `language`: its own title when that is in the language,
-    otherwise the first summary clause naming what the title names (or the title)."""
-    title = item.title.strip()
+    otherwise the first whole summary clause that opens with (or soon names) what the title
+    names, so that it says who did what; else the title itself. Never a clause cut short."""
+    title = html.unescape(item.title).strip()
     if language != "zh" or is_cjk(title) or not is_cjk(item.summary):
         return title
     names = title_names(item)
     clauses = [_clean(c) for s in sentences(item.summary)[:3] for c in _CLAUSE.split(s)]
-    clauses = [c for c in clauses if len(c) >= 6 and not TAIL.match(c) and not _SCENE.match(c)]
-    for clause in clauses:
-        if _names_shared(clause, names) and len(clause) <= limit:
-            return clause
-    for clause in clauses:  # a long clause naming the title's names, cut at a word boundary
-        if _names_shared(clause, names):
-            return _shorten(clause, limit)
+    clauses = [
+        c for c in clauses if 8 <= len(c) <= limit and not TAIL.match(c) and not _SCENE.match(c)
+    ]
+    # Who did what: the title's name near the clause's start (its subject) first.
+    for window in (12, limit):
+        for clause in clauses:
+            if _names_shared(clause[:window], names) and _balanced(clause):
+                return clause
     return title
 
 
-def _shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    stop = max(cut.rfind(ch) for ch in "的和与及、 ")
-    return (cut[:stop] if stop > limit // 2 else cut).rstrip("的和与及、 ")
+def _balanced(text: str) -> bool:
+    """No bracket or quotation mark left open (a clause split inside one is not a headline)."""
+    pairs = (("（", "）"), ("(", ")"), ("“", "”"), ("《", "》"), ("「", "」"))
+    return all(text.count(a) == text.count(b) for a, b in pairs)
 
 
 def news_sentence(item: SourceItem, language: str = "zh") -> str:

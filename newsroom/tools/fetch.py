@@ -163,7 +163,12 @@ async def _fetch(
 ) -> Fetched:
     seen: set[str] = set()
     request_headers = {"user-agent": policy.user_agent, **headers}
-    async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
+    # httpx's own 5 s default would apply first to a longer policy: the policy's timeout is
+    # the one that holds, for each step here and (asyncio.timeout in `fetch`) for the whole.
+    timeout = httpx.Timeout(policy.timeout)
+    async with httpx.AsyncClient(
+        follow_redirects=False, trust_env=False, timeout=timeout
+    ) as client:
         for _ in range(policy.max_redirects + 1):
             if url in seen:
                 raise FetchRefused(f"{url}: redirect loop")
@@ -178,8 +183,13 @@ async def _fetch(
                         url = urljoin(url, location)
                         continue
                     return await _read(url, response, policy, accept)
+            except httpx.TimeoutException as exc:
+                raise FetchFailed(
+                    f"{url}: no answer within {policy.timeout:g}s ({type(exc).__name__})"
+                ) from None
             except httpx.HTTPError as exc:
-                raise FetchFailed(f"{url}: {type(exc).__name__}: {exc}") from None
+                detail = str(exc) or "no detail"
+                raise FetchFailed(f"{url}: {type(exc).__name__}: {detail}") from None
         raise FetchRefused(f"{url}: more than {policy.max_redirects} redirects")
 
 

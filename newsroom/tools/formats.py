@@ -380,7 +380,8 @@ def parse_stamp(stamp: str, tz: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz))
     if not dated_in_range(moment):
-        raise ValueError(f"publication date {stamp!r} is not from 2000-01-01 to a year from now")
+        when = "before 2000-01-01" if moment.year < 2000 else "in the future, over 366 days ahead"
+        raise ValueError(f"publication date {stamp!r} is {when}")
     return moment
 
 

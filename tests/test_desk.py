@@ -1,0 +1,145 @@
+"""The desk profile: what is news, which beat, what leads; and how a bad profile is refused."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newsroom.cli import app
+from newsroom.errors import UsageError
+from newsroom.evaluation_edition import canonical, evaluate_edition
+from newsroom.methods.dedup import Deduplicator
+from newsroom.methods.desk import Desk, default_desk
+from newsroom.methods.headlines import headline, news_sentence
+from newsroom.models import SourceItem
+
+DEFAULT = Path(__file__).resolve().parents[1] / "newsroom/methods/resources/ai_desk.toml"
+WHEN = datetime(2026, 2, 10, 9, tzinfo=UTC)
+
+
+def item(
+    item_id: str, title: str, summary: str = "", url: str = "", source: str = "x.com"
+) -> SourceItem:
+    return SourceItem(
+        id=item_id,
+        title=title,
+        summary=summary,
+        url=url or f"https://{source}/{item_id}",
+        source=source,
+        published=WHEN,
+    )
+
+
+def test_the_ai_desk_keeps_ai_news_and_leaves_deals_out() -> None:
+    desk = default_desk()
+    launch = item(
+        "a", "AI lab ships a new reasoning model", "某实验室发布新一代推理大模型，支持百万级上下文。"
+    )
+    deal = item("b", "The 20 Best Headphone Deals This Week", "多款耳机正在促销，最高降价40%。")
+    assert desk.relevance(launch).on_desk
+    verdict = desk.relevance(deal)
+    assert not verdict.on_desk and "off" in verdict.reason and verdict.score < desk.threshold
+
+
+def test_beats_take_the_precedence_beat_and_report_a_margin() -> None:
+    desk = default_desk()
+    chinese = item("c", "DeepSeek opens a new model", "DeepSeek发布新模型，推理成本大幅下降。")
+    beat, margin = desk.judge_beat(chinese, None, embedder=None)  # type: ignore[arg-type]
+    assert beat == "china_ai" and margin > 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('"^Import ?AI \\\\d+"', '"([unclosed"'), "round_ups pattern"),
+        (('"openai.com" = 1.5', '"openai.com" = "x"'), "desk.outlets"),
+        (('precedence = ["china_ai"]', 'precedence = ["no_such_beat"]'), "unknown beats"),
+        (("threshold = 2.0", "threshold = nan"), "finite"),
+    ],
+)
+def test_a_bad_profile_is_one_line_naming_what_is_wrong(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    text = DEFAULT.read_text(encoding="utf-8")
+    assert change[0] in text
+    path = tmp_path / "desk.toml"
+    path.write_text(text.replace(change[0], change[1], 1), encoding="utf-8")
+    with pytest.raises(UsageError, match=message):
+        Desk.load(path)
+    result = CliRunner().invoke(app, ["run", "--week", "2026-W06", "--desk", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert message in result.output
+
+
+def test_an_empty_desk_setting_means_the_default_desk() -> None:
+    assert Desk.load(Path("")) is default_desk()
+
+
+def test_a_desk_that_keeps_nothing_keeps_all_and_says_so(samples: Path, tmp_path: Path) -> None:
+    text = DEFAULT.read_text(encoding="utf-8").replace("threshold = 2.0", "threshold = 1000", 1)
+    desk = tmp_path / "strict.toml"
+    desk.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["run", "--week", "2026-W06", "--desk", str(desk), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "2026-W06" / "run.json").read_text(encoding="utf-8"))
+    assert run["counts"]["left_out"] == 0
+    assert any("scores no item of the week" in p["message"] for p in run["problems"])
+
+
+def test_items_without_a_url_are_not_one_story() -> None:
+    items = [
+        item("n1", "某公司发布新芯片", "某公司发布新一代推理芯片。", url=" "),
+        item("n2", "另一家公司完成融资", "另一家公司完成5亿元融资。", url=" "),
+    ]
+    stories = Deduplicator().stories(items)
+    assert len(stories) == 2
+
+
+def test_headlines_are_whole_clauses_that_name_the_title() -> None:
+    english = item(
+        "h",
+        "Acme ships Widget-3 with a longer context",
+        "据报道，Acme发布新一代模型Widget-3，上下文窗口扩展至百万级token，并开放API。",
+    )
+    assert headline(english) == "Acme发布新一代模型Widget-3"
+    # No clause names the title's names: the title stands.
+    vague = item("v", "Acme ships Widget-3", "此举引发业内关注，多家公司跟进。")
+    assert headline(vague) == "Acme ships Widget-3"
+    tail = item("t", "新模型发布", "此外，该模型还支持多模态。新模型在推理基准上提升了20%。")
+    assert news_sentence(tail).startswith("新模型在推理基准上")
+
+
+def test_edition_urls_drop_tracking_and_a_mismatched_week_is_an_error(tmp_path: Path) -> None:
+    assert canonical("http://www.x.com/a/?utm_source=feed#top") == "x.com/a"
+    assert canonical("https://x.com/a?id=3&utm_medium=m") == "x.com/a?id=3"
+    items = tmp_path / "items.json"
+    items.write_text(
+        json.dumps({"items": [{"id": "i1", "title": "t", "url": "https://x.com/a"}]}),
+        encoding="utf-8",
+    )
+    labels = tmp_path / "labels.json"
+    labels.write_text(
+        json.dumps({"week": "2026-W08", "items": {"i1": {"ai": True, "beat": "agents"}}}),
+        encoding="utf-8",
+    )
+    edition = tmp_path / "edition"
+    edition.mkdir()
+    (edition / "weekly.md").write_text(
+        "---\nweek: 2026-W07\n---\n### 主轴一：x\n- a bullet[[1]](https://x.com/a)\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(UsageError, match="edition of 2026-W07"):
+        evaluate_edition(items, labels, edition)
+    (edition / "weekly.md").write_text(
+        "---\nweek: 2026-W08\n---\n### 主轴一：x\n- a bullet[[1]](https://x.com/a)\n",
+        encoding="utf-8",
+    )
+    figures = evaluate_edition(items, labels, edition)
+    assert figures["evidence_bullets"] == 1 and figures["lead_recall"] is None  # no briefing
