@@ -37,7 +37,9 @@ def item(
 def test_the_ai_desk_keeps_ai_news_and_leaves_deals_out() -> None:
     desk = default_desk()
     launch = item(
-        "a", "AI lab ships a new reasoning model", "某实验室发布新一代推理大模型，支持百万级上下文。"
+        "a",
+        "AI lab ships a new reasoning model",
+        "某实验室发布新一代推理大模型，支持百万级上下文。",
     )
     deal = item("b", "The 20 Best Headphone Deals This Week", "多款耳机正在促销，最高降价40%。")
     assert desk.relevance(launch).on_desk
