@@ -12,18 +12,16 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from newsroom.agents.incremental import Base, Placement, place
 from newsroom.methods.desk import Desk, anchors, default_desk
 from newsroom.methods.embeddings import Embedder, Vectors
 from newsroom.methods.headlines import headline
 from newsroom.methods.text import sentences, tokens
 from newsroom.models import SourceItem, Story, Theme
-
-if TYPE_CHECKING:
-    from newsroom.agents.incremental import Base, Placement
 
 # Above this many stories a week is "large": stories are embedded by title and summary only.
 FULL_TEXT_LIMIT = 3000
@@ -332,8 +330,6 @@ class OfflineClusterer:
         self, base: Base, stories: Sequence[Story], items: Mapping[str, SourceItem]
     ) -> Placement:
         """The themes of `base` updated for the week's stories now (see `incremental`)."""
-        from newsroom.agents.incremental import place
-
         return place(self, base, stories, items)
 
     def judge(self, stories: Sequence[Story], items: Mapping[str, SourceItem]) -> list[Story]:

@@ -21,12 +21,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from newsroom.agents.clusterer import OfflineClusterer
 from newsroom.models import Claim, Draft, SourceItem, Story, Theme, Verdict
+
+if TYPE_CHECKING:  # the clusterer calls `place`; this module only calls the clusterer back
+    from newsroom.agents.clusterer import OfflineClusterer
 
 # Re-cluster the week when more than this share of its stories is new or changed.
 FULL_SHARE = 0.5
