@@ -338,7 +338,8 @@ def briefing_data(view: RunView, highlights: int = 10) -> dict[str, Any]:
         sections.append({"name": name, "lead": lead.text if lead else section.lead, "claims": kept})
         cited = {i for c in kept for i in c.cites}
         covered |= {s for s in theme.story_ids if set(by_id[s].item_ids) & cited}
-    others = [s for s in ranked if s.id not in covered]
+    # In brief: the other events (a repeat of one already told is not told again).
+    others = [s for s in ranked if s.id not in covered and s.repeats is None]
     headlines = {
         s.id: headline(view.items[s.item_ids[0]]) if s.item_ids[0] in view.items else s.title
         for s in [*top, *others]
