@@ -170,7 +170,7 @@ def run(
         if max_revisions is not None and max_revisions < 0:
             raise UsageError("--max-revisions must be 0 or more")
         from newsroom.publish import FrontMatter
-        from newsroom.runner import RunOptions, new_run_id
+        from newsroom.runner import RunOptions, check_week_folder, new_run_id
         from newsroom.weeks import parse_week
 
         chosen_window = window or settings.window
@@ -188,6 +188,7 @@ def run(
             resume=resume,
             force=force or update is not None,
             base_run=update,
+            require_base=update is not None,
             window=week_window.by,
             max_revisions=settings.max_revisions if max_revisions is None else max_revisions,
             recursion_limit=settings.recursion_limit,
@@ -204,15 +205,20 @@ def run(
             pricing=settings.pricing(),
             checkpoint_url=settings.postgres_url,
         )
+        check_week_folder(options.out_dir / week_window.week)
         options.ledger = settings.ledger(options.limits, parse_week(week, options.tz).week)
         summary = _run(options, chosen_engine, settings, model, lang or settings.lang)
     except NewsroomError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
+        from rich.markup import escape
+
+        where = f" --out {escape(str(out_dir))}" if out_dir is not None else ""
         console.print(
             "[yellow]interrupted:[/] every finished step is checkpointed; continue with "
-            f"newsroom run --week {week} --resume {run_id}",
+            f"newsroom run --week {week}{where} --resume {run_id}",
             soft_wrap=True,
+            highlight=False,
         )
         raise typer.Exit(130) from None
     counts, usage = summary.counts, summary.usage
@@ -571,12 +577,13 @@ def preview(
     out_dir: OutOption = None,
 ) -> None:
     """Write a standalone HTML page of a run's edition (and print its path)."""
-    from newsroom.observability.store import load_run
+    from newsroom.observability.store import load_run, run_folder
     from newsroom.preview import write_preview
 
     try:
-        run, _ = load_run(_out(out_dir), run_id)
-        page = write_preview(run, edition)
+        folder = _out(out_dir)
+        run, _ = load_run(folder, run_id)
+        page = write_preview(run, edition, run_folder(folder, run_id))
     except NewsroomError as exc:
         raise _fail(exc) from None
     out.print(str(page), highlight=False, soft_wrap=True)
@@ -721,6 +728,26 @@ def _worker(
 Namespace = Annotated[str, typer.Option(help="Prefix of the service's Redis keys.")]
 
 
+def _free_port(host: str, port: int) -> None:
+    """A port another process listens on is a UsageError, found before anything starts."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                "(choose another --port, or stop what holds it)"
+            ) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -745,14 +772,18 @@ def serve(
 
     settings = _settings()
     token = settings.api_token.get_secret_value() if settings.api_token else ""
-    if not token:
-        if host not in {"127.0.0.1", "localhost", "::1"}:
-            raise _fail(
-                UsageError(
-                    f"refusing to listen on {host} without NEWSROOM_API_TOKEN: set a token "
-                    "for writes, or listen on 127.0.0.1"
-                )
+    if not token and host not in {"127.0.0.1", "localhost", "::1"}:
+        raise _fail(
+            UsageError(
+                f"refusing to listen on {host} without NEWSROOM_API_TOKEN: set a token "
+                "for writes, or listen on 127.0.0.1"
             )
+        )
+    try:
+        _free_port(host, port)  # before Redis and the workers start, not after
+    except UsageError as exc:
+        raise _fail(exc) from None
+    if not token:
         token = secrets.token_urlsafe(24)
         print(f"write token for this session: {token}", file=sys.stderr)
     url, embedded = _service_redis(settings)

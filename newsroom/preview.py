@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,15 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     return meta, text[end + 5 :]
 
 
+def _current_run(folder: Path) -> str | None:
+    """The run whose edition `folder` (OUT/WEEK) holds now, by its run.json."""
+    try:
+        run_id = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return run_id if isinstance(run_id, str) else None
+
+
 def render_page(markdown_text: str) -> str:
     from markdown_it import MarkdownIt
 
@@ -49,13 +59,26 @@ def render_page(markdown_text: str) -> str:
     )
 
 
-def write_preview(run: dict[str, Any], edition: str) -> Path:
+def write_preview(run: dict[str, Any], edition: str, run_dir: Path) -> Path:
+    """The page of the edition run `run` published: beside the edition while it is the week's
+    current one, else beside the run's own copy in `run_dir`; gone from both, a UsageError."""
+    from newsroom.observability.store import edition_copy
+
     outputs = run.get("outputs", {})
     if edition not in ("weekly", "digest", "briefing"):
         raise UsageError(f"unknown edition {edition!r}: use weekly, digest or briefing")
     if edition not in outputs:
         raise UsageError(f"run {run['run_id']} has no {edition} edition (status {run['status']})")
     source = Path(outputs[edition])
+    current = _current_run(source.parent)
+    if current != run["run_id"] or not source.is_file():
+        published = source
+        source = edition_copy(run_dir, published)
+        if not source.is_file():
+            raise UsageError(
+                f"the {edition} edition of run {run['run_id']} is gone: {published.parent} "
+                f"holds {f'run {current}' if current else 'no edition'} and {run_dir} no copy"
+            )
     page = source.with_name(f"preview-{edition}.html")
     write_atomic(page, render_page(source.read_text(encoding="utf-8")))
     return page

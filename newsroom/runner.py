@@ -33,7 +33,7 @@ from newsroom.llm import add_usage, usage_delta
 from newsroom.models import DatedBy, RunSummary, Usage
 from newsroom.observability import semconv as sc
 from newsroom.observability.metrics import snapshot as metrics_snapshot
-from newsroom.observability.store import run_folder
+from newsroom.observability.store import edition_copy, run_folder
 from newsroom.observability.tracing import JsonlSpanExporter, exporting, flush, tracer
 from newsroom.publish import FrontMatter, write_atomic
 from newsroom.sources import check_items_file, is_sources_file, load_sources
@@ -67,6 +67,18 @@ class RunOptions:
     base_run: str | None = None
     # Select the week's items by their publication time, or by when they were collected.
     window: DatedBy = "published"
+    # `--update RUN_ID`: a run with no checkpoint here is a usage error. The service leaves it
+    # off: its last edition's checkpoint gone, it re-clusters the whole week.
+    require_base: bool = False
+
+
+EDITION_KEYS = ("weekly", "digest", "digest_day", "briefing")
+
+
+def check_week_folder(folder: Path) -> None:
+    """OUT/WEEK must be a folder (or not yet exist): found before the run, not at publish."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} is a file, not a folder: move it, or choose another --out")
 
 
 def new_run_id(week: str) -> str:
@@ -141,6 +153,7 @@ async def run_week(
         raise SourceUnavailable(
             f"source path {options.sources} is neither a folder, a file nor a sources file"
         )
+    check_week_folder(folder)
     if (folder / "weekly.md").exists() and not options.force and not options.resume:
         raise AlreadyPublished(
             f"{window.week} is already published at {folder / 'weekly.md'}; "
@@ -205,6 +218,11 @@ async def run_week(
                 base_run = snapshot.values.get("base_run")
             if base_run:
                 context.base = await _base(graph, base_run, window.week)
+                if context.base is None and options.require_base and graph_input is not None:
+                    known = await graph.aget_state({"configurable": {"thread_id": base_run}})
+                    if not known.values:
+                        where = (options.checkpoint_url or "").split("@")[-1] or db
+                        raise UsageError(f"--update {base_run}: no run {base_run} in {where}")
                 if context.base is None:
                     summary.update = {
                         "base_run": base_run,
@@ -379,6 +397,12 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
     summary.update = values.get("update") or summary.update
     summary.outputs = {**values.get("published", {}), "trace": str(trace_file)}
     text = summary.model_dump_json(indent=2)
+    # The run's own copy of its edition: `newsroom preview RUN_ID` renders it after a later run
+    # has published the week again.
+    for key in EDITION_KEYS:
+        if key in summary.outputs and Path(summary.outputs[key]).is_file():
+            source = Path(summary.outputs[key])
+            write_atomic(edition_copy(trace_file.parent, source), source.read_text("utf-8"))
     write_atomic(folder / "run.json", text)
     write_atomic(trace_file.parent / "run.json", text)  # the run's own record, kept per run
     write_atomic(trace_file.parent / "metrics.json", json.dumps(metrics_snapshot(), indent=2))

@@ -20,6 +20,11 @@ def run_folder(out_dir: Path, run_id: str) -> Path:
     return runs_folder(out_dir) / run_id
 
 
+def edition_copy(run_dir: Path, published: Path) -> Path:
+    """Where a run keeps its own copy of an edition file it published."""
+    return run_dir / "edition" / published.name
+
+
 def list_runs(out_dir: Path) -> list[dict[str, Any]]:
     runs = []
     for path in sorted(runs_folder(out_dir).glob("*/run.json")):
