@@ -86,10 +86,42 @@ _ATTRIBUTION = re.compile(
     r"据(?P<a>[^，,。；]{2,20}?)(?:报道|消息|援引|披露|透露)|(?P<b>[^，,。；\s]{2,20}?)报道称"
     r"|\baccording to (?:a |an |the )?(?P<c>[A-Z][\w.&'’ -]{1,40}?)(?: report| reports|,|$)"
 )
+# Scope said as a count: only one against several, one of several against the first.
+# (只有一美元, only $1: "merely", a figure's size, not its scope)
+_EXCLUSIVE = re.compile(
+    r"只在|只向|只为|仅在|仅向|仅限|唯一|"
+    r"\bonly\b(?!\s*(?:\$|€|£|US\$|about|around|roughly|\d|one|two|three|a few|a handful))|"
+    r"\bsolely\b|\bexclusively\b",
+    re.I,
+)
+_SEVERAL = re.compile(
+    r"多个|多项|多种|多家|多款|多位|多国|等多|\bmultiple\b|\bseveral\b|\bvarious\b|"
+    r"\ba range of\b|\bamong others\b",
+    re.I,
+)
+_ONE_OF = re.compile(r"之一|\bone of\b|\bamong (?:the|several|many)\b", re.I)
+_FIRST = re.compile(
+    r"首个|首家|首款|首位|第一个|第一家|唯一|\bthe first\b|\bfirst-ever\b|\bthe only\b", re.I
+)
 # Verbs whose agents are compared both ways; for the others only a reversal counts.
 _ROLE_SUBSTITUTION = frozenset(
-    {"lead_round", "invest", "acquire", "sue", "accuse", "write_to", "replace", "hire"}
+    {
+        "lead_round",
+        "invest",
+        "acquire",
+        "sue",
+        "accuse",
+        "write_to",
+        "replace",
+        "hire",
+        "announce",
+        "say",
+        "find",
+    }
 )
+# Who said, found or announced: compared only with the passages aligned with the claim's
+# clause, and never turned around (what is said has no patient).
+_SPEECH = frozenset({"announce", "say", "find"})
 _ROLE_REVERSAL = _ROLE_SUBSTITUTION | {"reject", "give", "designate", "partner_lead"}
 
 
@@ -478,9 +510,10 @@ class OfflineFactChecker:
         # Names: each named by a cited item in one of its spellings.
         claim_names = facts.names(text)
         claim_canons = {n.canon for n in claim_names}
+        outlets = [item.source for item in cited if item.source]
         for name in claim_names:
-            if facts.mentioned(name, whole) is not False:
-                continue
+            if facts.mentioned(name, whole) is not False or facts.names_outlet(name, outlets):
+                continue  # named by an item, or the outlet that reported it
             home = aligned[clause_of(name.text)][0][1]
             other_version = facts.versions_differ(name, whole)
             if other_version:
@@ -515,7 +548,7 @@ class OfflineFactChecker:
             else:
                 gaps.append(Finding("entity", f"{name.text} is not in {where(home)}", home.item_id))
         for clause in clauses:
-            swapped = self._swapped_subject(clause, aligned[clause], text)
+            swapped = self._swapped_subject(clause, aligned[clause], text, outlets)
             if swapped is not None:
                 conflicts.append(swapped)
         # Attribution to an outlet.
@@ -526,13 +559,14 @@ class OfflineFactChecker:
                 f"{item.source}\n{item.text}",
             )
             or outlet.lower() in item.source.lower()
+            or facts.names_outlet(Name(outlet, facts.canon(outlet), 0, 0, False), [item.source])
             for item in cited
         ):
             conflicts.append(
                 Finding("attribution", f"attributed to {outlet}, which no cited source is")
             )
         # Roles: who did what to whom.
-        conflicts.extend(self._roles(clauses, units, whole))
+        conflicts.extend(self._roles(clauses, units, whole, aligned))
         # Stance: negation, modality, direction, scope, clause by clause.
         for clause in clauses:
             conflicts.extend(self._stance(clause, aligned[clause]))
@@ -603,16 +637,22 @@ class OfflineFactChecker:
         return score
 
     def _swapped_subject(
-        self, clause: str, ranked: Sequence[tuple[float, Passage]], text: str
+        self,
+        clause: str,
+        ranked: Sequence[tuple[float, Passage]],
+        text: str,
+        outlets: Sequence[str] = (),
     ) -> Finding | None:
         """The claim's subject is in its items, but the passage whose wording says what the
         clause says has another one as its subject (OpenAI plans data centres where the item
-        says Anthropic does, and names OpenAI elsewhere)."""
-        found = [n for n in facts.names(clause) if n.known]
+        says Anthropic does, and names OpenAI elsewhere). The outlet that reported it (WIRED's
+        writer found…) is no subject of the news."""
+        found = [n for n in facts.names(clause) if n.known and not facts.names_outlet(n, outlets)]
         if not found or not ranked:
             return None
         subject = found[0]
-        if facts.names(clause)[0] is not subject:
+        leading = [n for n in facts.names(clause) if not facts.names_outlet(n, outlets)]
+        if leading[0] is not subject:
             return None
         by_wording = sorted(
             ((self._semantic(clause, u.text), u) for _, u in ranked), key=lambda p: -p[0]
@@ -760,7 +800,13 @@ class OfflineFactChecker:
                     )
         return None
 
-    def _roles(self, clauses: Sequence[str], units: Sequence[Passage], whole: str) -> list[Finding]:
+    def _roles(
+        self,
+        clauses: Sequence[str],
+        units: Sequence[Passage],
+        whole: str,
+        aligned: Mapping[str, Sequence[tuple[float, Passage]]],
+    ) -> list[Finding]:
         found: list[Finding] = []
         if not any(
             r.verb in _ROLE_REVERSAL and r.agents for c in clauses for r in facts.relations(c)
@@ -773,6 +819,14 @@ class OfflineFactChecker:
                 if rel.verb not in _ROLE_REVERSAL or not rel.agents:
                     continue
                 same = [(u, r) for u, r in source_rel if r.verb == rel.verb]
+                if rel.verb in _SPEECH:
+                    near = {id(u) for score, u in aligned[clause][:3] if score >= RELATED}
+                    if any(r.verb == rel.verb and rel.agents & r.agents for _, r in same):
+                        continue  # the claim's speaker says it somewhere in the items
+                    same = [(u, r) for u, r in same if id(u) in near and r.agents]
+                    if not same or not all(facts.is_known(a) for a in rel.agents):
+                        continue
+                    rel = facts.Relation(rel.verb, rel.agents, frozenset())
                 agents = {a for _, r in same for a in r.agents}
                 patients = {p for _, r in same for p in r.patients}
                 if rel.agents & agents:
@@ -1009,6 +1063,16 @@ class OfflineFactChecker:
                         "scope", f"claim speaks of some, {where} of all", top.item_id, top.sentence
                     )
                 )
+        # Only one where the items name several; one of several where they say the first.
+        for pattern, rival, said in (
+            (_EXCLUSIVE, _SEVERAL, "only one, {} several"),
+            (_ONE_OF, _FIRST, "one of several, {} the first or only one"),
+        ):
+            if pattern.search(clause) and not rival.search(clause):
+                unit = next((u for _, u in best if rival.search(u.sentence)), None)
+                if unit is not None and not pattern.search(unit.sentence):
+                    reason = "claim says " + said.format(unit.outlet or unit.item_id)
+                    out.append(Finding("scope", reason, unit.item_id, unit.sentence))
         return out
 
     @staticmethod

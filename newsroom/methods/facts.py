@@ -746,6 +746,8 @@ def _names_by_canon() -> dict[str, tuple[str, ...]]:
 def _insensitive(alias: str) -> bool:
     """CamelCase and capitals (OpenAI, NVIDIA, ByteDance) are names in any case; a plain word
     (Block, Target, Meta, US) is a name only as written."""
+    if alias.isupper() and len(alias) <= 4:
+        return False  # WHO, MIT, TEN: an acronym as written, never the everyday word
     return len(alias) >= 3 and bool(re.search(r"[A-Z]", alias[1:]))
 
 
@@ -1027,7 +1029,10 @@ def mentioned(name: Name, text: str) -> bool | None:
         return None if "·" in name.text and not _CJK.search(text) else False
     words = [w for w in re.split(r"[\s\-]+", name.text) if w and w.lower() not in _GENERIC]
     core = [w for w in words if w.lower() not in _DESCRIPTIVE]
-    if core and all(re.search(rf"(?i)(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", text) for w in core):
+    if core and all(
+        re.search(rf"(?i)(?<![a-z0-9]){re.escape(_singular(w))}(?:e?s)?(?![a-z0-9])", text)
+        for w in core
+    ):
         return True  # "Clearview AI" in "Clearview的工具"; "Gemini 3 Deep Think V2" by parts
     if len(_CJK.findall(text)) * 3 < len(text):
         return False  # an English source would keep the name
@@ -1037,6 +1042,36 @@ def mentioned(name: Name, text: str) -> bool | None:
         r"[a-z][A-Z]|[A-Z]{2,}", name.text
     )
     return False if distinctive else None
+
+
+def _singular(word: str) -> str:
+    """MoEs → MoE, LLMs → LLM: a plural names the same thing."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def outlet_key(source: str) -> str:
+    """The distinctive part of an outlet's domain: wired.com → wired, blog.google → google,
+    importai.substack.com → importai."""
+    generic = {"www", "blog", "blogs", "news", "substack", "medium", "com", "co", "org", "net"}
+    labels = [p for p in source.lower().split("/")[0].split(".") if p]
+    chosen = [p for p in labels[:-1] if p not in generic] or [p for p in labels if p not in generic]
+    return re.sub(r"[^a-z0-9]", "", max(chosen, key=len)) if chosen else ""
+
+
+def names_outlet(name: Name, sources: Sequence[str]) -> bool:
+    """Does `name` denote the outlet of one of `sources` (WIRED for wired.com, Ben's Bites for
+    bensbites.com, 麻省理工科技评论 for technologyreview.com)? A claim may say who reported."""
+    keys = {k for k in (outlet_key(s) for s in sources) if len(k) >= 4}
+    if not keys:
+        return False
+    for spelled in {name.text, *_spellings().get(name.canon, ())}:
+        squashed = re.sub(r"[^a-z0-9]", "", spelled.lower())
+        if len(squashed) < 4:
+            continue
+        for key in keys:
+            if squashed == key or (len(key) >= 6 and key in squashed):
+                return True
+    return False
 
 
 def versions_differ(name: Name, text: str) -> str | None:
@@ -1302,6 +1337,33 @@ CONCEPTS: tuple[Concept, ...] = (
         "optimism",
         _words("乐观|看好|optimistic|optimism|bullish|upbeat|confident"),
         _words("悲观|看空|担忧|pessimistic|pessimism|bearish|gloomy|worried"),
+    ),
+    Concept(
+        "able",
+        _words(
+            "能够|可以轻松|轻松地|轻易地|readily|easily|able to|capable of|can readily|can easily|"
+            "succeeds in"
+        ),
+        _words(
+            "难以|很难|难于|struggle to|struggles to|struggled to|hard to|difficult to|unable to|"
+            "cannot reliably|fail to|fails to"
+        ),
+    ),
+    Concept(
+        "still",
+        _words("依然|仍然|依旧|仍旧|照样|still|continues to|continue to|persists|persist"),
+        _words("不再|no longer|not anymore|ceased to|stopped being|stops being"),
+    ),
+    Concept(
+        "consent",
+        _words(
+            "征得|征求了|经过同意|经其同意|获得授权|获得许可|获得同意|with permission|with consent|"
+            "with their consent|with the consent|sought permission|asked permission|consented"
+        ),
+        _words(
+            "未经|未获授权|未获许可|未经同意|without permission|without consent|without their "
+            "consent|without asking|without the consent"
+        ),
     ),
     Concept(
         "legal",
@@ -1598,6 +1660,11 @@ _RELATIONS: dict[str, tuple[str, ...]] = {
         "launches|release|released|releases|introduce|introduced|introduces"
     ),
     "warn": _words("警告|warn|warns|warned"),
+    "say": _words(
+        "表示|声称|称|预测|指出|认为|承认|说|said|says|predicted|predicts|admitted|admits|"
+        "claimed|claims|argued|argues|told"
+    ),
+    "find": _words("研究发现|调查发现|发现|found|finds|discovered|concluded|showed|shows"),
     "hire": _words(
         "聘请|招募|招聘|挖来|引入|hire|hires|hired|recruit|recruits|recruited|poached|brought in|"
         "brings in"
