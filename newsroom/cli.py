@@ -169,8 +169,7 @@ def run(
             raise UsageError(f"unknown transport {chosen_transport!r}: use memory or stdio")
         if max_revisions is not None and max_revisions < 0:
             raise UsageError("--max-revisions must be 0 or more")
-        from newsroom.publish import FrontMatter
-        from newsroom.runner import RunOptions, check_week_folder, new_run_id
+        from newsroom.runner import check_week_folder, new_run_id
         from newsroom.weeks import parse_week
 
         chosen_window = window or settings.window
@@ -179,34 +178,29 @@ def run(
         if edition not in ("weekly", "digest", "briefing"):
             raise UsageError(f"unknown edition {edition!r}: use weekly, digest or briefing")
         chosen_day = _day(day, week_window) if day else None
-        options = RunOptions(
-            week=week,
+        chosen_out = _out_folder(out_dir or settings.out_dir)
+        check_week_folder(chosen_out / week_window.week)
+        # The flags over the settings, built as every service worker builds its runs.
+        options = settings.run_options(
+            week,
             run_id=run_id,
-            sources=sources or settings.source_folder(),
-            out_dir=_out_folder(out_dir or settings.out_dir),
-            tz=tz or settings.tz,
+            sources=sources,
+            out_dir=chosen_out,
+            tz=tz,
             resume=resume,
             force=force or update is not None,
             base_run=update,
             require_base=update is not None,
-            window=week_window.by,
-            max_revisions=settings.max_revisions if max_revisions is None else max_revisions,
-            recursion_limit=settings.recursion_limit,
-            transport="stdio" if chosen_transport == "stdio" else "memory",
-            front_matter=FrontMatter(
-                layout=settings.layout,
-                tags=tuple(settings.tags),
-                author=settings.author,
-                templates=settings.templates,
-            ),
-            categories=settings.categories,
+            window=chosen_window,
             day=chosen_day,
-            limits=settings.limits(max_usd, max_tokens, max_llm_calls, max_tool_calls, max_seconds),
-            pricing=settings.pricing(),
-            checkpoint_url=settings.postgres_url,
+            max_revisions=max_revisions,
+            transport=chosen_transport,
+            max_usd=max_usd,
+            max_tokens=max_tokens,
+            max_llm_calls=max_llm_calls,
+            max_tool_calls=max_tool_calls,
+            max_seconds=max_seconds,
         )
-        check_week_folder(options.out_dir / week_window.week)
-        options.ledger = settings.ledger(options.limits, parse_week(week, options.tz).week)
         summary = _run(options, chosen_engine, settings, model, lang or settings.lang)
     except NewsroomError as exc:
         raise _fail(exc) from None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
@@ -13,6 +14,9 @@ from newsroom.errors import UsageError
 from newsroom.guards.budget import Ledger, Limits
 from newsroom.guards.pricing import Pricing
 from newsroom.llm import ModelConfig, StructuredMethod
+
+if TYPE_CHECKING:
+    from newsroom.runner import RunOptions
 
 AGENTS = ("researcher", "clusterer", "writer", "fact_checker")
 
@@ -41,7 +45,11 @@ class Settings(BaseSettings):
     )
     model: str = "gpt-4o-mini"
     models: dict[str, str] = {}
+    # Seconds a reply may take before its first token (the read timeout adds max_tokens at
+    # NEWSROOM_LLM_MIN_TPS), the connect timeout, and our retries of a failed attempt.
     llm_timeout: float = 60.0
+    llm_connect_timeout: float = 10.0
+    llm_min_tps: float = 20.0
     llm_retries: int = 2
     llm_max_tokens: int = 2048
     structured_method: StructuredMethod = "json_schema"
@@ -123,6 +131,70 @@ class Settings(BaseSettings):
     def pricing(self) -> Pricing:
         return Pricing(overrides=dict(self.prices))
 
+    def run_options(
+        self,
+        week: str,
+        *,
+        sources: Path | None = None,
+        out_dir: Path | None = None,
+        tz: str | None = None,
+        resume: str | None = None,
+        run_id: str | None = None,
+        force: bool = False,
+        base_run: str | None = None,
+        require_base: bool = False,
+        window: str | None = None,
+        day: date | None = None,
+        max_revisions: int | None = None,
+        transport: str | None = None,
+        max_usd: float | None = None,
+        max_tokens: int | None = None,
+        max_llm_calls: int | None = None,
+        max_tool_calls: int | None = None,
+        max_seconds: float | None = None,
+    ) -> RunOptions:
+        """The options of one run of `week`, all from these settings (pricing, front matter,
+        categories, revisions, limits, the shared budget, checkpoints) but what the caller
+        sets: `newsroom run` its flags, a service worker its week's folder. The one way both
+        build a run, so a setting reaches every run wherever it runs."""
+        from newsroom.publish import FrontMatter
+        from newsroom.runner import RunOptions
+        from newsroom.weeks import parse_week
+
+        chosen_tz = tz or self.tz
+        chosen_transport = transport or self.transport
+        if chosen_transport not in ("memory", "stdio"):
+            raise UsageError(f"unknown transport {chosen_transport!r}: use memory or stdio")
+        week_window = parse_week(week, chosen_tz, window or self.window)
+        limits = self.limits(max_usd, max_tokens, max_llm_calls, max_tool_calls, max_seconds)
+        return RunOptions(
+            week=week,
+            run_id=run_id,
+            sources=sources or self.source_folder(),
+            out_dir=out_dir or self.out_dir,
+            tz=chosen_tz,
+            resume=resume,
+            force=force,
+            base_run=base_run,
+            require_base=require_base,
+            window=week_window.by,
+            max_revisions=self.max_revisions if max_revisions is None else max_revisions,
+            recursion_limit=self.recursion_limit,
+            transport="stdio" if chosen_transport == "stdio" else "memory",
+            front_matter=FrontMatter(
+                layout=self.layout,
+                tags=tuple(self.tags),
+                author=self.author,
+                templates=self.templates,
+            ),
+            categories=self.categories,
+            day=day,
+            limits=limits,
+            pricing=self.pricing(),
+            checkpoint_url=self.postgres_url,
+            ledger=self.ledger(limits, week_window.week),
+        )
+
     def model_configs(self, model: str | None = None) -> dict[str, ModelConfig]:
         """One config per agent: `--model` or NEWSROOM_MODEL, overridden per agent by
         NEWSROOM_MODELS='{"writer": "..."}'."""
@@ -133,6 +205,8 @@ class Settings(BaseSettings):
                 base_url=self.base_url,
                 api_key=key,
                 timeout=self.llm_timeout,
+                connect_timeout=self.llm_connect_timeout,
+                min_tokens_per_second=self.llm_min_tps,
                 max_retries=self.llm_retries,
                 max_tokens=self.llm_max_tokens,
                 method=self.structured_method,

@@ -65,3 +65,7 @@ class LoopDetected(GuardTripped):
 
 class GuardUnavailable(GuardTripped):
     """The shared budget store cannot be reached: fail closed, make no call."""
+
+
+class Overbilled(GuardTripped):
+    """A server reported more usage than the call's reservation bound: no limit can hold."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
+import random
 import re
 import time
 from collections.abc import Sequence
@@ -35,28 +37,49 @@ class ModelConfig:
     model: str
     base_url: str | None = None
     api_key: str | None = None
+    # Seconds a reply may take before its first token, on top of the generation allowance.
     timeout: float = 60.0
+    # Retries of a failed attempt (ours, not the client's: each attempt is a call the guard,
+    # the ledger and the trace see).
     max_retries: int = 2
     max_tokens: int = 2048
     temperature: float = 0.2
     method: StructuredMethod = "json_schema"
+    connect_timeout: float = 10.0
+    # The slowest generation speed taken for alive: the read timeout allows max_tokens at it.
+    min_tokens_per_second: float = 20.0
 
     @property
     def provider(self) -> str:
         host = (self.base_url or "https://api.openai.com").split("//")[-1].split("/")[0]
         return "openai" if host.endswith("openai.com") else host
 
+    @property
+    def endpoint(self) -> str:
+        return self.base_url or "https://api.openai.com/v1"
+
+    def read_timeout(self) -> float:
+        """Seconds to wait for a reply: the floor plus max_tokens at the slowest live speed."""
+        return self.timeout + self.max_tokens / max(self.min_tokens_per_second, 0.001)
+
 
 def chat_model(config: ModelConfig) -> Any:
-    """A `ChatOpenAI` with explicit timeout and retries (its defaults are 600 s and 2)."""
+    """A `ChatOpenAI` with connect and read timeouts apart, and no retries of its own: the
+    agent retries, so that every attempt is reserved, settled and traced."""
+    import httpx
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
         model=config.model,
         base_url=config.base_url,
         api_key=SecretStr(config.api_key or "not-needed"),
-        timeout=config.timeout,
-        max_retries=config.max_retries,
+        timeout=httpx.Timeout(
+            connect=config.connect_timeout,
+            read=config.read_timeout(),
+            write=config.timeout,
+            pool=config.connect_timeout,
+        ),
+        max_retries=0,
         max_completion_tokens=config.max_tokens,
         temperature=config.temperature,
         stream_usage=True,
@@ -65,11 +88,12 @@ def chat_model(config: ModelConfig) -> Any:
 
 @dataclass
 class UsageLine:
-    calls: int = 0
+    calls: int = 0  # attempts a server saw, failed ones included
     input_tokens: int = 0
     output_tokens: int = 0
     cost_micro: int = 0
     fallbacks: int = 0
+    failed: int = 0  # attempts that reached the server and failed (billed at reservation)
 
 
 @dataclass
@@ -83,6 +107,12 @@ class Ledger:
         line.calls += 1
         line.input_tokens += input_tokens
         line.output_tokens += output_tokens
+        line.cost_micro += cost_micro
+
+    def failed(self, key: str, cost_micro: int = 0) -> None:
+        line = self.lines.setdefault(key, UsageLine())
+        line.calls += 1
+        line.failed += 1
         line.cost_micro += cost_micro
 
     def fallback(self, key: str) -> None:
@@ -121,7 +151,82 @@ class StructuredOutputError(Exception):
 
 
 class EndpointUnavailable(SourceUnavailable):
-    """The model endpoint could not be reached (after the client's retries)."""
+    """The model endpoint could not be reached, or kept failing, after our retries."""
+
+
+@dataclass
+class AttemptFailed(Exception):
+    """One attempt failed: whether the server saw it, whether to try again, and after how
+    long the server asked us to wait."""
+
+    cause: Exception
+    reached: bool
+    retryable: bool
+    what: str
+    retry_after: float | None = None
+
+
+MAX_BACKOFF = 30.0  # seconds between two attempts at most, Retry-After included
+
+
+def backoff(attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter; a server's Retry-After is honoured (capped)."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), MAX_BACKOFF)
+    return random.uniform(0, min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF))
+
+
+def classify(exc: Exception) -> AttemptFailed:
+    """What a failed attempt means for the budget and for retrying."""
+    import openai
+
+    chain = _causes(exc)
+    status = next((e for e in chain if isinstance(e, openai.APIStatusError)), None)
+    if status is not None:
+        code = status.status_code
+        return AttemptFailed(
+            exc,
+            reached=True,
+            retryable=code in (408, 409, 429) or code >= 500,
+            what=f"HTTP {code}",
+            retry_after=_retry_after(status.response),
+        )
+    if any(isinstance(e, openai.APIConnectionError) for e in chain):  # timeouts included
+        # httpx (or the copy the client vendors) names a failed connect the same way.
+        if any(
+            type(e).__name__ in ("ConnectError", "ConnectTimeout")
+            or isinstance(e, ConnectionRefusedError)
+            for e in chain
+        ):
+            return AttemptFailed(exc, reached=False, retryable=True, what="no connection")
+        if any(isinstance(e, openai.APITimeoutError) for e in chain):
+            return AttemptFailed(exc, reached=True, retryable=True, what="no reply in time")
+        return AttemptFailed(exc, reached=True, retryable=True, what="connection dropped")
+    return AttemptFailed(exc, reached=True, retryable=False, what=type(exc).__name__)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 16:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _retry_after(response: Any) -> float | None:
+    value = (getattr(response, "headers", None) or {}).get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
 
 
 def capture_content() -> bool:
@@ -144,10 +249,43 @@ def messages_json(messages: Sequence[Any]) -> str:
     )
 
 
+# What may not stand in an attribute of a <source> tag: markup (escaped as HTML does) and line
+# breaks (any that str.splitlines knows, made spaces).
+_ATTRIBUTE = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}
+    | dict.fromkeys("\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029", " ")
+)
+# A `<` that would open or close a block: `<source`, `</source`, `< /source`, `<\u200b/SOURCE`
+# (any few non-word characters between; bounded, so a run of `<` costs linear time), or one
+# at the very end, which the block's own closing tag would follow.
+_TAG_OPENER = re.compile(r"<(?=[\W_]{0,32}(?:source|\Z))", re.I)
+
+
+def fence_attribute(value: str) -> str:
+    """A value as it may stand in a <source> tag's attribute: it cannot end the attribute or
+    the tag, nor start another tag."""
+    return value.translate(_ATTRIBUTE)
+
+
+def fence_text(text: str) -> str:
+    """Text as it may stand in (or next to) a <source> block: it cannot open or close one."""
+    return _TAG_OPENER.sub("‹", text)
+
+
 def source_block(item_id: str, outlet: str, text: str) -> str:
-    """Source text as delimited data: it cannot close its own block."""
-    safe = re.sub(r"</?\s*source", "‹source", text, flags=re.I)
-    return f'<source id="{item_id}" outlet="{outlet}">\n{safe}\n</source>'
+    """Source text as delimited data: no value can close its own block or leave its attribute.
+    The block shows `fence_attribute(item_id)`; `cited_ids` maps either form back."""
+    return (
+        f'<source id="{fence_attribute(item_id)}" outlet="{fence_attribute(outlet)}">\n'
+        f"{fence_text(text)}\n</source>"
+    )
+
+
+def cited_ids(ids: Sequence[str]) -> dict[str, str]:
+    """Each id as a model may cite it back (as it is, or as its block's attribute shows it)
+    → the id."""
+    shown = {fence_attribute(i): i for i in ids}
+    return shown | {i: i for i in ids}
 
 
 DATA_RULE = (
@@ -193,6 +331,41 @@ class Agent:
         return f"{self.name}/{self.config.model}"
 
     async def invoke(self, messages: Sequence[Any], **bind: Any) -> Any:
+        """One call: up to 1 + max_retries attempts, each reserved, settled and traced."""
+        attempts = max(self.config.max_retries, 0) + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._attempt(messages, bind, attempt)
+            except AttemptFailed as failed:
+                if not failed.retryable:
+                    raise failed.cause from None
+                if attempt == attempts:
+                    raise self._unavailable(failed, attempts) from failed.cause
+                await asyncio.sleep(backoff(attempt, failed.retry_after))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unavailable(self, failed: AttemptFailed, attempts: int) -> EndpointUnavailable:
+        config = self.config
+        tail = "the run is checkpointed — fix the endpoint and use --resume"
+        if failed.what == "no connection":
+            why = (
+                f"could not be reached ({type(_causes(failed.cause)[-1]).__name__}, "
+                f"{config.connect_timeout:g}s connect timeout)"
+            )
+        elif failed.what == "no reply in time":
+            why = (
+                f"accepted the connection but sent no reply within {config.read_timeout():g}s "
+                f"({config.timeout:g}s plus max_tokens {config.max_tokens} at "
+                f"{config.min_tokens_per_second:g} tokens/s): it is slower than that or stuck "
+                "(NEWSROOM_LLM_MIN_TPS and NEWSROOM_LLM_TIMEOUT set the allowance)"
+            )
+        else:
+            why = f"failed ({failed.what}: {failed.cause})"
+        return EndpointUnavailable(
+            f"the model endpoint {config.endpoint} {why} on each of {attempts} attempt(s); {tail}"
+        )
+
+    async def _attempt(self, messages: Sequence[Any], bind: dict[str, Any], attempt: int) -> Any:
         from newsroom.guards.budget import current_guard
 
         tracer = _tracer()
@@ -200,40 +373,57 @@ class Agent:
         with tracer.start_as_current_span(
             f"chat {self.config.model}", attributes=_request_attributes(self.name, self.config)
         ) as span:
+            span.set_attribute(sc.ATTEMPT, attempt)
             if capture_content():
                 span.set_attribute(sc.INPUT_MESSAGES, messages_json(messages))
             started = time.perf_counter()
             reservation = None
             if guard is not None:
-                prompt = "\n".join(str(m.content) for m in messages) + json.dumps(bind)
-                reservation = guard.before_llm(
-                    self.config.model,
-                    self.config.provider,
-                    prompt,
-                    len(messages),
-                    self.config.max_tokens,
-                )
+                try:
+                    reservation = guard.before_llm(
+                        self.config.model,
+                        self.config.provider,
+                        prompt_text(messages, bind),
+                        len(messages),
+                        self.config.max_tokens,
+                    )
+                except Exception:
+                    span.set_attribute(sc.ATTEMPT_OUTCOME, "refused")  # never sent
+                    raise
             try:
                 reply = await (self.model.bind(**bind) if bind else self.model).ainvoke(
                     list(messages)
                 )
             except Exception as exc:
+                failed = classify(exc)
                 if guard is not None and reservation is not None:
-                    guard.failed(reservation)
-                if _is_connection_error(exc):
-                    raise EndpointUnavailable(
-                        f"the model endpoint {self.config.base_url or 'api.openai.com'} did not "
-                        f"answer ({type(exc).__name__}: {exc}) after {self.config.max_retries} "
-                        f"retries with a {self.config.timeout:g}s timeout; the run is "
-                        "checkpointed — fix the endpoint and use --resume"
-                    ) from exc
-                raise
+                    if failed.reached:
+                        guard.failed(reservation, self.key)
+                    else:
+                        guard.unreached(reservation)
+                if failed.reached:
+                    cost = reservation.amounts.usd_micro if reservation is not None else 0
+                    self.ledger.failed(self.key, cost)
+                span.set_attribute(sc.ATTEMPT_OUTCOME, failed.what)
+                span.set_attribute(sc.ERROR_TYPE, type(exc).__name__)
+                span.set_status(_error_status(), failed.what)
+                raise failed from exc
+            span.set_attribute(sc.ATTEMPT_OUTCOME, "ok")
             usage = getattr(reply, "usage_metadata", None) or {}
             input_tokens = int(usage.get("input_tokens", 0))
             output_tokens = int(usage.get("output_tokens", 0))
+            # Counted before the guard settles: an overbilled call happened, and it shows.
+            self.ledger.record(
+                self.key,
+                input_tokens,
+                output_tokens,
+                reservation.rate.cost(input_tokens, output_tokens)
+                if reservation is not None and reservation.rate is not None
+                else 0,
+            )
             cost = 0
             if guard is not None and reservation is not None:
-                cost = guard.after_llm(reservation, input_tokens, output_tokens)
+                cost = guard.after_llm(reservation, input_tokens, output_tokens, self.key)
             attributes: dict[str, Any] = {
                 sc.INPUT_TOKENS: input_tokens,
                 sc.OUTPUT_TOKENS: output_tokens,
@@ -259,7 +449,6 @@ class Agent:
                 cost,
                 time.perf_counter() - started,
             )
-            self.ledger.record(self.key, input_tokens, output_tokens, cost)
             return reply
 
     async def structured(self, schema: type[Schema], messages: Sequence[Any]) -> Schema:
@@ -311,6 +500,23 @@ class Agent:
         }
 
 
+def prompt_text(messages: Sequence[Any], bind: dict[str, Any]) -> str:
+    """Everything a request carries that a server may count as prompt: message text, tool-call
+    arguments of earlier replies, and the bound schema or tools."""
+    parts = []
+    for message in messages:
+        parts.append(str(message.content))
+        for call in getattr(message, "tool_calls", None) or []:
+            parts.append(json.dumps(call.get("args", {}), ensure_ascii=False))
+    return "\n".join(parts) + json.dumps(bind, ensure_ascii=False)
+
+
+def _error_status() -> Any:
+    from opentelemetry.trace import StatusCode
+
+    return StatusCode.ERROR
+
+
 def _tool_args(reply: Any) -> dict[str, Any]:
     calls = getattr(reply, "tool_calls", None) or []
     return dict(calls[0]["args"]) if calls else {}
@@ -331,11 +537,3 @@ def _parse(schema: type[Schema], reply: Any) -> Schema:
     except json.JSONDecodeError as exc:
         raise ValueError(f"the reply is not JSON ({exc.msg} at {exc.pos})") from None
     return schema.model_validate(data)
-
-
-def _is_connection_error(exc: Exception) -> bool:
-    try:
-        import openai
-    except ImportError:  # pragma: no cover - langchain-openai depends on it
-        return False
-    return isinstance(exc, openai.APIConnectionError | openai.APITimeoutError)

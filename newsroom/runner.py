@@ -27,7 +27,7 @@ from newsroom.errors import (
 )
 from newsroom.graphs.state import SERIALIZED_TYPES
 from newsroom.graphs.weekly import RunContext, build_weekly_graph, publish_partial
-from newsroom.guards.budget import Guard, Ledger, Limits, current_guard
+from newsroom.guards.budget import Amounts, Guard, Ledger, Limits, current_guard, spent
 from newsroom.guards.pricing import Pricing
 from newsroom.llm import add_usage, usage_delta
 from newsroom.models import DatedBy, RunSummary, Usage
@@ -194,6 +194,8 @@ async def run_week(
         "recursion_limit": options.recursion_limit,
     }
     trace_file = run_folder(options.out_dir, run_id) / "trace.jsonl"
+    journal = trace_file.parent / "usage.jsonl"  # every settled attempt, across processes
+    spent_before = Amounts()
     values: dict[str, Any] | None = None
     earlier: dict[str, dict[str, int]] = {}  # usage a resumed run had already spent
     ledger_start = engine.ledger.snapshot()
@@ -216,6 +218,14 @@ async def run_week(
                 graph_input = None
                 earlier = dict(snapshot.values.get("usage", {}))
                 base_run = snapshot.values.get("base_run")
+                # The journal holds every attempt of the earlier processes, those of a step
+                # cut short included (the checkpoint has only finished steps).
+                spent_before, journal_lines = spent(journal)
+                if journal_lines:
+                    earlier = {
+                        key: {**line, "fallbacks": earlier.get(key, {}).get("fallbacks", 0)}
+                        for key, line in journal_lines.items()
+                    }
             if base_run:
                 context.base = await _base(graph, base_run, window.week)
                 if context.base is None and options.require_base and graph_input is not None:
@@ -242,7 +252,15 @@ async def run_week(
                 root.set_attribute(sc.RUN_ID, run_id)
                 root.set_attribute(sc.ENGINE, engine.name)
                 root.set_attribute(sc.RESUMED, bool(options.resume))
-                guard = Guard(limits=options.limits, pricing=options.pricing, ledger=options.ledger)
+                guard = Guard(
+                    limits=options.limits,
+                    pricing=options.pricing,
+                    ledger=options.ledger,
+                    journal=journal,
+                    # A limit is the run's: a resume starts from what the run spent. A shared
+                    # ledger (NEWSROOM_BUDGET_SCOPE) already holds it.
+                    earlier=spent_before if options.ledger is None else Amounts(),
+                )
                 token = current_guard.set(guard)
                 latest: dict[str, Any] | None = None  # the state after the last step
                 try:

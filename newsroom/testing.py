@@ -242,6 +242,10 @@ class HttpStep:
     status: int = 200
     delay: float = 0.0
     content: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. {"Retry-After": "1"}
+    # Usage to report in place of the counted one: an overbilling server, e.g.
+    # {"prompt_tokens": 10**6}.
+    usage: dict[str, int] | None = None
 
 
 class FakeOpenAIServer:
@@ -251,6 +255,9 @@ class FakeOpenAIServer:
     def __init__(self, port: int = 0) -> None:
         self.requests: list[dict[str, Any]] = []
         self.script: list[HttpStep] = []
+        # Answer every n-th request with `fail_status` (0: never), e.g. 2 and 429.
+        self.fail_every = 0
+        self.fail_status = 429
         self._stop = threading.Event()
         owner = self
 
@@ -263,20 +270,30 @@ class FakeOpenAIServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 owner.requests.append(body)
                 step = owner.script.pop(0) if owner.script else HttpStep()
+                if owner.fail_every and len(owner.requests) % owner.fail_every == 0:
+                    step = HttpStep(status=owner.fail_status)
                 if step.delay and owner._stop.wait(step.delay):
                     return
                 if step.status != 200:
                     self._send(
                         step.status,
                         {"error": {"message": "scripted failure", "type": "server_error"}},
+                        step.headers,
                     )
                     return
-                self._send(200, owner.completion(body, step.content))
+                reply = owner.completion(body, step.content)
+                if step.usage is not None:
+                    reply["usage"] = {**reply["usage"], **step.usage}
+                self._send(200, reply, step.headers)
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
+            def _send(
+                self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(payload, ensure_ascii=False).encode()
                 try:
                     self.send_response(status)
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()

@@ -220,7 +220,7 @@ def test_llm_engine_against_fake_server_then_dead_endpoint_and_resume(tmp_path: 
         app, ["run", "--week", "2026-W06", "--out", str(tmp_path / "b")], env=dead
     )
     assert failed.exit_code == 4
-    assert "did not answer" in failed.output and "--resume" in failed.output
+    assert "could not be reached" in failed.output and "--resume" in failed.output
     assert "Traceback" not in failed.output
     run = json.loads((tmp_path / "b" / "2026-W06" / "run.json").read_text())
     assert run["status"] == "failed"

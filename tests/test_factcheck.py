@@ -134,9 +134,25 @@ KINDS = {
 SUPPORTED = ["w07-c014", "w07-c018", "w07-c020", "w08-c007", "w11-c019"]
 
 
-def real_claim(claim_id: str) -> tuple[dict[str, Any], dict[str, SourceItem]]:
+# The second tuning set (evals/claims-tune2), written blind after the first was tuned on: one
+# claim per rule it taught the checker.
+TUNE2 = REPO / "evals" / "claims-tune2"
+TUNE2_CAUGHT = {
+    "w07-t021": "announces",  # who launched the benchmark
+    "w11-t003": "finds",  # whose study found it
+    "w09-t016": "still",  # no longer against still
+    "w10-t005": "able",  # readily against hard to
+    "w10-t020": "consent",  # with consent against without it
+    "w08-t039": "only one",  # only one field against several
+}
+TUNE2_SUPPORTED = ["w10-t006", "w11-t013", "w10-t009"]  # the outlet names itself as reporter
+
+
+def real_claim(
+    claim_id: str, folder: Path = CLAIMS
+) -> tuple[dict[str, Any], dict[str, SourceItem]]:
     week = f"2026-W{claim_id[1:3]}"
-    rows = read_jsonl(CLAIMS / week / "claims.jsonl", ["id", "claim", "cites", "label"])
+    rows = read_jsonl(folder / week / "claims.jsonl", ["id", "claim", "cites", "label"])
     row = next(r for r in rows if r["id"] == claim_id)
     items = {i.id: i for i in claim_items(shared_weeks() / week / "items.json")}
     return row, items
@@ -169,6 +185,33 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
     verdict = anyio.run(checker.check_all, [claim], items)[claim_id]
     assert verdict.label == "supported", verdict.reasons
     assert verdict.evidence
+
+
+@pytest.mark.parametrize(("claim_id", "said"), sorted(TUNE2_CAUGHT.items()))
+def test_rules_from_the_second_tuning_set(
+    claim_id: str, said: str, checker: OfflineFactChecker
+) -> None:
+    row, items = real_claim(claim_id, TUNE2)
+    claim = Claim(id=claim_id, theme_id="t", text=row["claim"], cites=row["cites"])
+    verdict = anyio.run(checker.check_all, [claim], items)[claim_id]
+    assert verdict.label == "contradicted" and any(said in r for r in verdict.reasons), (
+        verdict.reasons
+    )
+
+
+@pytest.mark.parametrize("claim_id", TUNE2_SUPPORTED)
+def test_the_reporting_outlet_is_no_unsupported_name(
+    claim_id: str, checker: OfflineFactChecker
+) -> None:
+    row, items = real_claim(claim_id, TUNE2)
+    claim = Claim(id=claim_id, theme_id="t", text=row["claim"], cites=row["cites"])
+    verdict = anyio.run(checker.check_all, [claim], items)[claim_id]
+    assert verdict.label == "supported", verdict.reasons
+
+
+def test_an_acronym_is_not_the_everyday_word() -> None:
+    assert [n.text for n in facts.names("A WIRED journalist who tried it")] == ["WIRED"]
+    assert [n.canon for n in facts.names("WHO warned on Monday")] == ["世界卫生组织"]
 
 
 # ---------------------------------------------------------------- the LLM engine

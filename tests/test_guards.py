@@ -22,8 +22,8 @@ from newsroom.testing import Reply, ScriptedChatModel, _schema_of, echo, scripte
 PRICES = Pricing(overrides={"priced": (2.0, 8.0)})  # dollars per million tokens
 
 
-def engine_with(embedder: Embedder, **models: ScriptedChatModel) -> Any:
-    return scripted_engine(embedder, "priced", max_tokens=512, **models)[0]
+def engine_with(embedder: Embedder, max_tokens: int = 512, **models: ScriptedChatModel) -> Any:
+    return scripted_engine(embedder, "priced", max_tokens=max_tokens, **models)[0]
 
 
 def run(engine: Any, samples: Path, out: Path, **limits: Any) -> dict[str, Any]:
@@ -126,7 +126,11 @@ def test_fact_checker_that_rejects_everything_is_stopped(
             }
         )
 
-    engine = engine_with(embedder, writer=answer(writer), fact_checker=answer(checker))
+    # Its verdicts on every claim run past 512 tokens: a real server would cut them off there,
+    # and one that reports more is stopped as overbilling.
+    engine = engine_with(
+        embedder, max_tokens=2048, writer=answer(writer), fact_checker=answer(checker)
+    )
     result = run(engine, samples, tmp_path)
     assert_partial(tmp_path, result, "ping-pong")
     # Round 0 also fails the frame's own lead and outlook claims in their first wording; the

@@ -1069,10 +1069,10 @@ class OfflineFactChecker:
             (_ONE_OF, _FIRST, "one of several, {} the first or only one"),
         ):
             if pattern.search(clause) and not rival.search(clause):
-                unit = next((u for _, u in best if rival.search(u.sentence)), None)
-                if unit is not None and not pattern.search(unit.sentence):
-                    reason = "claim says " + said.format(unit.outlet or unit.item_id)
-                    out.append(Finding("scope", reason, unit.item_id, unit.sentence))
+                counted = next((u for _, u in best if rival.search(u.sentence)), None)
+                if counted is not None and not pattern.search(counted.sentence):
+                    reason = "claim says " + said.format(counted.outlet or counted.item_id)
+                    out.append(Finding("scope", reason, counted.item_id, counted.sentence))
         return out
 
     @staticmethod

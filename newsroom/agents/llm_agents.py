@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, cast
 
@@ -16,7 +17,15 @@ from newsroom.agents.incremental import Base, Placement, place
 from newsroom.agents.researcher import OfflineResearcher, Research
 from newsroom.agents.writer import OfflineWriter, merge_sections
 from newsroom.errors import GuardTripped
-from newsroom.llm import DATA_RULE, Agent, StructuredOutputError, source_block
+from newsroom.llm import (
+    DATA_RULE,
+    Agent,
+    StructuredOutputError,
+    cited_ids,
+    fence_attribute,
+    fence_text,
+    source_block,
+)
 from newsroom.models import Claim, ClaimKind, Draft, Section, SourceItem, Story, Theme, Verdict
 from newsroom.tools.client import ToolSession
 from newsroom.weeks import WeekWindow
@@ -38,6 +47,20 @@ def _human(text: str) -> Any:
     from langchain_core.messages import HumanMessage
 
     return HumanMessage(content=text)
+
+
+# Every value that comes from a source (ids, outlets, titles, text), or is written from one (a
+# theme's keywords and name, a heading, a bullet, a claim under revision, a checker's reasons),
+# reaches a prompt inside a <source> block (`source_block`); an id the model must answer with
+# stands in the block's id attribute, escaped, and `cited_ids` reads it back. Outside blocks a
+# prompt has the newsroom's own words and ids (themes, claims, bullets, `claim/n`), a value cut
+# to `_token`'s characters, and one exception: the fact-checker's claims (see there).
+_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
+
+
+def _token(value: str, limit: int = 64) -> str:
+    """An id the model gave, fit to be named outside a block: safe characters only, short."""
+    return _UNSAFE.sub("_", value)[:limit]
 
 
 # ---------------------------------------------------------------- researcher
@@ -85,6 +108,7 @@ class LLMResearcher:
         from langchain_core.messages import ToolMessage
 
         known = {i.id: i for i in research.items}
+        ids = cited_ids(list(known))
         fetched = 0
         for _ in range(self.max_steps):
             reply = await self.agent.invoke(messages, tools=tools)
@@ -97,15 +121,16 @@ class LLMResearcher:
                 break
             messages.append(reply)
             for call in calls[: self.max_fetch - fetched]:
-                item_id = str(call["args"].get("id", ""))
-                if item_id in known:
+                asked = str(call["args"].get("id", ""))
+                item_id = ids.get(asked)
+                if item_id is not None:
                     record = await archive.call("item", {"id": item_id})
                     fuller = SourceItem.model_validate(record["item"])
                     known[item_id].body = fuller.body or known[item_id].body
                     fetched += 1
                     answer = source_block(item_id, fuller.source, fuller.text)
                 else:
-                    answer = f"no item {item_id!r} among the listed items"
+                    answer = f"no item {_token(asked)!r} among the listed items"
                 messages.append(ToolMessage(content=answer, tool_call_id=call.get("id") or "call"))
 
 
@@ -163,15 +188,21 @@ class LLMClusterer:
     async def _named(self, themes: list[Theme], stories: Sequence[Story]) -> list[Theme]:
         """One call: editorial titles for `themes`, and stories moved where they belong."""
         by_story = {s.id: s for s in stories}
+        # A theme's keywords, its stories' ids and titles all come from the sources: each
+        # theme is one block.
         listing = "\n".join(
-            f"theme {t.id} | keywords: {'、'.join(t.keywords)}\n"
-            + "\n".join(
-                f"  story {sid}: {by_story[sid].title}" for sid in t.story_ids[:SHOWN_STORIES]
-            )
-            + (
-                f"\n  (and {len(t.story_ids) - SHOWN_STORIES} less central stories)"
-                if len(t.story_ids) > SHOWN_STORIES
-                else ""
+            source_block(
+                t.id,
+                "",
+                f"theme {t.id} | keywords: {'、'.join(t.keywords)}\n"
+                + "\n".join(
+                    f"  story {sid}: {by_story[sid].title}" for sid in t.story_ids[:SHOWN_STORIES]
+                )
+                + (
+                    f"\n  (and {len(t.story_ids) - SHOWN_STORIES} less central stories)"
+                    if len(t.story_ids) > SHOWN_STORIES
+                    else ""
+                ),
             )
             for t in themes
         )
@@ -183,7 +214,8 @@ class LLMClusterer:
                     _human(
                         "Give each theme an editorial heading in the report language, like a "
                         "magazine section title. Move a story only if it clearly belongs to "
-                        f"another theme. Themes:\n{listing}"
+                        "another theme. Each theme is one source block: its id, its keywords, "
+                        f"and the ids and titles of its stories.\n{listing}"
                     ),
                 ],
             )
@@ -347,14 +379,22 @@ class LLMWriter:
     ) -> tuple[Section, list[Claim]]:
         offline_section = fallback.sections[index]
         ids = [i for s in theme.story_ids[:SHOWN_STORIES] for i in stories[s].item_ids]
-        blocks = "\n".join(source_block(i, items[i].source, items[i].text) for i in ids)
+        # The theme's name (its keywords, or the clusterer's title) is data too: a block with
+        # no id, which nothing can cite.
+        blocks = "\n".join(
+            [
+                source_block("", "", theme.name),
+                *(source_block(i, items[i].source, items[i].text) for i in ids),
+            ]
+        )
         try:
             section = await self.agent.structured(
                 ThemeSection,
                 [
                     _system("writer", self.lang),
                     _human(
-                        f"Theme: {theme.name}. Write 3-5 evidence bullets, each one factual "
+                        "The theme's name is the first source block (it has no id), its "
+                        "sources are the others. Write 3-5 evidence bullets, each one factual "
                         "sentence citing the ids of the sources that state it, one impact "
                         "judgement grounded in the sources, and the theme's lead (1-2 "
                         "sentences) with the numbers of the evidence bullets it rests on. The "
@@ -367,11 +407,11 @@ class LLMWriter:
             claims = [c for c in fallback.claims if c.theme_id == theme.id]
             note = "本节的模型输出两次不合格，已改用离线方法（抽取式）撰写。"
             return offline_section.model_copy(update={"note": note}), claims
-        known = set(ids)
+        known = cited_ids(ids)
         claims = []
         bullets = [(b, "evidence") for b in section.evidence] + [(section.impact, "impact")]
         for number, (bullet, kind) in enumerate(bullets, start=1):
-            cites = [c for c in bullet.cites if c in known]
+            cites = list(dict.fromkeys(known[c] for c in bullet.cites if c in known))
             if not cites or not bullet.text.strip():
                 continue
             claims.append(
@@ -402,12 +442,17 @@ class LLMWriter:
         self, window: WeekWindow, draft: Draft, claims: Sequence[Claim], fallback: Draft
     ) -> Draft:
         bullets = {c.id: c for c in claims if c.kind in ("evidence", "impact")}
+        # Headings and bullets are written from the sources: each theme is one block.
         outline = "\n".join(
-            f"## {s.heading}\n"
-            + "\n".join(
-                f"- {c.text} [bullet: {c.id}]"
-                for c in claims
-                if c.id in s.claim_ids and c.id in bullets
+            source_block(
+                s.theme_id,
+                "",
+                f"## {s.heading}\n"
+                + "\n".join(
+                    f"- {c.text} [bullet: {c.id}]"
+                    for c in claims
+                    if c.id in s.claim_ids and c.id in bullets
+                ),
             )
             for s in draft.sections
         )
@@ -417,7 +462,8 @@ class LLMWriter:
                 [
                     _system("editor", self.lang),
                     _human(
-                        f"The themes of week {window.week} are below. Write the edition's title, "
+                        f"The themes of week {window.week} are below, one source block each: "
+                        "its heading and its bullets with their ids. Write the edition's title, "
                         "a lead of 2-4 factual sentences and 4-6 outlook lines (observable "
                         "signals to watch), each with the [bullet: …] ids it rests on — both "
                         "are fact-checked against those bullets' sources, and a line that fails "
@@ -458,15 +504,20 @@ class LLMWriter:
             return draft
         cited = list(dict.fromkeys(i for c in failing for i in c.cites if i in items))
         blocks = "\n".join(source_block(i, items[i].source, items[i].text) for i in cited)
+        # A claim, its cites and the checker's reasons quote the sources: one block each.
         listing = "\n".join(
-            json.dumps(
-                {
-                    "claim_id": c.id,
-                    "text": c.text,
-                    "cites": c.cites,
-                    "problem": "; ".join(verdicts[c.id].reasons) or verdicts[c.id].label,
-                },
-                ensure_ascii=False,
+            source_block(
+                c.id,
+                "",
+                json.dumps(
+                    {
+                        "claim_id": c.id,
+                        "text": c.text,
+                        "cites": [fence_attribute(i) for i in c.cites],
+                        "problem": "; ".join(verdicts[c.id].reasons) or verdicts[c.id].label,
+                    },
+                    ensure_ascii=False,
+                ),
             )
             for c in failing
         )
@@ -476,8 +527,9 @@ class LLMWriter:
                 [
                     _system("writer", self.lang),
                     _human(
-                        "The fact-checker rejected these claims. Rewrite each so that the "
-                        "sources it cites support it (attribute disputed figures to their "
+                        "The fact-checker rejected these claims, one source block each (a JSON "
+                        "line: its id, text, cites and the problem found). Rewrite each so that "
+                        "the sources it cites support it (attribute disputed figures to their "
                         f"outlet), or cite other given sources.\n{listing}\n{blocks}"
                     ),
                 ],
@@ -485,13 +537,16 @@ class LLMWriter:
         except StructuredOutputError:
             return await self.offline.revise(draft, verdicts, themes, stories, items)
         fixes = {r.claim_id: r for r in revised.claims}
+        shown = cited_ids(cited)
         claims = []
         for claim in draft.claims:
             fix = fixes.get(claim.id)
             if claim in failing:
                 update: dict[str, Any] = {"revision": claim.revision + 1}
-                if fix is not None and [c for c in fix.cites if c in items]:
-                    update |= {"text": fix.text, "cites": [c for c in fix.cites if c in items]}
+                cites = [] if fix is None else [shown.get(c, c) for c in fix.cites]
+                cites = list(dict.fromkeys(c for c in cites if c in items))
+                if fix is not None and cites:
+                    update |= {"text": fix.text, "cites": cites}
                 claim = claim.model_copy(update=update)
             claims.append(claim)
         return draft.model_copy(update={"claims": claims})
@@ -566,27 +621,36 @@ class LLMFactChecker:
         open_claims = [c for c in claims if verdicts[c.id].unsettled]
         if not open_claims:
             return verdicts
+        # The cited items of each claim, numbered: a block is named `claim/n`, never by its
+        # item's id (a source's value), so that the claims' list names only our own ids. The
+        # blocks hold only the cited sentences (the model sees nothing else of the items), so a
+        # claim's text, the writer's, stands outside them, in JSON, unable to open or close a
+        # block.
+        cited = {
+            c.id: [
+                i for i in dict.fromkeys(e.item_id for e in verdicts[c.id].evidence) if i in sources
+            ]
+            for c in open_claims
+        }
         blocks = "\n".join(
             source_block(
-                f"{c.id}/{i}",
+                f"{c.id}/{n}",
                 sources[i].source,
                 "\n".join(e.sentence for e in verdicts[c.id].evidence if e.item_id == i),
             )
             for c in open_claims
-            for i in dict.fromkeys(e.item_id for e in verdicts[c.id].evidence)
-            if i in sources
+            for n, i in enumerate(cited[c.id], start=1)
         )
         listing = "\n".join(
-            json.dumps(
-                {
-                    "claim_id": c.id,
-                    "text": c.text,
-                    "sentences": [
-                        f"{c.id}/{i}"
-                        for i in dict.fromkeys(e.item_id for e in verdicts[c.id].evidence)
-                    ],
-                },
-                ensure_ascii=False,
+            fence_text(
+                json.dumps(
+                    {
+                        "claim_id": c.id,
+                        "text": c.text,
+                        "sentences": [f"{c.id}/{n}" for n in range(1, len(cited[c.id]) + 1)],
+                    },
+                    ensure_ascii=False,
+                )
             )
             for c in open_claims
         )
@@ -597,7 +661,7 @@ class LLMFactChecker:
                     _system("fact-checker", "en"),
                     _human(
                         "For each claim decide whether the cited sentences given for it "
-                        "(the <source> blocks named in its `sentences`) support it (supported), "
+                        "(the source blocks named in its `sentences`) support it (supported), "
                         "say otherwise (contradicted), or do not say it (unsupported). Judge "
                         "only from those sentences. Give a short reason."
                         f"\nClaims:\n{listing}\n{blocks}"

@@ -9,15 +9,17 @@ call is never made: settled usage cannot exceed a limit.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Protocol
 
-from newsroom.errors import BudgetExceeded, GuardTripped, LoopDetected
+from newsroom.errors import BudgetExceeded, GuardTripped, LoopDetected, Overbilled
 from newsroom.guards.loops import LoopDetector
 from newsroom.guards.pricing import Pricing, Rate
 
@@ -111,10 +113,10 @@ class Ledger(Protocol):
 class MemoryLedger:
     """One run's ledger: atomic under a lock, for any number of concurrent calls."""
 
-    def __init__(self, caps: dict[str, int | None]) -> None:
+    def __init__(self, caps: dict[str, int | None], used: Amounts | None = None) -> None:
         self.caps = caps
         self._lock = threading.Lock()
-        self._used = Amounts()
+        self._used = used or Amounts()  # a resumed run starts from what it already spent
         self._open: dict[str, Amounts] = {}
         self._ids = itertools.count(1)
 
@@ -147,6 +149,32 @@ class Reservation:
     id: str
     amounts: Amounts
     rate: Rate | None = None
+    input_bound: int = 0  # the most input tokens the prompt can be
+    output_bound: int = 0  # max_tokens of the request
+
+
+def spent(journal: Path) -> tuple[Amounts, dict[str, dict[str, int]]]:
+    """What a run's usage journal says it spent: the guard's totals, and the usage per
+    `agent/model` (calls, tokens and cost as reported, failed attempts). A torn last line (a
+    killed process) is skipped."""
+    total = Amounts()
+    lines: dict[str, dict[str, int]] = {}
+    try:
+        text = journal.read_text("utf-8")
+    except OSError:
+        return total, lines
+    for row in text.splitlines():
+        try:
+            entry = json.loads(row)
+            charged = Amounts(**{k: int(entry["charged"].get(k, 0)) for k in COUNTERS})
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        total = total + charged
+        if entry.get("usage"):
+            line = lines.setdefault(str(entry.get("key", "?")), {})
+            for name, amount in entry["usage"].items():
+                line[name] = line.get(name, 0) + int(amount)
+    return total, lines
 
 
 @dataclass
@@ -161,10 +189,16 @@ class Guard:
     started: float = field(default_factory=time.monotonic)
     unpriced: set[str] = field(default_factory=set)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Every settlement is appended here (one JSON line, flushed): the run's usage survives the
+    # process, and a resumed run starts from it.
+    journal: Path | None = None
+    # What earlier processes of this run spent (from the journal): a limit is the run's.
+    earlier: Amounts = field(default_factory=Amounts)
 
     def __post_init__(self) -> None:
         if self.ledger is None:
-            self.ledger = MemoryLedger(self.limits.caps())
+            self.ledger = MemoryLedger(self.limits.caps(), self.earlier)
+        self._journal_lock = threading.Lock()
 
     @property
     def store(self) -> Ledger:
@@ -206,20 +240,101 @@ class Guard:
             self.unpriced.add(model)
         cost = rate.cost(upper_input, max_tokens) if rate else 0
         amounts = Amounts(usd_micro=cost, tokens=upper_input + max_tokens, llm_calls=1)
-        return Reservation(self.store.reserve(amounts, self.lease_seconds), amounts, rate)
-
-    def after_llm(self, reservation: Reservation, input_tokens: int, output_tokens: int) -> int:
-        """Settle the actual usage; returns its cost in micro-dollars."""
-        cost = reservation.rate.cost(input_tokens, output_tokens) if reservation.rate else 0
-        self.store.settle(
-            reservation.id,
-            Amounts(usd_micro=cost, tokens=input_tokens + output_tokens, llm_calls=1),
+        return Reservation(
+            self.store.reserve(amounts, self.lease_seconds), amounts, rate, upper_input, max_tokens
         )
+
+    def after_llm(
+        self, reservation: Reservation, input_tokens: int, output_tokens: int, key: str = ""
+    ) -> int:
+        """Settle the usage the server reported; returns its cost in micro-dollars. Usage above
+        the reservation's bound is settled as reported and trips the guard (`Overbilled`)."""
+        cost = reservation.rate.cost(input_tokens, output_tokens) if reservation.rate else 0
+        actual = Amounts(usd_micro=cost, tokens=input_tokens + output_tokens, llm_calls=1)
+        self.store.settle(reservation.id, actual)
+        usage = {"calls": 1, "input_tokens": input_tokens, "output_tokens": output_tokens}
+        self._journal(key, actual, {**usage, "cost_micro": cost})
+        excess = {
+            "input_tokens": input_tokens - reservation.input_bound,
+            "output_tokens": output_tokens - reservation.output_bound,
+            "usd_micro": cost - reservation.amounts.usd_micro,
+        }
+        over = {name: amount for name, amount in excess.items() if amount > 0}
+        if over and (reservation.input_bound or reservation.output_bound):
+            self._overbilled(key, reservation, input_tokens, output_tokens, cost, over)
         return cost
 
-    def failed(self, reservation: Reservation) -> None:
-        """A call that failed may still have been billed: count what was reserved."""
+    def failed(self, reservation: Reservation, key: str = "") -> None:
+        """An attempt that reached the server and failed may still have been billed, and
+        nothing says how much: count what was reserved, and the attempt as a call."""
         self.store.settle(reservation.id, reservation.amounts)
+        usage = {"calls": 1, "failed": 1, "cost_micro": reservation.amounts.usd_micro}
+        self._journal(key, reservation.amounts, usage)
+
+    def unreached(self, reservation: Reservation) -> None:
+        """An attempt that never connected: no server saw it; it costs nothing and counts for
+        no limit."""
+        self.store.settle(reservation.id, Amounts())
+
+    def _overbilled(
+        self,
+        key: str,
+        reservation: Reservation,
+        input_tokens: int,
+        output_tokens: int,
+        cost: int,
+        over: dict[str, int],
+    ) -> None:
+        from opentelemetry import trace
+
+        from newsroom.observability import semconv as sc
+
+        event = {
+            "event": "overbilled",
+            "call": key,
+            "reserved": {
+                "input_tokens": reservation.input_bound,
+                "output_tokens": reservation.output_bound,
+                "usd_micro": reservation.amounts.usd_micro,
+            },
+            "reported": {
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "usd_micro": cost,
+            },
+            "excess": over,
+        }
+        self.events.append(event)
+        shown = ", ".join(f"{name} +{amount}" for name, amount in over.items())
+        tripped = Overbilled(
+            "reservation bound",
+            f"the server reported more than the call reserved ({shown} for {key or 'a call'}); "
+            "stopped, since no limit can be trusted to hold against such a server (see "
+            "run.json guard.events)",
+            limit=reservation.amounts.tokens,
+            used=input_tokens + output_tokens,
+        )
+        trace.get_current_span().add_event(
+            sc.EVENT_BUDGET_DENIED,
+            {
+                sc.GUARD: tripped.guard,
+                sc.GUARD_MESSAGE: str(tripped),
+                "newsroom.guard.excess": json.dumps(over),
+            },
+        )
+        raise tripped
+
+    def _journal(self, key: str, charged: Amounts, usage: dict[str, int] | None) -> None:
+        if self.journal is None:
+            return
+        line = json.dumps({"key": key, "charged": charged.as_dict(), "usage": usage})
+        with self._journal_lock:
+            try:
+                self.journal.parent.mkdir(parents=True, exist_ok=True)
+                with self.journal.open("a", encoding="utf-8") as handle:
+                    handle.write(line + "\n")
+            except OSError:
+                return  # the in-memory ledger still holds; only a resume would see less
 
     def before_tool(self, tool: str, arguments: dict[str, Any]) -> Reservation:
         with _reported():
@@ -228,8 +343,9 @@ class Guard:
             amounts = Amounts(tool_calls=1)
             return Reservation(self.store.reserve(amounts, self.lease_seconds), amounts)
 
-    def after_tool(self, reservation: Reservation) -> None:
+    def after_tool(self, reservation: Reservation, key: str = "") -> None:
         self.store.settle(reservation.id, reservation.amounts)
+        self._journal(key, reservation.amounts, None)
 
     def summary(self) -> dict[str, Any]:
         used = self.store.used()
@@ -241,6 +357,8 @@ class Guard:
                 "seconds": round(self.elapsed(), 3),
             },
             "unpriced_models": sorted(self.unpriced),
+            **({"earlier": self.earlier.as_dict()} if any(self.earlier.as_dict().values()) else {}),
+            **({"events": list(self.events)} if self.events else {}),
         }
 
 

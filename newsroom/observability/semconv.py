@@ -26,6 +26,7 @@ TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
 INPUT_MESSAGES = "gen_ai.input.messages"
 OUTPUT_MESSAGES = "gen_ai.output.messages"
 TOKEN_TYPE = "gen_ai.token.type"
+ERROR_TYPE = "error.type"
 
 OP_CHAT = "chat"
 OP_INVOKE_AGENT = "invoke_agent"
@@ -73,6 +74,8 @@ BUDGET_LIMIT_USD = "newsroom.budget.limit_usd"
 BUDGET_LLM_CALLS = "newsroom.budget.llm_calls"
 BUDGET_TOKENS = "newsroom.budget.tokens"
 VERDICTS = "newsroom.verdicts"
+ATTEMPT = "newsroom.llm.attempt"  # 1 for the first attempt of a call, 2 for its first retry
+ATTEMPT_OUTCOME = "newsroom.llm.outcome"  # ok | HTTP 429 | no reply in time | no connection
 
 EVENT_GUARD_TRIPPED = "guard.tripped"
 EVENT_BUDGET_DENIED = "budget.denied"

@@ -9,16 +9,17 @@ from __future__ import annotations
 import hmac
 import json
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, HttpUrl, field_validator
 
 from newsroom.models import MAX_WEIGHT, SourceItem
 from newsroom.service.queue import ItemQueue
-from newsroom.service.worker import WeekStore
+from newsroom.service.worker import WeekStore, Worker, running
 from newsroom.tools.formats import web_url
 
 MAX_BODY = 5_000_000
@@ -58,7 +59,17 @@ class FeedIn(BaseModel):
     category: str | None = None
 
 
-def create_app(queue: ItemQueue, store: WeekStore, out_dir: Path, token: str) -> FastAPI:
+def create_app(
+    queue: ItemQueue,
+    store: WeekStore,
+    out_dir: Path,
+    token: str,
+    workers: Callable[[], Sequence[Worker]] | None = None,
+) -> FastAPI:
+    """`workers`: the workers whose liveness /health reports; by default those this process
+    runs on the store's namespace (`newsroom serve`'s). None running (workers elsewhere, or
+    none started yet): /health reports the queue alone."""
+    crew = workers if workers is not None else (lambda: running(store.name))
     app = FastAPI(
         title="newsroom",
         version="0.1.0",
@@ -79,13 +90,28 @@ def create_app(queue: ItemQueue, store: WeekStore, out_dir: Path, token: str) ->
             return PlainTextResponse(f"body over {MAX_BODY} bytes", status_code=413)
         return await call_next(request)
 
-    @app.get("/health")
-    def health() -> dict[str, Any]:
+    @app.get("/health", response_model=None)
+    def health() -> dict[str, Any] | JSONResponse:
+        """ok; degraded (with the reason) when a worker's heartbeat is stale or its latest
+        update of a week failed; 503 when Redis is down or no worker is alive."""
         try:
             queue.client.ping()
         except Exception as exc:  # the service is up; its store is not
             raise HTTPException(503, f"redis unavailable: {exc}") from None
-        return {"status": "ok", "queued": queue.length(), "pending": queue.pending()}
+        body: dict[str, Any] = {"status": "ok", "queued": queue.length()}
+        body["pending"] = queue.pending()
+        rows = [worker.health() for worker in crew()]
+        if not rows:
+            return body
+        reasons = [f"{row['consumer']}: {row['reason']}" for row in rows if row["reason"]]
+        body["workers"] = rows
+        if reasons:
+            body["status"] = "degraded"
+            body["reason"] = "; ".join(reasons)
+        if not any(row["alive"] for row in rows):
+            body["reason"] = "no worker is alive: " + body["reason"]
+            return JSONResponse(body, status_code=503)
+        return body
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def metrics() -> str:

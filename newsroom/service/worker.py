@@ -7,6 +7,12 @@ by all workers. Every update is a run with its own id, trace and run.json; it st
 week's current edition (its run id is kept in Redis) and re-writes only the themes that new
 items touch (`newsroom.agents.incremental`).
 
+A failed update (the model endpoint or a source down, a bad setting, any error) costs the worker
+nothing: it says so on stderr in one line, leaves the week dirty and retries it later, backing
+off per week (exponentially, with jitter, capped); meanwhile it keeps filing items. Each turn
+of its loop is a heartbeat: /health reports a worker whose heartbeat is stale or whose week
+keeps failing (`Worker.health`, `running`).
+
 A stop request (SIGTERM) lets the current batch finish and be acknowledged before the loop ends.
 """
 
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sys
 import threading
 import time
@@ -28,6 +35,7 @@ from newsroom.service.queue import ItemQueue
 from newsroom.weeks import week_of, zone
 
 FILE_ITEMS = 5000  # items per JSON file handed to the archive server (its files are capped)
+STALE_AFTER = 60.0  # seconds without a heartbeat before a worker is reported not alive
 
 
 @dataclass
@@ -83,6 +91,15 @@ class WeekStore:
 
 
 @dataclass
+class Retry:
+    """A week whose last update failed: how often in a row, why, and when to try again."""
+
+    failures: int
+    error: str
+    at: float  # time.time() of the next try
+
+
+@dataclass
 class Worker:
     queue: ItemQueue
     store: WeekStore
@@ -95,10 +112,22 @@ class Worker:
     processed: int = 0
     updates: list[str] = field(default_factory=list)  # run ids of the editions it published
     outages: int = 0  # times Redis could not be reached
-    settings: Any = None  # newsroom.config.Settings: the limits and the shared budget scope
+    # newsroom.config.Settings: every update's options (`Settings.run_options`) and engine;
+    # `load_settings()` when none is given.
+    settings: Any = None
     # The engine of every update (NEWSROOM_ENGINE or an endpoint chooses the LLM one), built on
     # first use and kept: its embedding cache serves each update's unchanged texts.
     engine: Any = None
+    # A week whose update failed is retried after retry_base seconds, doubling to retry_cap.
+    retry_base: float = 5.0
+    retry_cap: float = 300.0
+    failures: int = 0  # updates that failed
+    last_error: str | None = None  # the latest failure, with its week
+    retries: dict[str, Retry] = field(default_factory=dict)  # weeks failing now, by week
+    heartbeat: float = 0.0  # time.time() of the loop's latest turn
+    failing: str | None = None  # the error of the loop's latest turn, if it failed
+    publishing: tuple[str, float] | None = None  # the week being updated, since when
+    exited: bool = False  # the loop ended (stopped, or killed by an error)
 
     def step(self, block_ms: int = 500) -> int:
         """One batch: read, file, finish. Returns the entries handled."""
@@ -112,15 +141,34 @@ class Worker:
         return len(entries)
 
     def update_quiet_weeks(self) -> list[str]:
-        """Publish the edition of every week that has been quiet for `debounce` seconds."""
+        """Publish the edition of every week that has been quiet for `debounce` seconds. A
+        week whose update fails stays dirty and waits out its back-off; Redis going away is
+        left to `run`."""
         published = []
+        for week in list(self.retries):
+            if self.store.client.zscore(f"{self.store.name}:dirty", week) is None:
+                del self.retries[week]  # published since (by another worker): nothing to retry
         for week in self.store.quiet_weeks(self.debounce):
+            retry = self.retries.get(week)
+            if retry is not None and time.time() < retry.at:
+                continue  # backing off after a failure
             key = f"{self.store.name}:lock:{week}"
             if not self.store.client.set(key, self.consumer, nx=True, ex=900):
                 continue  # another worker is on it
             try:
                 started = time.time()
-                run_id = self.publish(week)
+                self.publishing = (week, started)
+                try:
+                    run_id = self.publish(week)
+                except (redis.ConnectionError, redis.TimeoutError):
+                    raise
+                except Exception as exc:
+                    self._failed(week, exc)
+                    continue
+                finally:
+                    self.publishing = None
+                    self.heartbeat = time.time()
+                self.retries.pop(week, None)
                 self.store.clean(week, started)
                 published.append(run_id)
             finally:
@@ -128,19 +176,53 @@ class Worker:
         self.updates += published
         return published
 
+    def _failed(self, week: str, exc: Exception) -> None:
+        """Count the failure, say it in one line, and back the week off (it stays dirty)."""
+        before = self.retries.get(week)
+        failures = before.failures + 1 if before is not None else 1
+        delay = min(self.retry_cap, self.retry_base * 2 ** (failures - 1))
+        wait = delay * random.uniform(0.5, 1.0)  # jitter: workers do not retry in step
+        error = _one_line(exc)
+        self.retries[week] = Retry(failures, error, time.time() + wait)
+        self.failures += 1
+        self.last_error = f"{week}: {error}"
+        print(
+            f"{self.consumer}: update of {week} failed ({error}); "
+            f"retrying in {wait:.0f} s (failure {failures})",
+            file=sys.stderr,
+        )
+
+    def _settings(self) -> Any:
+        if self.settings is None:
+            from newsroom.config import load_settings
+
+            self.settings = load_settings()
+        return self.settings
+
     def _engine(self) -> Any:
         if self.engine is None:
-            from newsroom.agents import engine_for, offline_engine
+            from newsroom.agents import engine_for
 
-            settings = self.settings
-            self.engine = engine_for(settings) if settings is not None else offline_engine()
+            self.engine = engine_for(self._settings())
         return self.engine
+
+    def options(self, week: str, folder: Path) -> Any:
+        """The week's run options: the settings' (as `newsroom run` builds them), over the
+        week's filed items, as an update of its current edition."""
+        return self._settings().run_options(
+            week,
+            sources=folder,
+            out_dir=self.out_dir,
+            tz=self.tz,
+            force=True,
+            base_run=self.store.edition(week),
+        )
 
     def publish(self, week: str) -> str:
         """Run the weekly graph over the week's filed items, as an update of the week's current
         edition when there is one (only the themes new items touch are re-written); returns
         the run id."""
-        from newsroom.runner import RunOptions, run_week
+        from newsroom.runner import run_week
 
         folder = self.out_dir / ".newsroom" / "service" / week
         folder.mkdir(parents=True, exist_ok=True)
@@ -151,37 +233,115 @@ class Worker:
             rows = [i.model_dump(mode="json") for i in items[start : start + FILE_ITEMS]]
             path = folder / f"items-{number:03d}.json"
             path.write_text(json.dumps({"items": rows}, ensure_ascii=False), encoding="utf-8")
-        options = RunOptions(
-            week=week,
-            sources=folder,
-            out_dir=self.out_dir,
-            tz=self.tz,
-            force=True,
-            base_run=self.store.edition(week),
-        )
-        if self.settings is not None:
-            # The limits of each update, and (NEWSROOM_BUDGET_SCOPE=week or day) the budget
-            # every worker's updates share through Redis.
-            options.limits = self.settings.limits()
-            options.ledger = self.settings.ledger(options.limits, week)
-            options.checkpoint_url = self.settings.postgres_url
+        # As `newsroom run` builds it: pricing, front matter, categories, revisions, the limits
+        # of each update and (NEWSROOM_BUDGET_SCOPE=week or day) the budget every worker's
+        # updates share through Redis.
+        options = self.options(week, folder)
         summary = asyncio.run(run_week(options, self._engine()))
         if summary.status in ("ok", "partial"):
             self.store.set_edition(week, summary.run_id)
         return summary.run_id
 
+    def health(self, now: float | None = None, stale_after: float = STALE_AFTER) -> dict[str, Any]:
+        """Whether the worker is alive (its loop turned in the last `stale_after` seconds, or
+        it is inside an update that has not outrun the wall time limit) and, when it is
+        degraded, why."""
+        now = time.time() if now is None else now
+        age = now - self.heartbeat
+        # Read once: the worker's thread changes these while /health reads them.
+        publishing, retries, failing = self.publishing, self.retries.copy(), self.failing
+        reasons = []
+        alive = True
+        if self.exited:
+            alive = False
+            reasons.append(f"worker stopped ({self.last_error or 'no error'})")
+        elif publishing is not None:
+            week, since = publishing
+            limit = getattr(self.settings, "max_seconds", None) or 1800.0
+            if now - since > limit + stale_after:
+                alive = False
+                reasons.append(f"update of {week} running for {now - since:.0f} s")
+        elif age > stale_after:
+            alive = False
+            reasons.append(f"no heartbeat for {age:.0f} s")
+        if failing is not None:
+            reasons.append(f"loop failing: {failing}")
+        for week, retry in sorted(retries.items()):
+            reasons.append(
+                f"update of {week} failed {retry.failures} time(s): {retry.error}; "
+                f"next try in {max(0.0, retry.at - now):.0f} s"
+            )
+        return {
+            "consumer": self.consumer,
+            "status": "ok" if not reasons else "degraded",
+            "alive": alive,
+            "reason": "; ".join(reasons) or None,
+            "heartbeat_age_s": round(age, 1),
+            "publishing": publishing[0] if publishing else None,
+            "processed": self.processed,
+            "updates": len(self.updates),
+            "failures": self.failures,
+            "last_error": self.last_error,
+        }
+
     def run(self) -> None:
         """Until stopped: file what arrives, publish weeks gone quiet. When Redis goes away the
         worker waits (backing off to 5 s) and carries on once it is back; what it had read but
-        not acknowledged is delivered again."""
+        not acknowledged is delivered again. Any other error is reported and waited out the
+        same way: the loop ends only when it is stopped."""
         pause = 0.25
-        while not self.stop.is_set():
-            try:
-                self.step()
-                self.update_quiet_weeks()
-                pause = 0.25
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                self.outages += 1
-                print(f"{self.consumer}: redis unavailable ({exc}); retrying", file=sys.stderr)
-                self.stop.wait(pause)
-                pause = min(pause * 2, 5.0)
+        self.heartbeat, self.exited = time.time(), False
+        _register(self)
+        try:
+            while not self.stop.is_set():
+                self.heartbeat = time.time()
+                try:
+                    self.step()
+                    self.update_quiet_weeks()
+                    pause, self.failing = 0.25, None
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    self.outages += 1
+                    print(f"{self.consumer}: redis unavailable ({exc}); retrying", file=sys.stderr)
+                    self.stop.wait(pause)
+                    pause = min(pause * 2, 5.0)
+                except Exception as exc:
+                    self.failing = self.last_error = _one_line(exc)
+                    print(f"{self.consumer}: {self.failing}; retrying", file=sys.stderr)
+                    self.stop.wait(pause)
+                    pause = min(pause * 2, 5.0)
+        except BaseException as exc:
+            self.last_error = _one_line(exc)
+            raise
+        finally:
+            self.exited = True
+            if self.stop.is_set():
+                _unregister(self)  # stopped on purpose: no longer reported
+            # killed by an error: stays listed, reported not alive
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+# The workers running in this process, by namespace: what /health reports on.
+_RUNNING: dict[str, list[Worker]] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def _register(worker: Worker) -> None:
+    with _RUNNING_LOCK:
+        crew = _RUNNING.setdefault(worker.store.name, [])
+        if all(w is not worker for w in crew):
+            crew.append(worker)
+
+
+def _unregister(worker: Worker) -> None:
+    with _RUNNING_LOCK:
+        crew = _RUNNING.get(worker.store.name, [])
+        _RUNNING[worker.store.name] = [w for w in crew if w is not worker]
+
+
+def running(namespace: str) -> list[Worker]:
+    """The workers this process runs (or ran, until an error ended them) on `namespace`."""
+    with _RUNNING_LOCK:
+        return list(_RUNNING.get(namespace, []))

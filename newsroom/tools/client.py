@@ -77,7 +77,7 @@ class ToolSession:
                 result = await self.session.call_tool(tool, arguments, meta=carrier)
             finally:
                 if guard is not None and reservation is not None:
-                    guard.after_tool(reservation)
+                    guard.after_tool(reservation, f"tool:{self.server}.{tool}")
             text = "".join(getattr(block, "text", "") for block in result.content)
             if result.isError:
                 span.set_status(trace.StatusCode.ERROR, text[:200])
