@@ -6,6 +6,9 @@
    ledger and against one Redis ledger (50 connections); overshoot = used - limit, if positive.
 2. The same 2,000 model calls (a zero-latency scripted model, through Agent.invoke) without and
    with a guard: the difference per call, and the ratio.
+3. The bound itself: 200 calls against an honest model (it stops at max_tokens) and against one
+   that bills 10x max_tokens of output; settled above reserved must trip the guard on the first
+   overbilled call, with the excess recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 import anyio
 from langchain_core.messages import HumanMessage
 
-from newsroom.errors import BudgetExceeded
+from newsroom.errors import BudgetExceeded, Overbilled
 from newsroom.guards import Amounts, Guard, Limits, MemoryLedger, Pricing
 from newsroom.guards.budget import current_guard
 from newsroom.llm import Agent, Ledger, ModelConfig
@@ -95,6 +98,36 @@ def guard_alone(calls: int = 20_000) -> float:
     return (time.perf_counter() - started) / calls
 
 
+def overbilling(calls: int = 200, max_tokens: int = 16) -> dict[str, tuple[int, int, int]]:
+    """(calls made, trips, tokens settled above the reservations) per server."""
+    config = ModelConfig(model="gpt-4o-mini", max_tokens=max_tokens)
+    messages = [HumanMessage(content="请用一句话总结本周的AI新闻。")]
+    out: dict[str, tuple[int, int, int]] = {}
+    for name, reply in (("honest", "好的" * (max_tokens // 2 - 1)), ("overbilling", "好" * 160)):
+
+        async def run(text: str = reply) -> tuple[int, int, int]:
+            agent = Agent("writer", ScriptedChatModel(respond=lambda m, k: text), config, Ledger())
+            guard = Guard(limits=Limits(max_usd=None, max_tokens=None, max_llm_calls=None))
+            token = current_guard.set(guard)
+            made = trips = 0
+            try:
+                for _ in range(calls):
+                    try:
+                        await agent.invoke(messages)
+                    except Overbilled:
+                        trips += 1
+                        break  # a run stops here (exit 3)
+                    finally:
+                        made += 1
+            finally:
+                current_guard.reset(token)
+            excess = sum(e["excess"].get("output_tokens", 0) for e in guard.events)
+            return made, trips, excess
+
+        out[name] = anyio.run(run)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
@@ -132,6 +165,9 @@ def main() -> None:
         f"the guard alone (reserve + settle, priced, in memory): {alone * 1e3:.4f} ms per call "
         f"(target < 1 ms)"
     )
+    print(f"{'server':<13}{'calls':>7}{'trips':>7}{'excess tokens':>15}")
+    for name, (made, trips, excess) in overbilling().items():
+        print(f"{name:<13}{made:>7}{trips:>7}{excess:>15}")
 
 
 if __name__ == "__main__":
