@@ -156,7 +156,27 @@ def run(
     ] = None,
 ) -> None:
     """Write one week's report: research → dedup → cluster → write → fact-check → publish."""
+    import signal
+    import threading
+
     run_id = resume or "RUN_ID"
+    record: Path | None = None  # the run's own run.json, named when it is interrupted
+    terminated = False
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        # SIGTERM takes Ctrl-C's path: the SIGINT handler in force (asyncio's cancels the
+        # run, which writes its run.json) or a plain KeyboardInterrupt.
+        nonlocal terminated
+        terminated = True
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    previous: Any = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         settings = _settings()
         if desk is not None:
@@ -179,6 +199,7 @@ def run(
             raise UsageError(f"unknown edition {edition!r}: use weekly, digest or briefing")
         chosen_day = _day(day, week_window) if day else None
         chosen_out = _out_folder(out_dir or settings.out_dir)
+        record = chosen_out / ".newsroom" / "runs" / run_id / "run.json"
         check_week_folder(chosen_out / week_window.week)
         # The flags over the settings, built as every service worker builds its runs.
         options = settings.run_options(
@@ -208,13 +229,22 @@ def run(
         from rich.markup import escape
 
         where = f" --out {escape(str(out_dir))}" if out_dir is not None else ""
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        kept = (
+            f"; the run's record is {escape(str(record))}"
+            if record is not None and record.is_file()
+            else ""
+        )
         console.print(
-            "[yellow]interrupted:[/] every finished step is checkpointed; continue with "
+            f"[yellow]{what}:[/] every finished step is checkpointed{kept}; continue with "
             f"newsroom run --week {week}{where} --resume {run_id}",
             soft_wrap=True,
             highlight=False,
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(143 if terminated else 130) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     counts, usage = summary.counts, summary.usage
     if summary.status == "partial":
         console.print(

@@ -28,6 +28,7 @@ LATEST_AFTER = timedelta(days=366)  # how far after its collection an item may b
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_BREAK = re.compile(r"[\t\n\r]+")
 _ONE_LINE = ("id", "title", "source", "category", "url")
+_WEB = re.compile(r"^\s*https?://", re.IGNORECASE)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -62,10 +63,10 @@ class SourceItem(BaseModel):
 
     @model_validator(mode="after")
     def _bounded(self) -> SourceItem:
-        """Control characters stripped, text cut at its bound, the weight finite and in range,
-        the dates in range (outside it, the collection time, or the time it is read, stands
-        in, flagged): whatever an entrance let through, no item can break what files or
-        publishes it."""
+        """Control characters stripped, text cut at its bound, a link other than http(s)
+        dropped (the item kept, without one), the weight finite and in range, the dates in
+        range (outside it, the collection time, or the time it is read, stands in, flagged):
+        whatever an entrance let through, no item can break what files or publishes it."""
         for name in (*MAX_CHARS, "url"):
             value = getattr(self, name)
             if value is None:
@@ -79,6 +80,8 @@ class SourceItem(BaseModel):
                 self.truncated = True
             if clean != value:
                 setattr(self, name, clean)
+        if not _WEB.match(self.url):  # javascript:, data:, file: dropped, the item kept
+            self.url = ""
         if not math.isfinite(self.weight):
             self.weight = 1.0
         self.weight = min(max(self.weight, 0.0), MAX_WEIGHT)

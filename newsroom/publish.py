@@ -5,16 +5,20 @@ cites, never from model text; nothing that failed the fact-check is published.""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from newsroom.errors import UsageError
 from newsroom.methods.headlines import headline
 from newsroom.methods.text import sentences
 from newsroom.models import (
@@ -48,6 +52,49 @@ def write_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
+
+
+class WeekLocked(UsageError):
+    """Another process is publishing the same week into the same folder (exit 2)."""
+
+
+def lock_path(out_dir: Path, week: str) -> Path:
+    return out_dir / ".newsroom" / "locks" / f"{week}.lock"
+
+
+def staging_folder(out_dir: Path, run_id: str) -> Path:
+    """Where a run writes its edition before swapping it into the week folder."""
+    return out_dir / ".newsroom" / "staging" / run_id
+
+
+@contextlib.contextmanager
+def week_lock(out_dir: Path, week: str, run_id: str) -> Iterator[None]:
+    """Hold the lock on publishing `week` into `out_dir`, or raise WeekLocked at once.
+
+    An exclusive `flock` on OUT/.newsroom/locks/WEEK.lock: the OS releases it when its holder
+    dies, so a lock file left by a dead process blocks nothing. The file only names the holder
+    (run id and pid) for the message another run prints."""
+    path = lock_path(out_dir, week)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = json.loads(path.read_text(encoding="utf-8") or "{}")
+            except (OSError, ValueError):
+                holder = {}
+            raise WeekLocked(
+                f"{week} is being published into {out_dir} by run "
+                f"{holder.get('run_id', 'unknown')} (pid {holder.get('pid', 'unknown')}); "
+                "wait for it or use another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"run_id": run_id, "pid": os.getpid()}).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _yaml(value: Any) -> str:
@@ -417,25 +464,40 @@ def publish_edition(
         left_out=list(left_out),
         dated_by_collection=[i for i, item in items.items() if item.dated_by == "collected"],
     )
-    paths = {"weekly": folder / "weekly.md", "report": folder / "report.json"}
+    # The whole edition is written beside the week folder first, then each file is swapped in:
+    # a run that fails while rendering leaves the week folder's edition as it was. The runner
+    # holds the week's lock (`week_lock`) from here until run.json is written, last; a reader
+    # that wants one whole edition takes that lock, or reads run.json's `outputs` and checks
+    # each file's run_id.
+    staging = staging_folder(out_dir, run_id)
+    if staging.exists():
+        shutil.rmtree(staging)  # what an earlier attempt of this run left
+    staging.mkdir(parents=True)
+    paths = {"weekly": staging / "weekly.md", "report": staging / "report.json"}
     write_atomic(paths["report"], report.model_dump_json(indent=2))
     write_atomic(paths["weekly"], render_weekly(view))
     digest, digest_json = render_digest(view)
-    paths |= {"digest": folder / "digest.md", "digest_json": folder / "digest.json"}
+    paths |= {"digest": staging / "digest.md", "digest_json": staging / "digest.json"}
     write_atomic(paths["digest"], digest)
     write_atomic(paths["digest_json"], json.dumps(digest_json, ensure_ascii=False, indent=2))
     if day is not None:
         daily, daily_json = render_digest(view, day)
         paths |= {
-            "digest_day": folder / f"digest-{day.isoformat()}.md",
-            "digest_day_json": folder / f"digest-{day.isoformat()}.json",
+            "digest_day": staging / f"digest-{day.isoformat()}.md",
+            "digest_day_json": staging / f"digest-{day.isoformat()}.json",
         }
         write_atomic(paths["digest_day"], daily)
         write_atomic(paths["digest_day_json"], json.dumps(daily_json, ensure_ascii=False, indent=2))
     briefing, briefing_json = render_briefing(view)
-    paths |= {"briefing": folder / "briefing.md", "briefing_json": folder / "briefing.json"}
+    paths |= {"briefing": staging / "briefing.md", "briefing_json": staging / "briefing.json"}
     write_atomic(paths["briefing"], briefing)
     write_atomic(
         paths["briefing_json"], json.dumps(briefing_json, ensure_ascii=False, indent=2, default=str)
     )
-    return {name: str(path) for name, path in paths.items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    final = {}
+    for name, staged in paths.items():
+        final[name] = folder / staged.name
+        os.replace(staged, final[name])
+    shutil.rmtree(staging, ignore_errors=True)
+    return {name: str(path) for name, path in final.items()}

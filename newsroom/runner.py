@@ -35,10 +35,10 @@ from newsroom.observability import semconv as sc
 from newsroom.observability.metrics import snapshot as metrics_snapshot
 from newsroom.observability.store import edition_copy, run_folder
 from newsroom.observability.tracing import JsonlSpanExporter, exporting, flush, tracer
-from newsroom.publish import FrontMatter, write_atomic
-from newsroom.sources import check_items_file, is_sources_file, load_sources
+from newsroom.publish import FrontMatter, week_lock, write_atomic
+from newsroom.sources import SourcesFile, check_items_file, is_sources_file, load_sources
 from newsroom.tools.client import ArchiveConfig, Transport
-from newsroom.weeks import parse_week
+from newsroom.weeks import WeekWindow, parse_week
 
 StepCallback = Callable[[str, dict[str, Any]], None]
 
@@ -154,12 +154,27 @@ async def run_week(
             f"source path {options.sources} is neither a folder, a file nor a sources file"
         )
     check_week_folder(folder)
-    if (folder / "weekly.md").exists() and not options.force and not options.resume:
-        raise AlreadyPublished(
-            f"{window.week} is already published at {folder / 'weekly.md'}; "
-            "pass --force to publish it again"
-        )
     run_id = options.resume or options.run_id or new_run_id(window.week)
+    # One run at a time publishes a week into a folder: the lock is held from before the
+    # "already published" check until run.json is written (a second run exits 2 at once).
+    with week_lock(options.out_dir, window.week, run_id):
+        if (folder / "weekly.md").exists() and not options.force and not options.resume:
+            raise AlreadyPublished(
+                f"{window.week} is already published at {folder / 'weekly.md'}; "
+                "pass --force to publish it again"
+            )
+        return await _run_locked(options, engine, on_step, window, run_id, sources_file)
+
+
+async def _run_locked(
+    options: RunOptions,
+    engine: Engine,
+    on_step: StepCallback | None,
+    window: WeekWindow,
+    run_id: str,
+    sources_file: SourcesFile | None,
+) -> RunSummary:
+    folder = options.out_dir / window.week
     summary = RunSummary(
         run_id=run_id,
         week=window.week,
@@ -421,7 +436,12 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
         if key in summary.outputs and Path(summary.outputs[key]).is_file():
             source = Path(summary.outputs[key])
             write_atomic(edition_copy(trace_file.parent, source), source.read_text("utf-8"))
-    write_atomic(folder / "run.json", text)
+    # The week folder's run.json describes the edition there: a run that published none (an
+    # interrupted or failed --force run) leaves it as it was when an edition is there, and
+    # writes only its own record under .newsroom/runs/RUN_ID/.
+    published = summary.status in ("ok", "partial") and "weekly" in summary.outputs
+    if published or not (folder / "weekly.md").exists():
+        write_atomic(folder / "run.json", text)
     write_atomic(trace_file.parent / "run.json", text)  # the run's own record, kept per run
     write_atomic(trace_file.parent / "metrics.json", json.dumps(metrics_snapshot(), indent=2))
     flush()

@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, HttpUrl, field_validator
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsroom.models import MAX_WEIGHT, SourceItem
 from newsroom.service.queue import ItemQueue
@@ -59,6 +62,53 @@ class FeedIn(BaseModel):
     category: str | None = None
 
 
+class BodyCap:
+    """The body cap, whatever the transfer encoding: a declared Content-Length over `limit` is
+    refused at once; a body without one (chunked) is read as it arrives and refused (413) as
+    soon as more than `limit` bytes have come, before the rest is read. A body within the cap
+    is handed on as it came."""
+
+    def __init__(self, app: ASGIApp, limit: int, on_reject: Callable[[], None]) -> None:
+        self.app, self.limit, self.on_reject = app, limit, on_reject
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left: nothing to answer
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        handed: list[bool] = []
+
+        async def replay() -> Message:
+            if not handed:
+                handed.append(True)
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.on_reject()
+        response = PlainTextResponse(f"body over {self.limit} bytes", status_code=413)
+        response.headers["connection"] = "close"
+        await response(scope, receive, send)
+
+
 def create_app(
     queue: ItemQueue,
     store: WeekStore,
@@ -82,13 +132,20 @@ def create_app(
         if not given or not hmac.compare_digest(given.encode(), token.encode()):
             raise HTTPException(401, "a valid bearer token is required for writes")
 
-    @app.middleware("http")
-    async def cap_body(request: Request, call_next: Any) -> Any:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            counters["rejected"] += 1
-            return PlainTextResponse(f"body over {MAX_BODY} bytes", status_code=413)
-        return await call_next(request)
+    def rejected() -> None:
+        counters["rejected"] += 1
+
+    app.add_middleware(BodyCap, limit=MAX_BODY, on_reject=rejected)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 naming each field and item (`loc`) and what is wrong, without echoing the
+        input back: a NaN or a megabyte of it has no place in the answer."""
+        detail = [
+            {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.get("/health", response_model=None)
     def health() -> dict[str, Any] | JSONResponse:
