@@ -7,7 +7,6 @@ honours the fence reads them, never with one regex across tags."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -20,6 +19,7 @@ from typing import Any
 
 import anyio
 import pytest
+from conftest import _guarded_connect
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from newsroom import testing
@@ -367,21 +367,6 @@ class Run:
                     yield f"{agent}/{call['schema'] or 'tools'}", text
 
 
-def _loopback_only(self: socket.socket, address: Any) -> Any:
-    host = address[0] if isinstance(address, tuple) else None
-    if host is not None:
-        try:
-            local = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            local = host == "localhost"
-        if not local:
-            raise RuntimeError(f"tests must not reach the network (tried {address!r})")
-    return _connect(self, address)
-
-
-_connect = socket.socket.connect
-
-
 def hostile_week(
     embedder: Embedder,
     root: Path,
@@ -396,7 +381,7 @@ def hostile_week(
     for name in list(os.environ):
         if name.startswith(("NEWSROOM_", "OPENAI_", "OTEL_")):
             patch.delenv(name)
-    patch.setattr(socket.socket, "connect", _loopback_only)
+    patch.setattr(socket.socket, "connect", _guarded_connect)  # as conftest does per test
     sources = root / "sources"
     shutil.copytree(bundled_sources(), sources)
     items = [i for i in hostile_items() if not only or i["url"].rsplit("/", 1)[-1] in only]
