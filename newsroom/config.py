@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     llm_timeout: float = 60.0
     llm_connect_timeout: float = 10.0
     llm_min_tps: float = 20.0
+    # Stream replies (a slow but live server is told from a stuck one); off for a server that
+    # streams badly. One that refuses streaming is asked without it anyway.
+    llm_stream: bool = True
     llm_retries: int = 2
     llm_max_tokens: int = 2048
     structured_method: StructuredMethod = "json_schema"
@@ -207,6 +210,7 @@ class Settings(BaseSettings):
                 timeout=self.llm_timeout,
                 connect_timeout=self.llm_connect_timeout,
                 min_tokens_per_second=self.llm_min_tps,
+                stream=self.llm_stream,
                 max_retries=self.llm_retries,
                 max_tokens=self.llm_max_tokens,
                 method=self.structured_method,

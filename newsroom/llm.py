@@ -48,6 +48,9 @@ class ModelConfig:
     connect_timeout: float = 10.0
     # The slowest generation speed taken for alive: the read timeout allows max_tokens at it.
     min_tokens_per_second: float = 20.0
+    # Stream replies, so that a slow but live server is told from a stuck one; an agent whose
+    # server refuses streaming asks without it from then on.
+    stream: bool = True
 
     @property
     def provider(self) -> str:
@@ -166,6 +169,54 @@ class AttemptFailed(Exception):
     retry_after: float | None = None
 
 
+class Stalled(Exception):
+    """A streamed reply went silent for the whole idle timeout: the server is stuck."""
+
+    def __init__(self, chunks: int, config: ModelConfig) -> None:
+        super().__init__(
+            f"sent nothing for {config.timeout:g}s after {chunks} chunk(s): stuck or dead"
+        )
+
+
+class TooSlow(Exception):
+    """A streamed reply was still coming when max_tokens at the floor speed had elapsed."""
+
+    def __init__(self, chunks: int, config: ModelConfig) -> None:
+        super().__init__(
+            f"was still sending after {config.read_timeout():g}s ({chunks} chunks): alive, "
+            f"but slower than {config.min_tokens_per_second:g} tokens/s"
+        )
+
+
+def _truncated(exc: Exception) -> Any:
+    """A structured reply the client refused because it hit max_tokens (finish reason
+    `length`), as the message it is, with the usage the server reported; None otherwise."""
+    completion = getattr(exc, "completion", None)
+    if type(exc).__name__ != "LengthFinishReasonError" or completion is None:
+        return None
+    from langchain_core.messages import AIMessage
+
+    choice = completion.choices[0] if completion.choices else None
+    content = (choice.message.content or "") if choice is not None else ""
+    reply = AIMessage(content=content, response_metadata={"finish_reason": "length"})
+    if completion.usage is not None:
+        reply.usage_metadata = {
+            "input_tokens": completion.usage.prompt_tokens,
+            "output_tokens": completion.usage.completion_tokens,
+            "total_tokens": completion.usage.total_tokens,
+        }
+    return reply
+
+
+async def _close(stream: Any) -> None:
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception:
+            return
+
+
 MAX_BACKOFF = 30.0  # seconds between two attempts at most, Retry-After included
 
 
@@ -180,6 +231,10 @@ def classify(exc: Exception) -> AttemptFailed:
     """What a failed attempt means for the budget and for retrying."""
     import openai
 
+    if isinstance(exc, Stalled):
+        return AttemptFailed(exc, reached=True, retryable=True, what="stalled")
+    if isinstance(exc, TooSlow):
+        return AttemptFailed(exc, reached=True, retryable=False, what="too slow")
     chain = _causes(exc)
     status = next((e for e in chain if isinstance(e, openai.APIStatusError)), None)
     if status is not None:
@@ -325,6 +380,7 @@ class Agent:
         self.model = model
         self.config = config
         self.ledger = ledger
+        self.streaming = config.stream
 
     @property
     def key(self) -> str:
@@ -337,6 +393,8 @@ class Agent:
             try:
                 return await self._attempt(messages, bind, attempt)
             except AttemptFailed as failed:
+                if failed.what == "too slow":
+                    raise self._unavailable(failed, attempt) from failed.cause
                 if not failed.retryable:
                     raise failed.cause from None
                 if attempt == attempts:
@@ -358,6 +416,11 @@ class Agent:
                 f"({config.timeout:g}s plus max_tokens {config.max_tokens} at "
                 f"{config.min_tokens_per_second:g} tokens/s): it is slower than that or stuck "
                 "(NEWSROOM_LLM_MIN_TPS and NEWSROOM_LLM_TIMEOUT set the allowance)"
+            )
+        elif failed.what in ("stalled", "too slow"):
+            why = (
+                f"{failed.cause} (NEWSROOM_LLM_TIMEOUT is the silence allowed, "
+                "NEWSROOM_LLM_MIN_TPS the slowest speed)"
             )
         else:
             why = f"failed ({failed.what}: {failed.cause})"
@@ -390,66 +453,137 @@ class Agent:
                 except Exception:
                     span.set_attribute(sc.ATTEMPT_OUTCOME, "refused")  # never sent
                     raise
+            runnable = self.model.bind(**bind) if bind else self.model
             try:
-                reply = await (self.model.bind(**bind) if bind else self.model).ainvoke(
-                    list(messages)
-                )
-            except Exception as exc:
-                failed = classify(exc)
+                if self.streaming:
+                    reply = await self._streamed(runnable, messages)
+                else:
+                    reply = await runnable.ainvoke(list(messages))
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                # Interrupted in flight: the server may have billed it; the journal says so.
                 if guard is not None and reservation is not None:
-                    if failed.reached:
-                        guard.failed(reservation, self.key)
-                    else:
-                        guard.unreached(reservation)
-                if failed.reached:
-                    cost = reservation.amounts.usd_micro if reservation is not None else 0
-                    self.ledger.failed(self.key, cost)
-                span.set_attribute(sc.ATTEMPT_OUTCOME, failed.what)
-                span.set_attribute(sc.ERROR_TYPE, type(exc).__name__)
-                span.set_status(_error_status(), failed.what)
-                raise failed from exc
-            span.set_attribute(sc.ATTEMPT_OUTCOME, "ok")
+                    guard.failed(reservation, self.key)
+                span.set_attribute(sc.ATTEMPT_OUTCOME, "interrupted")
+                raise
+            except Exception as exc:
+                truncated = _truncated(exc)
+                if truncated is None:
+                    self._failed(exc, guard, reservation, span)
+                reply = truncated
             usage = getattr(reply, "usage_metadata", None) or {}
-            input_tokens = int(usage.get("input_tokens", 0))
-            output_tokens = int(usage.get("output_tokens", 0))
-            # Counted before the guard settles: an overbilled call happened, and it shows.
-            self.ledger.record(
-                self.key,
-                input_tokens,
-                output_tokens,
-                reservation.rate.cost(input_tokens, output_tokens)
-                if reservation is not None and reservation.rate is not None
-                else 0,
-            )
-            cost = 0
-            if guard is not None and reservation is not None:
-                cost = guard.after_llm(reservation, input_tokens, output_tokens, self.key)
-            attributes: dict[str, Any] = {
-                sc.INPUT_TOKENS: input_tokens,
-                sc.OUTPUT_TOKENS: output_tokens,
-                sc.OI_PROMPT_TOKENS: input_tokens,
-                sc.OI_COMPLETION_TOKENS: output_tokens,
-                sc.OI_TOTAL_TOKENS: input_tokens + output_tokens,
-                sc.COST_USD: cost / 1_000_000,
-                sc.OI_COST_TOTAL: cost / 1_000_000,
-            }
-            metadata = getattr(reply, "response_metadata", None) or {}
-            if metadata.get("finish_reason"):
-                attributes[sc.FINISH_REASONS] = [str(metadata["finish_reason"])]
-            if metadata.get("model_name"):
-                attributes[sc.RESPONSE_MODEL] = str(metadata["model_name"])
-            if capture_content():
-                attributes[sc.OUTPUT_MESSAGES] = messages_json([reply])
-            span.set_attributes(attributes)
-            record_call(
-                self.name,
-                self.config,
-                input_tokens,
-                output_tokens,
-                cost,
-                time.perf_counter() - started,
-            )
-            return reply
+            if not usage and guard is not None and reservation is not None:
+                # Nothing reported (a cut stream): the attempt is billed at its reservation.
+                usage = {
+                    "input_tokens": reservation.input_bound,
+                    "output_tokens": reservation.output_bound,
+                }
+            return self._settled(reply, usage, guard, reservation, span, started)
+
+    def _failed(self, exc: Exception, guard: Any, reservation: Any, span: Any) -> None:
+        """Settle and trace a failed attempt, then raise it as AttemptFailed."""
+        failed = classify(exc)
+        if self.streaming and failed.what == "HTTP 400" and "stream" in str(exc).lower():
+            # A server that does not stream: this agent asks without streaming.
+            self.streaming = False
+            failed.retryable = True
+        if guard is not None and reservation is not None:
+            if failed.reached:
+                guard.failed(reservation, self.key)
+            else:
+                guard.unreached(reservation)
+        if failed.reached:
+            cost = reservation.amounts.usd_micro if reservation is not None else 0
+            self.ledger.failed(self.key, cost)
+        span.set_attribute(sc.ATTEMPT_OUTCOME, failed.what)
+        span.set_attribute(sc.ERROR_TYPE, type(exc).__name__)
+        span.set_status(_error_status(), failed.what)
+        raise failed from exc
+
+    def _settled(
+        self,
+        reply: Any,
+        usage: Any,
+        guard: Any,
+        reservation: Any,
+        span: Any,
+        started: float,
+    ) -> Any:
+        """Settle, trace and record an attempt that brought a reply."""
+        span.set_attribute(sc.ATTEMPT_OUTCOME, "ok")
+        input_tokens = int(usage.get("input_tokens", 0))
+        output_tokens = int(usage.get("output_tokens", 0))
+        # Counted before the guard settles: an overbilled call happened, and it shows.
+        rate = reservation.rate if reservation is not None else None
+        self.ledger.record(
+            self.key,
+            input_tokens,
+            output_tokens,
+            rate.cost(input_tokens, output_tokens) if rate is not None else 0,
+        )
+        cost = 0
+        if guard is not None and reservation is not None:
+            cost = guard.after_llm(reservation, input_tokens, output_tokens, self.key)
+        attributes: dict[str, Any] = {
+            sc.INPUT_TOKENS: input_tokens,
+            sc.OUTPUT_TOKENS: output_tokens,
+            sc.OI_PROMPT_TOKENS: input_tokens,
+            sc.OI_COMPLETION_TOKENS: output_tokens,
+            sc.OI_TOTAL_TOKENS: input_tokens + output_tokens,
+            sc.COST_USD: cost / 1_000_000,
+            sc.OI_COST_TOTAL: cost / 1_000_000,
+        }
+        metadata = getattr(reply, "response_metadata", None) or {}
+        if metadata.get("finish_reason"):
+            attributes[sc.FINISH_REASONS] = [str(metadata["finish_reason"])]
+        if metadata.get("model_name"):
+            attributes[sc.RESPONSE_MODEL] = str(metadata["model_name"])
+        if capture_content():
+            attributes[sc.OUTPUT_MESSAGES] = messages_json([reply])
+        span.set_attributes(attributes)
+        record_call(
+            self.name, self.config, input_tokens, output_tokens, cost, time.perf_counter() - started
+        )
+        return reply
+
+    async def _streamed(self, runnable: Any, messages: Sequence[Any]) -> Any:
+        """The reply as it streams: a server silent for `timeout` seconds is stuck (Stalled);
+        one still sending when max_tokens at the floor speed has elapsed is too slow
+        (TooSlow). A reply cut at max_tokens comes back as what arrived."""
+        config = self.config
+        deadline = time.monotonic() + config.read_timeout()
+        stream = runnable.astream(list(messages)).__aiter__()
+        reply: Any = None
+        chunks = 0
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TooSlow(chunks, config)
+                try:
+                    chunk = await asyncio.wait_for(
+                        stream.__anext__(), timeout=min(config.timeout, left)
+                    )
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    if time.monotonic() >= deadline - 0.01:
+                        raise TooSlow(chunks, config) from None
+                    raise Stalled(chunks, config) from None
+                except Exception as exc:
+                    if _truncated(exc) is not None or (
+                        reply is not None and type(exc).__name__ == "LengthFinishReasonError"
+                    ):
+                        break  # cut at max_tokens: what arrived is the reply, parsed later
+                    raise
+                reply = chunk if reply is None else reply + chunk
+                chunks += 1
+        finally:
+            await _close(stream)
+        if reply is None:
+            from langchain_core.messages import AIMessage
+
+            reply = AIMessage(content="")
+        return reply
 
     async def structured(self, schema: type[Schema], messages: Sequence[Any]) -> Schema:
         """Ask for `schema`; a malformed reply gets one repair, then StructuredOutputError."""

@@ -246,11 +246,18 @@ class HttpStep:
     # Usage to report in place of the counted one: an overbilling server, e.g.
     # {"prompt_tokens": 10**6}.
     usage: dict[str, int] | None = None
+    # Streamed replies: seconds between two chunks (a slow but live server), and the number of
+    # chunks after which the server goes silent without closing (a stuck one).
+    chunk_delay: float = 0.0
+    stall_after: int | None = None
+    finish_reason: str | None = None  # e.g. "length": a reply cut at max_tokens
 
 
 class FakeOpenAIServer:
     """`/v1/chat/completions` on 127.0.0.1: scripted answers first, then `echo`. Records every
-    request. Usage counts approximate tokens of the prompt and the reply."""
+    request. Usage counts approximate tokens of the prompt and the reply. A request with
+    `stream: true` is answered as server-sent events, usage last when asked for; set
+    `streaming = False` for a server that does not stream (it answers such a request 400)."""
 
     def __init__(self, port: int = 0) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -258,6 +265,7 @@ class FakeOpenAIServer:
         # Answer every n-th request with `fail_status` (0: never), e.g. 2 and 429.
         self.fail_every = 0
         self.fail_status = 429
+        self.streaming = True
         self._stop = threading.Event()
         owner = self
 
@@ -281,10 +289,75 @@ class FakeOpenAIServer:
                         step.headers,
                     )
                     return
+                if body.get("stream") and not owner.streaming:
+                    self._send(
+                        400,
+                        {"error": {"message": "stream is not supported", "type": "invalid"}},
+                    )
+                    return
                 reply = owner.completion(body, step.content)
                 if step.usage is not None:
                     reply["usage"] = {**reply["usage"], **step.usage}
+                if step.finish_reason:
+                    reply["choices"][0]["finish_reason"] = step.finish_reason
+                if body.get("stream"):
+                    self._stream(reply, body, step)
+                    return
                 self._send(200, reply, step.headers)
+
+            def _stream(self, reply: dict[str, Any], body: dict[str, Any], step: HttpStep) -> None:
+                """The reply as server-sent events: role, content (or tool-call arguments) in
+                pieces, the finish reason, then usage when the client asked for it."""
+                choice = reply["choices"][0]
+                message = choice["message"]
+                base = {k: reply[k] for k in ("id", "created", "model")}
+                base["object"] = "chat.completion.chunk"
+
+                def event(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+                    return {
+                        **base,
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    }
+
+                calls = message.get("tool_calls") or []
+                text = message.get("content") or (
+                    calls[0]["function"]["arguments"] if calls else ""
+                )
+                pieces = [text[i : i + 24] for i in range(0, len(text), 24)] or [""]
+                events = [event({"role": "assistant", "content": ""})]
+                if calls:
+                    head = {"index": 0, "id": calls[0]["id"], "type": "function"}
+                    function = {"name": calls[0]["function"]["name"], "arguments": ""}
+                    events.append(event({"tool_calls": [{**head, "function": function}]}))
+                    events += [
+                        event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+                        for piece in pieces
+                    ]
+                else:
+                    events += [event({"content": piece}) for piece in pieces]
+                events.append(event({}, choice["finish_reason"]))
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    events.append({**base, "choices": [], "usage": reply["usage"]})
+                try:
+                    self.send_response(200)
+                    for name, value in step.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Cache-Control", "no-cache")
+                    self.end_headers()
+                    for number, payload in enumerate(events):
+                        if step.stall_after is not None and number >= step.stall_after:
+                            owner._stop.wait(3600)  # silent, connection open
+                            return
+                        if number and step.chunk_delay and owner._stop.wait(step.chunk_delay):
+                            return
+                        data = json.dumps(payload, ensure_ascii=False)
+                        self.wfile.write(f"data: {data}\n\n".encode())
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    return
 
             def _send(
                 self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None

@@ -184,3 +184,25 @@ def test_an_update_is_a_new_run_with_its_own_limits(tmp_path: Path) -> None:
     assert run["run_id"] != base and made <= 2
     assert run["usage"]["llm_calls"] == made
     assert update.exit_code in (0, 3), update.output
+
+
+def test_an_attempt_cut_off_by_an_interrupt_is_counted(tmp_path: Path) -> None:
+    """A call in flight when the run is interrupted may have been billed: it settles at its
+    reservation and reaches the journal a resume starts from."""
+    with FakeOpenAIServer() as server:
+        server.script = [HttpStep(stall_after=1)]
+        config = ModelConfig(model="m", base_url=server.base_url, max_retries=0)
+        caller = Agent("writer", chat_model(config), config, Ledger())
+        guard = Guard(limits=Limits(), journal=tmp_path / "usage.jsonl")
+
+        async def call() -> None:
+            token = current_guard.set(guard)
+            try:
+                with anyio.move_on_after(1):
+                    await caller.invoke([HumanMessage(content="hello")])
+            finally:
+                current_guard.reset(token)
+
+        anyio.run(call)
+    assert guard.store.used().llm_calls == 1
+    assert spent(tmp_path / "usage.jsonl")[0].llm_calls == 1

@@ -87,7 +87,14 @@ def test_a_hang_hits_the_timeout_and_says_what_to_do() -> None:
     with FakeOpenAIServer() as server:
         server.script = [HttpStep(delay=30), HttpStep(delay=30)]
         started = time.monotonic()
-        slow = agent(server, timeout=0.5, max_retries=1, max_tokens=10, min_tokens_per_second=100)
+        slow = agent(
+            server,
+            timeout=0.5,
+            max_retries=1,
+            max_tokens=10,
+            min_tokens_per_second=100,
+            stream=False,
+        )
         with pytest.raises(EndpointUnavailable, match=r"no reply within 0\.6s.*--resume"):
             anyio.run(slow.structured, ThemePlan, MESSAGES)
         assert time.monotonic() - started < 10
@@ -99,3 +106,49 @@ def test_dead_endpoint_is_endpoint_unavailable() -> None:
     caller = Agent("writer", chat_model(settings), settings, Ledger())
     with pytest.raises(EndpointUnavailable, match=r"127\.0\.0\.1:9/v1 could not be reached"):
         anyio.run(caller.structured, ThemePlan, MESSAGES)
+
+
+def test_a_stuck_stream_is_told_from_a_slow_one() -> None:
+    """Streaming: silence for the idle timeout is stuck (retried); a server still sending when
+    max_tokens at the floor speed has passed is alive but too slow (not retried)."""
+    with FakeOpenAIServer() as server:
+        server.script = [HttpStep(stall_after=2), HttpStep(stall_after=2)]
+        stuck = agent(server, timeout=0.5, max_retries=1)
+        with pytest.raises(EndpointUnavailable, match=r"sent nothing for 0\.5s after 2 chunk"):
+            anyio.run(stuck.structured, ThemePlan, MESSAGES)
+        assert len(server.requests) == 2
+    with FakeOpenAIServer() as server:
+        long = json.dumps({**PLAN, "note": "长" * 400}, ensure_ascii=False)  # ~20 chunks
+        server.script = [HttpStep(content=long, chunk_delay=0.2)]
+        slow = agent(server, timeout=1, max_retries=2, max_tokens=20, min_tokens_per_second=40)
+        started = time.monotonic()
+        with pytest.raises(EndpointUnavailable, match=r"still sending after 1\.5s.*40 tokens/s"):
+            anyio.run(slow.structured, ThemePlan, MESSAGES)
+        assert len(server.requests) == 1 and time.monotonic() - started < 5
+        line = slow.ledger.lines["clusterer/fake-model"]
+        assert (line.calls, line.failed) == (1, 1)
+
+
+def test_a_server_that_does_not_stream_is_asked_without() -> None:
+    with FakeOpenAIServer() as server:
+        server.streaming = False
+        server.script = [HttpStep(), HttpStep(content=json.dumps(PLAN))]
+        caller = agent(server, max_retries=1)
+        plan = anyio.run(caller.structured, ThemePlan, MESSAGES)
+        assert plan.themes[0].id == "theme-1"
+        assert [bool(r.get("stream")) for r in server.requests] == [True, False]
+        assert caller.streaming is False
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_reply_cut_at_max_tokens_gets_the_repair_not_a_crash(stream: bool) -> None:
+    with FakeOpenAIServer() as server:
+        server.script = [
+            HttpStep(content='{"themes": [{"id": "theme-1", "ti', finish_reason="length"),
+            HttpStep(content=json.dumps(PLAN)),
+        ]
+        caller = agent(server, stream=stream)
+        plan = anyio.run(caller.structured, ThemePlan, MESSAGES)
+        assert plan.themes[0].id == "theme-1"
+        line = caller.ledger.lines["clusterer/fake-model"]
+        assert line.calls == 2 and line.failed == 0 and line.output_tokens > 0
