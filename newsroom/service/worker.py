@@ -1,11 +1,21 @@
 """Workers: take items off the queue, file them under their week, and keep editions current.
 
 Filing is idempotent (a hash keyed by item id per week). A week that received items is marked
-dirty; once no item has arrived for `debounce` seconds, one worker (a Redis lock decides which)
-runs the weekly graph over the week's items and publishes the edition, under the budgets shared
-by all workers. Every update is a run with its own id, trace and run.json; it starts from the
+dirty; once no item has arrived for `debounce` seconds, one worker (a lease in Redis decides
+which) runs the weekly graph over the week's items and publishes the edition, under the budgets
+shared by all workers. Every update is a run with its own id, trace and run.json; it starts from the
 week's current edition (its run id is kept in Redis) and re-writes only the themes that new
 items touch (`newsroom.agents.incremental`).
+
+The lease on a week is short (`lease_ttl`, 30 s) and renewed every third of it while its
+holder works, so a holder that dies (SIGKILL, a lost machine) frees its week within `lease_ttl`:
+another worker takes it and runs the update again from the week's current edition (the dead run
+is not resumed: its checkpoint may be on another machine). A holder that finds its lease gone
+(renewed by nobody in time, taken over) abandons its run before the graph's next step and never
+records its edition over the new holder's (the edition is set by compare-and-set on the lease).
+
+An entry that cannot be filed is left to the queue's poison handling (`ItemQueue.fail`): the
+rest of its batch is filed, and it is tried again or, at its last delivery, dead-lettered.
 
 A failed update (the model endpoint or a source down, a bad setting, any error) costs the worker
 nothing: it says so on stderr in one line, leaves the week dirty and retries it later, backing
@@ -24,18 +34,113 @@ import random
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import redis
 
 from newsroom.models import SourceItem
-from newsroom.service.queue import ItemQueue
+from newsroom.service.queue import Entry, ItemQueue
 from newsroom.weeks import week_of, zone
 
 FILE_ITEMS = 5000  # items per JSON file handed to the archive server (its files are capped)
 STALE_AFTER = 60.0  # seconds without a heartbeat before a worker is reported not alive
+LEASE_TTL = 30.0  # seconds a week's lease lives unless its holder renews it
+
+# Compare-and-pexpire, compare-and-delete, and compare-and-set of the edition: each acts only
+# while the lease is still the caller's.
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+_SET_EDITION = """
+if KEYS[1] ~= '' and redis.call('get', KEYS[1]) ~= ARGV[1] then
+    return 0
+end
+redis.call('set', KEYS[2], ARGV[2])
+redis.call('hset', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
+
+
+class LeaseLost(Exception):
+    """The week's lease is no longer ours: another worker holds it (or nobody, after expiry)."""
+
+
+class Lease:
+    """`SET key token NX PX ttl`, renewed every ttl/3 by a background thread while held, and
+    released by compare-and-delete. `check` raises LeaseLost once it is not ours any more."""
+
+    def __init__(self, client: redis.Redis, key: str, owner: str, ttl: float = LEASE_TTL):
+        self.client, self.key, self.ttl = client, key, ttl
+        self.token = f"{owner}:{uuid.uuid4().hex[:12]}"
+        self.lost: str | None = None  # why it is not ours any more
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._renewed = 0.0  # time.monotonic() of the latest acquire or renewal
+
+    @property
+    def ttl_ms(self) -> int:
+        return max(1, int(self.ttl * 1000))
+
+    def acquire(self) -> bool:
+        if not self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            return False
+        self._renewed = time.monotonic()
+        self._thread = threading.Thread(target=self._keep, name=f"lease {self.key}", daemon=True)
+        self._thread.start()
+        return True
+
+    def renew(self) -> bool:
+        """Extend the lease if it is still ours; False (and `lost`) when it is not."""
+        if self.lost is not None:
+            return False
+        if int(self.client.eval(_RENEW, 1, self.key, self.token, str(self.ttl_ms))):
+            self._renewed = time.monotonic()
+            return True
+        owner = _text(self.client.get(self.key))
+        self.lost = (
+            f"lease {self.key} taken over by {owner}" if owner else f"lease {self.key} expired"
+        )
+        return False
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                if not self.renew():
+                    return
+            except redis.RedisError as exc:  # it may still be ours: try again, until it expired
+                if time.monotonic() - self._renewed > self.ttl:
+                    self.lost = f"lease {self.key} not renewed for {self.ttl:.0f} s ({exc})"
+                    return
+
+    def check(self) -> None:
+        """Raise LeaseLost unless the lease is still ours (asks Redis, not only the thread)."""
+        if self.lost is None:
+            owner = _text(self.client.get(self.key))
+            if owner != self.token:
+                taken = f"taken over by {owner}" if owner else "expired"
+                self.lost = f"lease {self.key} {taken}"
+        if self.lost is not None:
+            raise LeaseLost(self.lost)
+
+    def release(self) -> None:
+        """Stop renewing and delete the key if it is still ours (never another holder's)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.ttl)
+        self.client.eval(_RELEASE, 1, self.key, self.token)
 
 
 @dataclass
@@ -49,7 +154,8 @@ class WeekStore:
         return f"{self.name}:week:{week}:items"
 
     def file(self, items: list[SourceItem], tz: str) -> set[str]:
-        """File items under their weeks; returns the weeks that changed."""
+        """File items under their weeks; returns the weeks that changed. An item whose week
+        cannot be told raises before anything of the call is filed."""
         weeks: dict[str, list[SourceItem]] = {}
         for item in items:
             local = item.published.astimezone(zone(tz)).date()
@@ -80,8 +186,34 @@ class WeekStore:
         value = self.client.get(f"{self.name}:week:{week}:edition")
         return value.decode() if isinstance(value, bytes) else value
 
-    def set_edition(self, week: str, run_id: str) -> None:
-        self.client.set(f"{self.name}:week:{week}:edition", run_id)
+    def set_edition(
+        self, week: str, run_id: str, lease: Lease | None = None, consumer: str = ""
+    ) -> bool:
+        """Make `run_id` the week's edition and record when (`published`); with a lease, only
+        while it is still the lease holder's (compare-and-set). Returns whether it was set."""
+        record = json.dumps(
+            {
+                "run_id": run_id,
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "consumer": consumer or None,
+            }
+        )
+        keys = [lease.key if lease else "", f"{self.name}:week:{week}:edition"]
+        keys.append(f"{self.name}:published")
+        token = lease.token if lease else ""
+        return bool(self.client.eval(_SET_EDITION, 3, *keys, token, run_id, week, record))
+
+    def published(self) -> dict[str, dict[str, Any]]:
+        """The latest edition of each week: its run id, when, and by which worker."""
+        rows: Any = self.client.hgetall(f"{self.name}:published")
+        out = {}
+        for week, value in sorted(rows.items()):
+            week = week.decode() if isinstance(week, bytes) else week
+            try:
+                out[week] = json.loads(value)
+            except ValueError:
+                continue
+        return out
 
     def clean(self, week: str, since: float) -> None:
         """Clear the dirty mark unless an item arrived after `since` (then it stays dirty)."""
@@ -128,17 +260,46 @@ class Worker:
     failing: str | None = None  # the error of the loop's latest turn, if it failed
     publishing: tuple[str, float] | None = None  # the week being updated, since when
     exited: bool = False  # the loop ended (stopped, or killed by an error)
+    lease_ttl: float = LEASE_TTL  # seconds a week's lease lives without a renewal
+    abandoned: int = 0  # updates given up because the week's lease was lost
+    rejected: int = 0  # entries it could not read or file (retried, or dead-lettered)
+    lease: Lease | None = None  # the lease of the week being updated
 
     def step(self, block_ms: int = 500) -> int:
-        """One batch: read, file, finish. Returns the entries handled."""
-        entries = self.queue.read(self.consumer, count=self.batch, block_ms=block_ms)
+        """One batch: read, file, finish. Returns the entries handled. An entry that cannot be
+        read or filed is the queue's to retry or dead-letter; the rest of the batch is filed.
+        Redis failing is raised (`run` waits it out): no entry is blamed for it."""
+        batch = self.queue.take(self.consumer, count=self.batch, block_ms=block_ms)
+        entries = batch.entries
+        self.rejected += batch.rejected
         if not entries:
-            return 0
+            return batch.rejected
         fresh = [e for e, done in zip(entries, self.queue.done(entries), strict=True) if not done]
-        self.store.file([e.item for e in fresh], self.tz)
-        self.queue.finish(entries)
-        self.processed += len(fresh)
-        return len(entries)
+        try:
+            self.store.file([e.item for e in fresh], self.tz)
+            filed = entries
+        except redis.RedisError:
+            raise
+        except Exception:
+            filed = self._file_one_by_one(entries, fresh)
+        self.queue.finish(filed)
+        self.processed += len(fresh) - (len(entries) - len(filed))
+        return len(entries) + batch.rejected
+
+    def _file_one_by_one(self, entries: list[Entry], fresh: list[Entry]) -> list[Entry]:
+        """A batch that failed to file: each fresh entry alone; those that fail again go to the
+        queue's poison handling. Returns the entries to finish (filed, or done before)."""
+        failed = set()
+        for entry in fresh:
+            try:
+                self.store.file([entry.item], self.tz)
+            except redis.RedisError:
+                raise
+            except Exception as exc:
+                failed.add(entry.entry_id)
+                self.rejected += 1
+                self.queue.fail(entry, f"filing failed: {_one_line(exc)}", self.consumer)
+        return [e for e in entries if e.entry_id not in failed]
 
     def update_quiet_weeks(self) -> list[str]:
         """Publish the edition of every week that has been quiet for `debounce` seconds. A
@@ -152,14 +313,25 @@ class Worker:
             retry = self.retries.get(week)
             if retry is not None and time.time() < retry.at:
                 continue  # backing off after a failure
-            key = f"{self.store.name}:lock:{week}"
-            if not self.store.client.set(key, self.consumer, nx=True, ex=900):
+            lease = Lease(
+                self.store.client, f"{self.store.name}:lock:{week}", self.consumer, self.lease_ttl
+            )
+            if not lease.acquire():
                 continue  # another worker is on it
+            self.lease = lease
             try:
                 started = time.time()
                 self.publishing = (week, started)
                 try:
                     run_id = self.publish(week)
+                except LeaseLost as exc:
+                    self.abandoned += 1
+                    print(
+                        f"{self.consumer}: {exc}; abandoned the update of {week} "
+                        "(the new holder publishes it)",
+                        file=sys.stderr,
+                    )
+                    continue
                 except (redis.ConnectionError, redis.TimeoutError):
                     raise
                 except Exception as exc:
@@ -172,7 +344,8 @@ class Worker:
                 self.store.clean(week, started)
                 published.append(run_id)
             finally:
-                self.store.client.delete(key)
+                self.lease = None
+                lease.release()
         self.updates += published
         return published
 
@@ -237,9 +410,20 @@ class Worker:
         # of each update and (NEWSROOM_BUDGET_SCOPE=week or day) the budget every worker's
         # updates share through Redis.
         options = self.options(week, folder)
-        summary = asyncio.run(run_week(options, self._engine()))
+        lease = self.lease
+
+        def still_ours(node: str, update: dict[str, Any]) -> None:
+            # After every step of the graph, so before `publish` runs: a holder whose lease
+            # was taken over stops here and writes no edition over the new holder's.
+            if lease is not None:
+                lease.check()
+
+        summary = asyncio.run(run_week(options, self._engine(), on_step=still_ours))
         if summary.status in ("ok", "partial"):
-            self.store.set_edition(week, summary.run_id)
+            if lease is not None:
+                lease.check()
+            if not self.store.set_edition(week, summary.run_id, lease, self.consumer):
+                raise LeaseLost(f"lease of {week} lost before run {summary.run_id} was recorded")
         return summary.run_id
 
     def health(self, now: float | None = None, stale_after: float = STALE_AFTER) -> dict[str, Any]:
@@ -282,6 +466,8 @@ class Worker:
             "updates": len(self.updates),
             "failures": self.failures,
             "last_error": self.last_error,
+            "rejected": self.rejected,
+            "abandoned": self.abandoned,
         }
 
     def run(self) -> None:
@@ -317,6 +503,10 @@ class Worker:
             if self.stop.is_set():
                 _unregister(self)  # stopped on purpose: no longer reported
             # killed by an error: stays listed, reported not alive
+
+
+def _text(value: Any) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _one_line(exc: BaseException) -> str:

@@ -20,13 +20,20 @@ from newsroom.models import MAX_URL, DatedBy, SourceItem, SourceProblem, dated_i
 
 SUPPORTED_SUFFIXES = (".md", ".xml", ".rss", ".atom", ".json")
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# Problem lines one file may add: past this, one line counts the rest (a file of a million
+# broken entries is one bad file, not a million lines in run.json and on the terminal).
+MAX_FILE_PROBLEMS = 20
+MAX_QUOTE = 80  # characters of a title or value quoted in a problem line
 
 _TRACKING = re.compile(r"^(utm_.*|spm|from|froms|vt|share_token|fbclid|gclid|ref)$", re.I)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _HEADER_DATE = re.compile(r"\((\d{4}-\d{2}-\d{2})\)")
 _FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _CATEGORY = re.compile(r"^\*\*(.+?)\*\*$")
-_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+# Link text holds no bracket: a search stops at the next one, so a line of brackets takes
+# linear time, not quadratic.
+_LINK = re.compile(r"\[([^\[\]]+)\]\((https?://[^)\s]+)\)")
+_TAG = re.compile(r"<[^<>]+>")  # as above: a run of '<' is linear
 _FIELD = re.compile(r"^(说明|背景|要点|来源出处)[:：]\s*(.*)$")
 
 
@@ -76,6 +83,11 @@ def load_json(text: str) -> Any:
         raise ValueError(f"malformed JSON: {exc}") from None
     except RecursionError:
         raise ValueError("malformed JSON: nested too deeply") from None
+
+
+def quote(value: str, limit: int = MAX_QUOTE) -> str:
+    """`value` as a problem line quotes it: repr'd, cut to `limit` characters."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def guess_lang(text: str) -> str:
@@ -132,13 +144,25 @@ def read_file(path: Path, tz: str) -> ParseResult:
     suffix = path.suffix.lower()
     try:
         if suffix == ".md":
-            return parse_digest(text, str(path), tz)
-        if suffix == ".json":
-            return parse_json(text, str(path), tz)
-        return parse_feed(text, str(path), tz)
+            result = parse_digest(text, str(path), tz)
+        elif suffix == ".json":
+            result = parse_json(text, str(path), tz)
+        else:
+            result = parse_feed(text, str(path), tz)
     except ValueError as exc:
         result.problems.append(SourceProblem(origin=str(path), message=str(exc)))
-        return result
+    return _capped(result, str(path))
+
+
+def _capped(result: ParseResult, origin: str) -> ParseResult:
+    """At most MAX_FILE_PROBLEMS problem lines from one file, the last counting the rest."""
+    if len(result.problems) > MAX_FILE_PROBLEMS:
+        rest = len(result.problems) - (MAX_FILE_PROBLEMS - 1)
+        del result.problems[MAX_FILE_PROBLEMS - 1 :]
+        result.problems.append(
+            SourceProblem(origin=origin, message=f"{rest} more problems in this file not listed")
+        )
+    return result
 
 
 def parse_digest(text: str, origin: str, tz: str) -> ParseResult:
@@ -160,7 +184,7 @@ def parse_digest(text: str, origin: str, tz: str) -> ParseResult:
             result.problems.append(
                 SourceProblem(
                     origin=where,
-                    message=f"digest item {entry['title']!r} lacks {'/'.join(missing)}",
+                    message=f"digest item {quote(entry['title'])} lacks {'/'.join(missing)}",
                 )
             )
             return
@@ -169,7 +193,8 @@ def parse_digest(text: str, origin: str, tz: str) -> ParseResult:
             result.problems.append(
                 SourceProblem(
                     origin=where,
-                    message=f"digest item {entry['title']!r}: 来源出处 has no [name](url) link",
+                    message=f"digest item {quote(entry['title'])}: "
+                    "来源出处 has no [name](url) link",
                 )
             )
             return
@@ -242,7 +267,7 @@ def _iso_date(text: str, origin: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"digest date {text!r} is not a valid date") from None
+        raise ValueError(f"digest date {quote(text)} is not a valid date") from None
 
 
 def _local(text: str) -> str:
@@ -287,7 +312,7 @@ def parse_feed(text: str, origin: str, tz: str) -> ParseResult:
             published = parse_stamp(stamp, tz)
             link = web_url(link)
         except ValueError as exc:
-            result.problems.append(SourceProblem(origin=where, message=f"{title!r}: {exc}"))
+            result.problems.append(SourceProblem(origin=where, message=f"{quote(title)}: {exc}"))
             continue
         result.items.append(
             SourceItem(
@@ -376,17 +401,17 @@ def parse_stamp(stamp: str, tz: str) -> datetime:
         try:
             moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"unreadable publication date {stamp!r}") from None
+            raise ValueError(f"unreadable publication date {quote(stamp)}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz))
     if not dated_in_range(moment):
         when = "before 2000-01-01" if moment.year < 2000 else "in the future, over 366 days ahead"
-        raise ValueError(f"publication date {stamp!r} is {when}")
+        raise ValueError(f"publication date {quote(stamp)} is {when}")
     return moment
 
 
 def strip_tags(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip()
+    return re.sub(r"\s+", " ", _TAG.sub(" ", text)).strip()
 
 
 def in_window(
