@@ -230,7 +230,13 @@ def test_a_worker_outlives_a_dead_endpoint_and_publishes_once_it_is_back(
     worker = Worker(queue, store, out, "w1", debounce=0.0, settings=settings, retry_base=0.1)
     worker.retry_cap = 0.3
     http = TestClient(create_app(queue, store, out, TOKEN))  # finds the worker as serve does
-    assert http.get("/health").json() == {"status": "ok", "queued": 0, "pending": 0}
+    assert http.get("/health").json() == {
+        "status": "ok",
+        "queued": 0,
+        "pending": 0,
+        "dead_letters": 0,
+        "last_publish": {},
+    }
     rows = week_items()
     thread = threading.Thread(target=worker.run, name="w1")
     thread.start()

@@ -152,22 +152,17 @@ def create_app(
         """ok; degraded (with the reason) when a worker's heartbeat is stale or its latest
         update of a week failed; 503 when Redis is down or no worker is alive. `pending`: the
         entries delivered to a worker and not acknowledged yet (the group's backlog; `queued`
-        is the stream's length, which is never trimmed). `dead_letters` (once there are any):
-        entries moved to the dead-letter stream; `last_publish` (once a week was published):
-        each week's latest edition, when and by which worker."""
+        is the stream's length, which is never trimmed). `dead_letters`: entries moved to the
+        dead-letter stream; `last_publish`: each published week's latest edition, when and by
+        which worker."""
         try:
             queue.client.ping()
         except Exception as exc:  # the service is up; its store is not
             raise HTTPException(503, f"redis unavailable: {exc}") from None
         body: dict[str, Any] = {"status": "ok", "queued": queue.length()}
         body["pending"] = queue.pending()
-        # Present once there is something to say, so a fresh service answers as before.
-        dead = queue.dead_letters()
-        if dead:
-            body["dead_letters"] = dead
-        published = store.published()
-        if published:
-            body["last_publish"] = published
+        body["dead_letters"] = queue.dead_letters()
+        body["last_publish"] = store.published()
         rows = [worker.health() for worker in crew()]
         if not rows:
             return body
