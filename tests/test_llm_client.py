@@ -152,3 +152,23 @@ def test_a_reply_cut_at_max_tokens_gets_the_repair_not_a_crash(stream: bool) -> 
         assert plan.themes[0].id == "theme-1"
         line = caller.ledger.lines["clusterer/fake-model"]
         assert line.calls == 2 and line.failed == 0 and line.output_tokens > 0
+        assert line.estimated == 0  # the server's usage was read, the stream to its end
+
+
+def test_no_more_calls_in_flight_than_the_endpoint_has_slots() -> None:
+    """A call queued inside a one-slot server sends nothing and would look stuck: with
+    `concurrency`, it waits on our side, before its silence is timed."""
+
+    async def three(caller: Agent) -> float:
+        started = time.monotonic()
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(caller.invoke, MESSAGES)
+        return time.monotonic() - started
+
+    with FakeOpenAIServer() as server:
+        server.script = [HttpStep(delay=0.5) for _ in range(6)]
+        free = anyio.run(three, agent(server))
+        one = anyio.run(three, agent(server, concurrency=1, timeout=0.8))
+    assert free < 1.2 and one >= 1.5  # one at a time, and none taken for stuck
+    assert len(server.requests) == 6

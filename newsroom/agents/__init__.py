@@ -87,9 +87,12 @@ class Engine:
 def engine_for(settings: Any, model: str | None = None, engine: str | None = None) -> Engine:
     """The engine the settings choose (offline unless an endpoint is configured), on the
     settings' desk: what `newsroom run` and every service worker use."""
+    from newsroom.local_model import local_configs
+
     desk = Desk.load(settings.desk)
     if settings.chosen_engine(engine) == "llm":
-        return llm_engine(settings.model_configs(model), lang=settings.lang, desk=desk)
+        configs = local_configs(settings, settings.model_configs(model))
+        return llm_engine(configs, lang=settings.lang, desk=desk)
     return offline_engine(desk=desk)
 
 
