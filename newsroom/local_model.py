@@ -95,9 +95,10 @@ class LocalServer:
     @classmethod
     def for_settings(cls, settings: Settings) -> LocalServer:
         assert settings.model_file is not None
+        path = check_model_file(settings.model_file)  # the user's own file first
         check_extra()
         return cls(
-            check_model_file(settings.model_file),
+            path,
             ctx=settings.local_ctx,
             threads=settings.local_threads or os.cpu_count() or 1,
             parallel=settings.local_parallel,
