@@ -13,7 +13,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
@@ -192,26 +192,6 @@ class TooSlow(Exception):
             f"was still sending after {config.read_timeout():g}s ({chunks} chunks): alive, "
             f"but slower than {config.min_tokens_per_second:g} tokens/s"
         )
-
-
-def _truncated(exc: Exception) -> Any:
-    """A structured reply the client refused because it hit max_tokens (finish reason
-    `length`), as the message it is, with the usage the server reported; None otherwise."""
-    completion = getattr(exc, "completion", None)
-    if type(exc).__name__ != "LengthFinishReasonError" or completion is None:
-        return None
-    from langchain_core.messages import AIMessage
-
-    choice = completion.choices[0] if completion.choices else None
-    content = (choice.message.content or "") if choice is not None else ""
-    reply = AIMessage(content=content, response_metadata={"finish_reason": "length"})
-    if completion.usage is not None:
-        reply.usage_metadata = {
-            "input_tokens": completion.usage.prompt_tokens,
-            "output_tokens": completion.usage.completion_tokens,
-            "total_tokens": completion.usage.total_tokens,
-        }
-    return reply
 
 
 async def _close(stream: Any) -> None:
@@ -489,10 +469,7 @@ class Agent:
                 span.set_attribute(sc.ATTEMPT_OUTCOME, "interrupted")
                 raise
             except Exception as exc:
-                truncated = _truncated(exc)
-                if truncated is None:
-                    self._failed(exc, guard, reservation, span)
-                reply = truncated
+                self._failed(exc, guard, reservation, span)  # raises AttemptFailed
             usage = getattr(reply, "usage_metadata", None) or {}
             if not usage and guard is not None and reservation is not None:
                 # Nothing reported (a cut stream): the attempt is billed at its reservation.
@@ -504,7 +481,7 @@ class Agent:
                 span.set_attribute("newsroom.llm.usage_estimated", True)
             return self._settled(reply, usage, guard, reservation, span, started)
 
-    def _failed(self, exc: Exception, guard: Any, reservation: Any, span: Any) -> None:
+    def _failed(self, exc: Exception, guard: Any, reservation: Any, span: Any) -> NoReturn:
         """Settle and trace a failed attempt, then raise it as AttemptFailed."""
         failed = classify(exc)
         if self.streaming and failed.what == "HTTP 400" and "stream" in str(exc).lower():
@@ -573,7 +550,8 @@ class Agent:
     async def _streamed(self, runnable: Any, messages: Sequence[Any]) -> Any:
         """The reply as it streams: a server silent for `timeout` seconds is stuck (Stalled);
         one still sending when max_tokens at the floor speed has elapsed is too slow
-        (TooSlow). A reply cut at max_tokens comes back as what arrived."""
+        (TooSlow). A reply cut at max_tokens is what arrived, read to the server's usage (the
+        client parses nothing: structured output travels in `extra_body`)."""
         config = self.config
         deadline = time.monotonic() + config.read_timeout()
         stream = runnable.astream(list(messages)).__aiter__()
@@ -594,12 +572,6 @@ class Agent:
                     if time.monotonic() >= deadline - 0.01:
                         raise TooSlow(chunks, config) from None
                     raise Stalled(chunks, config) from None
-                except Exception as exc:
-                    if _truncated(exc) is not None or (
-                        reply is not None and type(exc).__name__ == "LengthFinishReasonError"
-                    ):
-                        break  # cut at max_tokens: what arrived is the reply, parsed later
-                    raise
                 reply = chunk if reply is None else reply + chunk
                 chunks += 1
         finally:
