@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +84,34 @@ def redis_url() -> Iterator[str]:
             server.stop()
         return
     yield "redis://127.0.0.1:6379/0"
+
+
+@contextlib.contextmanager
+def service_space(
+    redis_url: str, prefix: str, claim_after: float = 1.0
+) -> Iterator[tuple[Any, Any]]:
+    """A queue and week store of their own in Redis (a fresh namespace), wiped afterwards."""
+    import secrets
+
+    import redis
+
+    from newsroom.service.queue import ItemQueue
+    from newsroom.service.worker import WeekStore
+
+    name = f"{prefix}-{secrets.token_hex(4)}"
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        yield ItemQueue(client, name=name, claim_after=claim_after), WeekStore(client, name=name)
+    finally:
+        keys = list(client.scan_iter(f"{name}:*"))
+        if keys:
+            client.delete(*keys)
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 60.0) -> None:
+    """Poll `check` every 50 ms until it holds; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)

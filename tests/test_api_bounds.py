@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 import uvicorn
+from conftest import service_space
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -25,8 +25,7 @@ from newsroom.config import bundled_sources
 from newsroom.models import SourceItem
 from newsroom.publish import References
 from newsroom.service.api import MAX_BODY, create_app
-from newsroom.service.queue import ItemQueue
-from newsroom.service.worker import WeekStore, Worker
+from newsroom.service.worker import Worker
 from newsroom.tools.formats import read_folder
 from newsroom.weeks import parse_week
 
@@ -37,18 +36,10 @@ BIG = MAX_BODY + 1_000_000  # 6 MB
 
 @pytest.fixture
 def service(redis_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    name = f"bounds-{secrets.token_hex(4)}"
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    queue = ItemQueue(client, name=name, claim_after=1.0)
-    store = WeekStore(client, name=name)
-    app = create_app(queue, store, tmp_path / "out", TOKEN)
-    worker = Worker(queue, store, tmp_path / "out", consumer="w1", debounce=0.0)
-    try:
+    with service_space(redis_url, "bounds") as (queue, store):
+        app = create_app(queue, store, tmp_path / "out", TOKEN)
+        worker = Worker(queue, store, tmp_path / "out", consumer="w1", debounce=0.0)
         yield {"app": app, "http": TestClient(app), "queue": queue, "worker": worker}
-    finally:
-        keys = list(client.scan_iter(f"{name}:*"))
-        if keys:
-            client.delete(*keys)
 
 
 def rows() -> list[dict[str, Any]]:

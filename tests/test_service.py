@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import redis
+from conftest import service_space
 from fastapi.testclient import TestClient
 
 from newsroom.config import bundled_sources
@@ -27,18 +28,10 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def service(redis_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    name = f"svc-{secrets.token_hex(4)}"
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    queue = ItemQueue(client, name=name, claim_after=1.0)
-    store = WeekStore(client, name=name)
-    app = create_app(queue, store, tmp_path / "out", TOKEN)
-    worker = Worker(queue, store, tmp_path / "out", consumer="w1", debounce=0.0)
-    try:
+    with service_space(redis_url, "svc") as (queue, store):
+        app = create_app(queue, store, tmp_path / "out", TOKEN)
+        worker = Worker(queue, store, tmp_path / "out", consumer="w1", debounce=0.0)
         yield {"http": TestClient(app), "queue": queue, "store": store, "worker": worker}
-    finally:
-        keys = list(client.scan_iter(f"{name}:*"))
-        if keys:
-            client.delete(*keys)
 
 
 def week_items() -> list[dict[str, Any]]:

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from conftest import service_space, wait_until
 from fastapi.testclient import TestClient
 from test_service import TOKEN, week_items
 
@@ -34,26 +34,12 @@ WEEK = "2026-W06"
 
 @pytest.fixture
 def space(redis_url: str) -> Iterator[tuple[ItemQueue, WeekStore]]:
-    name = f"faults-{secrets.token_hex(4)}"
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield ItemQueue(client, name=name, claim_after=0.2), WeekStore(client, name=name)
-    finally:
-        keys = list(client.scan_iter(f"{name}:*"))
-        if keys:
-            client.delete(*keys)
+    with service_space(redis_url, "faults", claim_after=0.2) as pair:
+        yield pair
 
 
 def items() -> list[SourceItem]:
     return [SourceItem.model_validate(row) for row in week_items()]
-
-
-def wait_until(check: Callable[[], bool], seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 def test_poison_entries_are_dead_lettered_and_their_batch_is_filed(

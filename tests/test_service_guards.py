@@ -6,7 +6,6 @@ is back, while /health says what is wrong."""
 from __future__ import annotations
 
 import json
-import secrets
 import socket
 import threading
 import time
@@ -17,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
+from conftest import service_space
+from conftest import wait_until as shared_wait_until
 from fastapi.testclient import TestClient
 from test_service import AUTH, TOKEN, week_items
 
@@ -32,14 +32,8 @@ WEEK = "2026-W06"
 
 @pytest.fixture
 def space(redis_url: str) -> Iterator[tuple[ItemQueue, WeekStore]]:
-    name = f"guards-{secrets.token_hex(4)}"
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield ItemQueue(client, name=name, claim_after=1.0), WeekStore(client, name=name)
-    finally:
-        keys = list(client.scan_iter(f"{name}:*"))
-        if keys:
-            client.delete(*keys)
+    with service_space(redis_url, "guards", claim_after=1.0) as pair:
+        yield pair
 
 
 def items() -> list[SourceItem]:
@@ -47,11 +41,7 @@ def items() -> list[SourceItem]:
 
 
 def wait_until(check: Callable[[], bool], seconds: float = 120.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
+    shared_wait_until(check, seconds)
 
 
 def free_port() -> int:
