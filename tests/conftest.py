@@ -115,3 +115,21 @@ def wait_until(check: Callable[[], bool], seconds: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.05)
+
+
+def start_past_research(command: list[str], cwd: Path) -> tuple[Any, dict[str, str]]:
+    """`command` (a `newsroom run`) in a child process, returned once its research step is done
+    (to be interrupted mid-run), with the environment it runs in."""
+    import subprocess
+
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    seen = ""
+    while "✓ research" not in seen:
+        line = process.stderr.readline()
+        assert line, f"the run ended before research finished: {seen}"
+        seen += line
+    return process, env

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import start_past_research
 from typer.testing import CliRunner
 
 from newsroom.cli import app
@@ -160,17 +161,8 @@ def test_eval_bad_input(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_keeps_the_checkpoint_and_resume_finishes(tmp_path: Path) -> None:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
     command = [sys.executable, "-m", "newsroom", "run", "--week", "2026-W06"]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert process.stderr is not None
-    seen = ""
-    while "✓ research" not in seen:
-        line = process.stderr.readline()
-        assert line, f"the run ended before research finished: {seen}"
-        seen += line
+    process, env = start_past_research(command, tmp_path)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130

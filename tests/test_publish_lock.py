@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import start_past_research
 from typer.testing import CliRunner, Result
 
 import newsroom.publish
@@ -81,20 +82,6 @@ def test_the_edition_is_one_run_s_after_force_runs_and_a_crash_mid_publish(
     assert _snapshot(folder) == before
 
 
-def _start(command: list[str], cwd: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    process = subprocess.Popen(
-        command, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert process.stderr is not None
-    seen = ""
-    while "✓ research" not in seen:
-        line = process.stderr.readline()
-        assert line, f"the run ended before research finished: {seen}"
-        seen += line
-    return process, env
-
-
 def _own_record(out: Path) -> dict[str, Any]:
     records: list[dict[str, Any]] = [
         json.loads(p.read_text()) for p in (out / ".newsroom" / "runs").glob("*/run.json")
@@ -107,7 +94,7 @@ def _own_record(out: Path) -> dict[str, Any]:
 def test_sigterm_is_ctrl_c_exit_143_and_resume_finishes(tmp_path: Path) -> None:
     out = tmp_path / "out"
     command = [sys.executable, "-m", "newsroom", "run", "--week", WEEK, "--out", str(out)]
-    process, env = _start(command, tmp_path)
+    process, env = start_past_research(command, tmp_path)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 143, err
@@ -135,7 +122,7 @@ def test_an_interrupted_force_run_leaves_the_week_s_run_json(tmp_path: Path) -> 
     old = json.loads((folder / "run.json").read_text())["run_id"]
     before = _snapshot(folder)
     command = [sys.executable, "-m", "newsroom", "run", "--week", WEEK, "--out", str(out)]
-    process, _ = _start([*command, "--force"], tmp_path)
+    process, _ = start_past_research([*command, "--force"], tmp_path)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
