@@ -647,13 +647,10 @@ class OfflineFactChecker:
         clause says has another one as its subject (OpenAI plans data centres where the item
         says Anthropic does, and names OpenAI elsewhere). The outlet that reported it (WIRED's
         writer found…) is no subject of the news."""
-        found = [n for n in facts.names(clause) if n.known and not facts.names_outlet(n, outlets)]
-        if not found or not ranked:
-            return None
-        subject = found[0]
         leading = [n for n in facts.names(clause) if not facts.names_outlet(n, outlets)]
-        if leading[0] is not subject:
-            return None
+        if not leading or not leading[0].known or not ranked:
+            return None  # the clause's first name (the outlet aside) is its subject: a known one
+        subject = leading[0]
         by_wording = sorted(
             ((self._semantic(clause, u.text), u) for _, u in ranked), key=lambda p: -p[0]
         )
