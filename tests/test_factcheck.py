@@ -148,6 +148,20 @@ TUNE2_CAUGHT = {
 TUNE2_SUPPORTED = ["w10-t006", "w11-t013", "w10-t009"]  # the outlet names itself as reporter
 
 
+# The third tuning set (evals/claims-tune3), written blind after the second was tuned on.
+TUNE3 = REPO / "evals" / "claims-tune3"
+TUNE3_CAUGHT = {
+    "w10-u021": "worldwide",  # worldwide where the item names three countries
+    "w11-u021": "ahead",  # ahead of demand against 跟不上需求
+    "w08-u017": "adopt",  # brings in ads against 放弃投放广告
+    "w09-u033": "rise",  # 削弱 against 提升
+}
+TUNE2_SUPPORTED_NEGATION = [
+    "w08-t005",  # 尚未承诺 in both: the clause compared is the one worded like the claim's
+    "w10-t010",  # 不具约束力的承诺 against 非约束性承诺: neither negates the promise
+]
+
+
 def real_claim(
     claim_id: str, folder: Path = CLAIMS
 ) -> tuple[dict[str, Any], dict[str, SourceItem]]:
@@ -384,3 +398,43 @@ def test_eval_factcheck_pools_the_tuning_weeks(tmp_path: Path) -> None:
     assert metrics["contradicted_flagged"] >= 0.9 and metrics["supported_recall"] >= 0.9
     rows = [json.loads(line) for line in predictions.read_text().splitlines()]
     assert {r["set"] for r in rows} == set(TUNING) and all(r["set"] != "2026-W12" for r in rows)
+
+
+@pytest.mark.parametrize(("claim_id", "said"), sorted(TUNE3_CAUGHT.items()))
+def test_rules_from_the_third_tuning_set(
+    claim_id: str, said: str, checker: OfflineFactChecker
+) -> None:
+    row, items = real_claim(claim_id, TUNE3)
+    claim = Claim(id=claim_id, theme_id="t", text=row["claim"], cites=row["cites"])
+    verdict = anyio.run(checker.check_all, [claim], items)[claim_id]
+    assert verdict.label == "contradicted" and any(said in r for r in verdict.reasons), (
+        verdict.reasons
+    )
+
+
+@pytest.mark.parametrize(
+    ("claim_id", "folder"),
+    [(i, TUNE2) for i in TUNE2_SUPPORTED_NEGATION],
+)
+def test_modifiers_and_articles_are_no_conflict(
+    claim_id: str, folder: Path, checker: OfflineFactChecker
+) -> None:
+    row, items = real_claim(claim_id, folder)
+    claim = Claim(id=claim_id, theme_id="t", text=row["claim"], cites=row["cites"])
+    verdict = anyio.run(checker.check_all, [claim], items)[claim_id]
+    assert verdict.label == "supported", verdict.reasons
+
+
+def test_a_speaker_is_who_says_it_in_the_passage_about_it(checker: OfflineFactChecker) -> None:
+    """Nadella is quoted in the item, but the prediction the claim gives him is Suleyman's."""
+    row, items = real_claim("w07-t004", TUNE2)
+    claim = Claim(id="c", theme_id="t", text=row["claim"], cites=row["cites"])
+    verdict = anyio.run(checker.check_all, [claim], items)["c"]
+    assert verdict.label == "contradicted"
+    assert any("the one who says" in r for r in verdict.reasons), verdict.reasons
+
+
+def test_an_article_before_a_number_word_is_no_part_of_it() -> None:
+    """From w10-u032: "a one-million-token context" is one million, not two."""
+    assert [a.value for a in facts.amounts("a one-million-token context")] == [1e6]
+    assert [a.value for a in facts.amounts("twenty-five million users")] == [25e6]

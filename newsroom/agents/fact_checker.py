@@ -100,6 +100,21 @@ _SEVERAL = re.compile(
     re.I,
 )
 _ONE_OF = re.compile(r"之一|\bone of\b|\bamong (?:the|several|many)\b", re.I)
+# A title after a name (Instagram co-founder Mike Krieger, OpenAI首席执行官奥特曼): the name
+# describes the person who follows.
+_ROLE_AFTER = re.compile(
+    r"['’]s\s+(?:former\s+)?(?:co-?founder|founder|ceo|chief|president|head|chair)|"
+    r"\s*(?:former\s+)?(?:co-?founder|founder|ceo|cto|cfo|chief|president|head|chair(?:man)?)\b|"
+    r"\s*(?:的)?(?:前)?(?:联合创始人|创始人|首席|CEO|总裁|董事长|负责人|创办人)",
+    re.I,
+)
+# Scope said as a place: worldwide against the countries the items name.
+_WORLDWIDE = re.compile(
+    r"全球|全世界|世界各地|各国|所有国家|所有地区|\bworldwide\b|\bglobal(?:ly)?\b|"
+    r"\baround the world\b|\beverywhere\b|\ball (?:countries|markets|regions)\b|"
+    r"\binternationally\b",
+    re.I,
+)
 _FIRST = re.compile(
     r"首个|首家|首款|首位|第一个|第一家|唯一|\bthe first\b|\bfirst-ever\b|\bthe only\b", re.I
 )
@@ -570,6 +585,7 @@ class OfflineFactChecker:
         # Stance: negation, modality, direction, scope, clause by clause.
         for clause in clauses:
             conflicts.extend(self._stance(clause, aligned[clause]))
+            conflicts.extend(self._places(clause, aligned[clause], whole))
         conflicts = list({f.reason: f for f in conflicts}.values())
         # Support: every clause aligned with some passage.
         scores = [self._support(c, aligned[c], whole) for c in clauses]
@@ -651,6 +667,10 @@ class OfflineFactChecker:
         if not leading or not leading[0].known or not ranked:
             return None  # the clause's first name (the outlet aside) is its subject: a known one
         subject = leading[0]
+        if _ROLE_AFTER.match(clause[subject.end : subject.end + 24]) and len(leading) > 1:
+            subject = leading[1]  # Instagram co-founder Mike Krieger: the person is the subject
+            if not subject.known:
+                return None
         by_wording = sorted(
             ((self._semantic(clause, u.text), u) for _, u in ranked), key=lambda p: -p[0]
         )
@@ -817,10 +837,21 @@ class OfflineFactChecker:
                     continue
                 same = [(u, r) for u, r in source_rel if r.verb == rel.verb]
                 if rel.verb in _SPEECH:
-                    near = {id(u) for score, u in aligned[clause][:3] if score >= RELATED}
-                    if any(r.verb == rel.verb and rel.agents & r.agents for _, r in same):
-                        continue  # the claim's speaker says it somewhere in the items
-                    same = [(u, r) for u, r in same if id(u) in near and r.agents]
+                    near = [u for score, u in aligned[clause][:3] if score >= RELATED]
+                    # The best-aligned passage that names a speaker decides who said it.
+                    speaking = next(
+                        (
+                            [(u, r) for r in facts.relations(u.text) if r.verb == rel.verb]
+                            for u in near
+                            if any(r.verb == rel.verb and r.agents for r in facts.relations(u.text))
+                        ),
+                        [],
+                    )
+                    confirmed = any(rel.agents & r.agents for _, r in speaking)
+                    unnamed = not speaking and not any(rel.agents & r.agents for _, r in same)
+                    if confirmed or unnamed:
+                        continue  # the claim's speaker says it where the items say this
+                    same = [(u, r) for u, r in speaking if r.agents]
                     if not same or not all(facts.is_known(a) for a in rel.agents):
                         continue
                     rel = facts.Relation(rel.verb, rel.agents, frozenset())
@@ -895,6 +926,8 @@ class OfflineFactChecker:
                 if concept not in _ITEM_WIDE_CONCEPTS and score < RELATED:
                     continue  # a common predicate: only where the passage is about the clause
                 theirs = facts.stance(unit.text).poles.get(concept, set())
+                if len(theirs) > 1 and not unit.clause_level:
+                    continue  # a sentence using it both ways: its clauses decide
                 if theirs:
                     witness = unit  # the best-aligned passage using the predicate decides
                     break
@@ -914,15 +947,16 @@ class OfflineFactChecker:
             # across languages, the same names and figures), with a negation the claim lacks
             # or the other way round; a share read as its complement flips it legitimately.
             for score, top in [*ranked[:1], *worded[:1]]:
-                # A sentence of several clauses: its clause that best says the claim's clause.
-                unit = next(
-                    (
-                        u
-                        for _, u in clause_level
-                        if u.item_id == top.item_id and u.sentence == top.sentence
-                    ),
-                    top,
-                )
+                # A sentence of several clauses: its clause whose wording is closest to the
+                # claim's clause (not the one that merely shares its names).
+                parts = [
+                    u
+                    for _, u in clause_level
+                    if u.item_id == top.item_id and u.sentence == top.sentence
+                ]
+                fits = [(self._semantic(clause, u.text), u) for u in parts]
+                fit, unit = max(fits, key=lambda pair: pair[0], default=(score, top))
+                score = min(score, max(fit, COMPARE_ALIGNMENT))
                 figures = facts.amounts(clause)
                 if _complement(clause, top.text) or not all(
                     _amount_found(a, top.text) for a in figures
@@ -1071,6 +1105,29 @@ class OfflineFactChecker:
                     reason = "claim says " + said.format(counted.outlet or counted.item_id)
                     out.append(Finding("scope", reason, counted.item_id, counted.sentence))
         return out
+
+    @staticmethod
+    def _places(clause: str, ranked: Sequence[tuple[float, Passage]], whole: str) -> list[Finding]:
+        """A claim of worldwide reach where the items say worldwide nowhere and the passages
+        about it name the countries it reaches (在美国推出, open in the US and Canada)."""
+        if not _WORLDWIDE.search(clause) or _WORLDWIDE.search(whole):
+            return []
+        claimed = {n.canon for n in facts.names(clause) if facts.is_place(n)}
+        for score, unit in ranked[:4]:
+            if score < RELATED:
+                break
+            named = sorted({n.canon for n in facts.names(unit.text) if facts.is_place(n)} - claimed)
+            if named:
+                where = unit.outlet or unit.item_id
+                return [
+                    Finding(
+                        "scope",
+                        f"claim says worldwide, {where} says {', '.join(named)}",
+                        unit.item_id,
+                        unit.sentence,
+                    )
+                ]
+        return []
 
     @staticmethod
     def _quantified(clause: str, ranked: Sequence[tuple[float, Passage]]) -> Passage | None:

@@ -539,7 +539,9 @@ def amounts(text: str) -> tuple[Amount, ...]:
         if word in ("a", "one") and not scale:
             continue
         base = 1.0 if word in ("a", "one") else float(_EN_WORDS[word])
-        if match.group("unit_word"):
+        if word == "a" and match.group("unit_word"):
+            base = 0.0  # "a one-million-token window": the article, not a figure's part
+        if match.group("unit_word") and (base == 0.0 or (base % 10 == 0 and 20 <= base <= 90)):
             base += float(
                 _EN_WORDS.get(match.group("unit_word").lower(), 0)
                 or {"one": 1}.get(match.group("unit_word").lower(), 0)
@@ -1124,7 +1126,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "climbed|climbs|surge|surged|surges|soar|soared|boost|boosted|boosts|raise|raises|"
             "raising|higher|expand|expanded|expands|up|upward|doubled|extend|extended|extends|"
             "lengthen|lengthened|增多|扩张|加码|加大|增持|涨价|加息|反弹|回升|走强|新高|提速|widen|"
-            "widened|spike|spiked|rally|rallied|rebound|rebounded|hike|hiked|added|adds"
+            "widened|spike|spiked|rally|rallied|rebound|rebounded|hike|hiked|added|adds|增强|加强|"
+            "strengthen|strengthened|strengthens"
         ),
         _words(
             "下降|减少|下跌|降低|下滑|缩减|缩短|减至|降至|跌至|跌|大跌|暴跌|下调|萎缩|减半|削减|"
@@ -1134,7 +1137,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "slumped|plunge|plunged|tumble|tumbled|sank|sink|dip|dipped|slid|slide|slip|slipped|"
             "down|downward|slowed|slow|shorten|shortened|shortens|halved|减持|降价|降息|收缩|"
             "缩小|流失|走弱|新低|narrow|narrowed|contract|contracted|shed|trimmed|"
-            "slashed"
+            "slashed|scale back|scaled back|scales back|pared back|rolled back|下挫|削弱|弱化|"
+            "weaken|weakened|weakens|延缓|减缓"
         ),
     ),
     Concept(
@@ -1149,7 +1153,8 @@ CONCEPTS: tuple[Concept, ...] = (
         _words(
             "落后|不及|不如|逊于|低于|弱于|输给|不敌|差于|trail|trails|trailed|trailing|lag|lags|"
             "lagged|lagging|behind|fall short|fell short|falls short|below|lower than|worse than|"
-            "can't keep up|cannot keep up|couldn't keep up|short of|更差|更弱|劣势|落于下风|"
+            "can't keep up|cannot keep up|couldn't keep up|short of|跟不上|赶不上|追不上|更差|"
+            "更弱|劣势|落于下风|"
             "underperform|underperforms|underperformed|lost to|loses to|falls behind|fell behind"
         ),
     ),
@@ -1276,7 +1281,7 @@ CONCEPTS: tuple[Concept, ...] = (
         _words(
             "更快|加快|提速|加速|faster|quicker|sped up|speeds up|speed up|accelerate|accelerates"
         ),
-        _words("更慢|放慢|减速|拖慢|slower|slowed down|slows down|decelerate"),
+        _words("更慢|放慢|减速|拖慢|延缓|减缓|slower|slowed down|slows down|decelerate"),
     ),
     Concept(
         "cost",
@@ -1306,6 +1311,22 @@ CONCEPTS: tuple[Concept, ...] = (
         _words(
             "离开|离职|辞职|出走|卸任|退出|leave|leaves|leaving|left|quit|quits|resign|resigned|"
             "resigns|depart|departed|departs|departure|step down|stepped down|steps down"
+        ),
+    ),
+    Concept(
+        "adopt",
+        _words(
+            "引入|采用|adopt|adopts|adopted|introduce|introduces|"
+            "introduced|bring in|brings in|roll out ads|add ads|adding ads"
+        ),
+        _words("放弃|弃用|摒弃|废弃|abandon|abandons|abandoned|ditch|ditches|ditched|scrap|scraps"),
+    ),
+    Concept(
+        "keep",
+        _words("保留|留在|留下|留用|keep|keeps|kept|retain|retains|retained"),
+        _words(
+            "移除|删除|撤下|搬走|拆除|remove|removes|removed|removing|got rid of|get rid of|"
+            "take out|took out|unplugged"
         ),
     ),
     Concept(
@@ -1373,7 +1394,7 @@ CONCEPTS: tuple[Concept, ...] = (
 )
 _NEGATORS_CN = re.compile(
     r"并未|尚未|从未|未曾|未能|没有|没能|不会|不再|无法|无需|毫无|并非|绝非|决不|绝不|并不|尚不|"
-    r"从不|拒不|无意|不打算|不|没|未|无|非"
+    r"从不|拒不|无意|不打算|不|没|未|无|非(?=[是为])"
 )
 _NOT_NEGATION_CN = re.compile(
     r"不断|不仅|不少|不同|不久|不过|不管|不论|不足|不得不|不可或缺|不错|不但|不光|不妨|不然|不到|"
@@ -1385,7 +1406,8 @@ _NOT_NEGATION_CN = re.compile(
     r"无监督|"
     r"无人监督|无代码|无服务器|无损|无偿|无形|无缘|无穷|无尽|无处不在|不可思议|非凡|非标|非结构化|"
     r"不规则|不稳定|不均|不平衡|不利|不满|不安|不确定性|不公|无障碍|不间断|无间断|未经|非独家|"
-    r"不受影响|不允许|不包括|不含|默认不开启"
+    r"不受影响|不允许|不包括|不含|默认不开启|非零|无须|"
+    r"无人(?=机|驾驶|车|艇|潜|船|配送|值守|化|系统|仓|超市|商店|航|飞行)"
 )
 _NEGATORS_EN = re.compile(
     r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without|cannot|can't|won't|don't|"
@@ -1552,6 +1574,7 @@ def _negated(text: str, start: int) -> bool:
     before = text[max(0, start - 24) : start]
     if _CJK.search(before[-6:] if before else ""):
         window = text[max(0, start - 6) : start]
+        window = window[window.rfind("的") + 1 :]  # 不具约束力的承诺: the negator is the modifier's
         cleaned = _NOT_NEGATION_CN.sub(lambda m: "_" * len(m.group(0)), window)
         return bool(_NEGATORS_CN.search(cleaned))
     words = before.split()[-4:]
