@@ -391,9 +391,11 @@ class OfflineClusterer:
                 # A product with its version, a two-word name or a sum of money ties two
                 # reports; one plain word (a company's name) needs a second one beside it.
                 strong = any(" " in a or ":" in a or any(c.isdigit() for c in a) for a in shared)
+                # Two releases: another version of one product, or versions of two products
+                # (GLM-5 and MiniMax M2.5 out the same week are two events).
                 conflict = any(
                     v != versions[j][stem] for stem, v in versions[k].items() if stem in versions[j]
-                )
+                ) or bool(versions[k] and versions[j] and not versions[k].keys() & versions[j])
                 if not conflict and (
                     similarity >= self.repeat_similarity
                     or ((strong or len(shared) >= 2) and similarity >= self.repeat_anchored)
