@@ -12,6 +12,14 @@ once the edition has the first ones: their latency is that of an incremental upd
 
     python benchmarks/service.py 10000 50 --kill-holder
 
+    python benchmarks/service.py 10000 50 --shared
+
+The first two rows twice, side by side: workers sharing one output folder, then workers that
+share nothing but Redis and PostgreSQL (each its own `--out`; runs, editions and vectors in the
+PostgreSQL on 127.0.0.1:5432, a fresh database): the cost of the shared store.
+
+    python benchmarks/service.py 10000 50 --kill-holder
+
 Instead: the N items, and the worker that holds the week's lease (it is publishing the week)
 killed with SIGKILL two seconds into its run. Prints how long the week stayed without a holder
 (the takeover delay: the dead holder's lease runs out, at most its 30 s TTL, and the other worker
@@ -58,15 +66,22 @@ def newsroom(*args: str, env: dict[str, str], log: Path | None = None) -> subpro
         )
 
 
-def watch(digest: Path, wanted: set[str], seconds: float = 900) -> tuple[dict[str, float], int]:
+def watch(
+    digests: list[Path], wanted: set[str], seconds: float = 900
+) -> tuple[dict[str, float], int]:
     """When each wanted item first appears in the edition (cited by the digest, or listed as
-    left out in report.json: off the desk), and the most duplicates the digest cited."""
+    left out in report.json: off the desk), and the most duplicates the digest cited. With
+    several output folders, the digest written last is the edition."""
     seen: dict[str, float] = {}
     duplicates, last = 0, 0.0
     deadline = time.monotonic() + seconds
     while not wanted <= seen.keys() and time.monotonic() < deadline:
         time.sleep(1)
-        if not digest.exists() or digest.stat().st_mtime == last:
+        present = [d for d in digests if d.exists()]
+        if not present:
+            continue
+        digest = max(present, key=lambda d: d.stat().st_mtime)
+        if digest.stat().st_mtime == last:
             continue
         last = digest.stat().st_mtime
         now = time.monotonic()
@@ -148,10 +163,23 @@ def kill_holder(
     return {"killed": killed, "takeover s": takeover}
 
 
-def one(size: int, kill: bool, late: int = 0, holder: bool = False) -> list[dict[str, Any]]:
+def fresh_database() -> str:
+    """A new database on the local PostgreSQL, for one run of the benchmark."""
+    import psycopg
+
+    name = f"newsroom_bench_{secrets.token_hex(4)}"
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as pg:
+        pg.execute(f"CREATE DATABASE {name}")
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def one(
+    size: int, kill: bool, late: int = 0, holder: bool = False, shared: bool = False
+) -> list[dict[str, Any]]:
     """Push `size` items (one worker killed halfway with `kill`, or the worker holding the
     week's lease with `holder`); with `late`, `late` more items once the edition has the first
-    ones: their latency is that of an update of the edition."""
+    ones: their latency is that of an update of the edition. With `shared`, each worker has
+    an output folder of its own and they share PostgreSQL."""
     rows = make_week(size + late)
     for row in rows:
         row.pop("theme", None)
@@ -168,10 +196,24 @@ def one(size: int, kill: bool, late: int = 0, holder: bool = False) -> list[dict
         "REDIS_URL": f"redis://127.0.0.1:{server.port}/0",
         "NEWSROOM_API_TOKEN": TOKEN,
     }
-    common = ["--out", str(out), "--debounce", "3"]
-    api = newsroom("serve", "--workers", "0", "--port", str(port), *common, env=env)
+    if shared:
+        env["NEWSROOM_POSTGRES_URL"] = fresh_database()
+    folders = [out / f"w{k}" for k in range(2)] if shared else [out, out]
+    common = ["--debounce", "3"]
+    api = newsroom(
+        "serve", "--workers", "0", "--port", str(port), "--out", str(out), *common, env=env
+    )
     workers = [
-        newsroom("worker", "--name", f"w{k}", *common, env=env, log=out / f"w{k}.log")
+        newsroom(
+            "worker",
+            "--name",
+            f"w{k}",
+            "--out",
+            str(folders[k]),
+            *common,
+            env=env,
+            log=out / f"w{k}.log",
+        )
         for k in range(2)
     ]
     base = f"http://127.0.0.1:{port}"
@@ -201,9 +243,9 @@ def one(size: int, kill: bool, late: int = 0, holder: bool = False) -> list[dict
                 if kill and k == (len(rows) // 1000) * 500:
                     os.kill(workers[0].pid, signal.SIGKILL)  # halfway: one worker dies
             push_seconds = time.monotonic() - started
-            digest = out / "2026-W06" / "digest.json"
+            digests = sorted({f / "2026-W06" / "digest.json" for f in folders})
             took = kill_holder(env["REDIS_URL"], workers) if holder else None
-            seen, duplicates = watch(digest, set(pushed))
+            seen, duplicates = watch(digests, set(pushed))
             results.append(summary(rows, pushed, seen, push_seconds, duplicates))
             if took is not None:
                 results[-1]["takeover s"] = took["takeover s"]
@@ -219,9 +261,13 @@ def one(size: int, kill: bool, late: int = 0, holder: bool = False) -> list[dict
                 ).raise_for_status()
                 now = time.monotonic()
                 late_pushed = {row["id"]: now for row in held}
-                seen, duplicates = watch(digest, set(late_pushed))
+                seen, duplicates = watch(digests, set(late_pushed))
                 results.append(summary(held, late_pushed, seen, now - started, duplicates))
-                run = json.loads((out / "2026-W06" / "run.json").read_text(encoding="utf-8"))
+                latest = max(
+                    (f / "2026-W06" / "run.json" for f in folders if (f / "2026-W06").exists()),
+                    key=lambda p: p.stat().st_mtime,
+                )
+                run = json.loads(latest.read_text(encoding="utf-8"))
                 print(f"late items' update: {run.get('update')}, {run['timings']}", flush=True)
     finally:
         for process in [api, *workers]:
@@ -244,6 +290,22 @@ def main() -> None:
             f"{'holder killed':<14}"
             + "".join(f"{v:>12.2f}" if isinstance(v, float) else f"{v:>12}" for v in row.values())
         )
+        return
+    if "--shared" in sys.argv:
+        rows: dict[str, dict[str, Any]] = {}
+        for name, shared in (("one folder", False), ("shared store", True)):
+            first, then = one(size, kill=False, late=late, shared=shared)
+            rows[f"{name}"] = first
+            rows[f"{name}, late"] = then
+        print(f"{size} items pushed in batches of 500, then {late} late; two workers")
+        print(f"{'':<20}" + "".join(f"{k:>12}" for k in first))
+        for name, row in rows.items():
+            print(
+                f"{name:<20}"
+                + "".join(
+                    f"{v:>12.2f}" if isinstance(v, float) else f"{v:>12}" for v in row.values()
+                )
+            )
         return
     first, then = one(size, kill=False, late=late)
     (killed,) = one(size, kill=True)

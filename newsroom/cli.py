@@ -660,7 +660,8 @@ def traces_list(out_dir: OutOption = None) -> None:
     """Every stored run: status, engine, calls, tokens, cost, stop reason."""
     from newsroom.observability.store import list_runs
 
-    runs = list_runs(_out(out_dir))
+    shared = _results(_settings())
+    runs = shared.runs() if shared is not None else list_runs(_out(out_dir))
     if not runs:
         console.print(f"no runs under {_out(out_dir)}")
         return
@@ -686,10 +687,10 @@ def traces_list(out_dir: OutOption = None) -> None:
 @traces_app.command("show")
 def traces_show(run_id: str, out_dir: OutOption = None) -> None:
     """A run's span tree, then calls, tokens and cost per agent and model, and the stop reason."""
-    from newsroom.observability.store import load_run, summarize, tree_lines
+    from newsroom.observability.store import summarize, tree_lines
 
     try:
-        run, spans = load_run(_out(out_dir), run_id)
+        run, spans = _load_run(_out(out_dir), run_id)
     except NewsroomError as exc:
         raise _fail(exc) from None
     for row in tree_lines(spans):
@@ -732,10 +733,10 @@ def traces_export(
     """Replay a stored run's spans into any OTLP receiver (Phoenix, Jaeger, Tempo, Langfuse)."""
     from opentelemetry.sdk.trace.export import SpanExportResult
 
-    from newsroom.observability.store import load_run, otlp_exporter, replay
+    from newsroom.observability.store import otlp_exporter, replay
 
     try:
-        _, spans = load_run(_out(out_dir), run_id)
+        _, spans = _load_run(_out(out_dir), run_id)
         exporter = otlp_exporter(endpoint, protocol)
     except NewsroomError as exc:
         raise _fail(exc) from None
@@ -745,6 +746,34 @@ def traces_export(
         console.print(f"[bold red]error:[/] {endpoint} did not accept the spans", highlight=False)
         raise typer.Exit(4)
     out.print(f"exported {len(spans)} spans of run {run_id} to {endpoint}", highlight=False)
+
+
+def _results(settings: Any) -> Any:
+    """The shared results store when NEWSROOM_POSTGRES_URL is set (else None); PostgreSQL
+    down, or migrated by newer code, is a clear error naming it (its password left out)."""
+    if not settings.postgres_url:
+        return None
+    from newsroom.results import ResultsStore
+
+    try:
+        return ResultsStore(settings.postgres_url)
+    except NewsroomError as exc:
+        raise _fail(exc) from None
+
+
+def _load_run(folder: Path, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A run's record and spans: from PostgreSQL when it is configured (any host's runs),
+    else from the output folder."""
+    from newsroom.observability.store import load_run
+
+    shared = _results(_settings())
+    if shared is None:
+        return load_run(folder, run_id)
+    run = shared.run(run_id)
+    if run is None:
+        known = ", ".join(r["run_id"] for r in shared.runs()[-5:]) or "none"
+        raise UsageError(f"no run {run_id!r} in the shared store (latest: {known})")
+    return run, shared.spans(run_id)
 
 
 def _write_predictions(path: Path | None, rows: list[dict[str, Any]]) -> None:
@@ -854,6 +883,7 @@ def serve(
         token = secrets.token_urlsafe(24)
         print(f"write token for this session: {token}", file=sys.stderr)
     local = _local_model(settings, model_file)  # a bad model file is found before Redis
+    shared = _results(settings)  # PostgreSQL down or newer than this code: said before Redis
     try:
         url, embedded = _service_redis(settings)
     except UsageError as exc:  # another serve holds the embedded Valkey's data folder
@@ -877,7 +907,7 @@ def serve(
         thread.start()
     try:
         first = crew[0] if crew else _worker(url, out, debounce, "api", settings.tz, namespace)
-        app_ = create_app(first.queue, first.store, out, token)
+        app_ = create_app(first.queue, first.store, out, token, results=shared)
         # uvicorn shuts down on SIGTERM/SIGINT, then raises the signal again under the handler
         # that was there before it: with these, that ends in the drain below, not in death.
         signal.signal(signal.SIGTERM, lambda *_: None)

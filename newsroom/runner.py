@@ -202,8 +202,10 @@ async def _run_locked(
     db = checkpointer_path(options.out_dir)
     db.parent.mkdir(parents=True, exist_ok=True)
     # Vectors on disk beside the checkpoints: a re-run, an update or another worker sharing
-    # this folder embeds no text twice.
-    engine.embedder.attach(embeddings_path(options.out_dir))
+    # this folder embeds no text twice; with PostgreSQL, every host shares them there.
+    shared = _shared_store(engine, options.checkpoint_url)
+    if shared is None:
+        engine.embedder.attach(embeddings_path(options.out_dir))
     config: Any = {
         "configurable": {"thread_id": run_id},
         "recursion_limit": options.recursion_limit,
@@ -344,13 +346,51 @@ async def _run_locked(
                     else:
                         values = dict((await graph.aget_state(config)).values)
     finally:
-        if values is not None:
-            # Every call this process made, including those of a step a guard cut short.
-            values["usage"] = add_usage(
-                earlier, usage_delta(ledger_start, engine.ledger.snapshot())
-            )
-            _finish(summary, values, folder, trace_file)
+        try:
+            if values is not None:
+                # Every call this process made, including those of a step a guard cut short.
+                values["usage"] = add_usage(
+                    earlier, usage_delta(ledger_start, engine.ledger.snapshot())
+                )
+                _finish(summary, values, folder, trace_file)
+                if shared is not None:
+                    _share(shared, summary, folder, trace_file)
+        finally:
+            if shared is not None:  # one connection per run, none held between updates
+                engine.embedder.store = None
+                shared.close()
     return summary
+
+
+def _shared_store(engine: Engine, url: str | None) -> Any:
+    """With PostgreSQL configured: the shared results store (opened and migrated at start, so
+    that a database that is down or newer than this code stops the run before it works), and
+    the embedder reading and keeping vectors there."""
+    if not url:
+        return None
+    from newsroom.results import ResultsStore, SharedVectorStore
+
+    store = ResultsStore(url)
+    engine.embedder.attach_store(SharedVectorStore(store))
+    return store
+
+
+def _share(store: Any, summary: RunSummary, folder: Path, trace_file: Path) -> None:
+    """Copy the finished run into the shared store; a store gone since the start fails the
+    run (exit 4) saying that its results are only in the local folder."""
+    import socket
+
+    from newsroom.results import save_local_run
+
+    try:
+        save_local_run(store, trace_file.parent, folder, socket.gethostname())
+    except SourceUnavailable as exc:
+        if summary.status in ("ok", "partial"):
+            raise SourceUnavailable(
+                f"{exc}; run {summary.run_id} finished, but its results are only in "
+                f"{trace_file.parent} and {folder}: other hosts cannot read them until "
+                "PostgreSQL is back and the week is run again"
+            ) from exc
 
 
 @functools.cache

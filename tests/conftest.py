@@ -133,3 +133,37 @@ def start_past_research(command: list[str], cwd: Path) -> tuple[Any, dict[str, s
         assert line, f"the run ended before research finished: {seen}"
         seen += line
     return process, env
+
+
+def _postgres_runs() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A fresh database on the PostgreSQL at 127.0.0.1:5432 (CI runs one), dropped afterwards;
+    skipped, saying so, where none runs, and a failure under CI=true."""
+    import os
+    import secrets
+
+    if not _postgres_runs():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but no PostgreSQL on 127.0.0.1:5432")
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    import psycopg
+
+    admin_url = "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"newsroom_test_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")

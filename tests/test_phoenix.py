@@ -115,3 +115,49 @@ def test_a_run_opens_in_phoenix_with_agents_tokens_cost_and_tools(
     )
     tools = [s for s in spans if s["span_kind"] == "TOOL"]
     assert len(tools) == run["usage"]["tool_calls"]
+
+
+def test_a_run_written_on_one_host_is_exported_from_another(
+    phoenix: str, embedder: Embedder, samples: Path, tmp_path: Path, database: str, monkeypatch: Any
+) -> None:
+    """Host A runs the week with PostgreSQL as its shared store; host B, whose output folder
+    is empty, exports that run to Phoenix from the database."""
+    from newsroom.runner import RunOptions, run_week
+    from newsroom.testing import scripted_engine
+
+    engine, _ = scripted_engine(embedder, "priced")
+    options = RunOptions(
+        week="2026-W06", sources=samples, out_dir=tmp_path / "a", checkpoint_url=database
+    )
+    summary = anyio.run(run_week, options, engine)
+    assert summary.status == "ok"
+    monkeypatch.setenv("NEWSROOM_POSTGRES_URL", database)
+    (tmp_path / "b").mkdir()
+    listed = CliRunner().invoke(app, ["traces", "list", "--out", str(tmp_path / "b")])
+    assert summary.run_id in listed.output, listed.output
+    exported = CliRunner().invoke(
+        app,
+        ["traces", "export", summary.run_id, "--endpoint", phoenix, "--out", str(tmp_path / "b")],
+    )
+    assert exported.exit_code == 0, exported.output
+    stored = len(
+        (tmp_path / "a" / ".newsroom" / "runs" / summary.run_id / "trace.jsonl")
+        .read_text()
+        .splitlines()
+    )
+    assert f"exported {stored} spans" in exported.output
+    trace_id = json.loads(
+        (tmp_path / "a" / ".newsroom" / "runs" / summary.run_id / "trace.jsonl")
+        .read_text()
+        .splitlines()[0]
+    )["trace_id"]
+    deadline = time.monotonic() + 60
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{phoenix}/v1/projects/newsroom/spans", params={"limit": 5000})
+        if answer.status_code == 200:
+            found = [s for s in answer.json()["data"] if s["context"]["trace_id"] == trace_id]
+            if len(found) >= stored:
+                break
+        time.sleep(1)
+    assert len(found) == stored

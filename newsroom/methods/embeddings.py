@@ -33,6 +33,13 @@ def content_key(text: str) -> str:
 MAX_EMBED_CHARS = 4_000  # characters of a text that reach the encoder
 
 
+class VectorStoreError(Exception):
+    """A shared (non-SQLite) vector store failed: warned about, vectors computed instead."""
+
+
+_STORE_ERRORS = (sqlite3.Error, VectorStoreError)
+
+
 class VectorStore:
     """Vectors on disk by content hash (SQLite, WAL): every run and every worker process that
     shares the output folder embeds a text once. Vectors are stored exactly (float32), so a
@@ -121,7 +128,7 @@ class Embedder:
         self._model: Any = None
         self._cache: dict[str, NDArray[np.float32]] = {}
         self._lock = threading.Lock()
-        self.store: VectorStore | None = None
+        self.store: Any = None  # a VectorStore, or the shared one (newsroom.results)
         self.stored = 0  # vectors read from the store, for the curious
 
     def attach(self, path: Path) -> None:
@@ -136,6 +143,13 @@ class Embedder:
             self._give_up(path, exc)
             return
         if self.store is not None:
+            self.store.close()
+        self.store = store
+
+    def attach_store(self, store: Any) -> None:
+        """Read and keep vectors in `store` (the PostgreSQL one of `newsroom.results`) from
+        now on, in place of any store attached before."""
+        if self.store is not None and self.store is not store:
             self.store.close()
         self.store = store
 
@@ -166,7 +180,7 @@ class Embedder:
         if missing and self.store is not None:
             try:
                 found = self.store.get(missing)
-            except sqlite3.Error as exc:
+            except _STORE_ERRORS as exc:
                 self._give_up(self.store.path, exc)
                 found = {}
             self._cache.update(found)
@@ -194,7 +208,7 @@ class Embedder:
             if self.store is not None:
                 try:
                     self.store.put((k, self._cache[k]) for k in missing)
-                except sqlite3.Error as exc:
+                except _STORE_ERRORS as exc:
                     self._give_up(self.store.path, exc)
         if not keys:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)

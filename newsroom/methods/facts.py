@@ -1429,6 +1429,8 @@ _PLANNED = re.compile(
     r"计划|拟|打算|准备|预计|预测|有望|可能|或将|或许|也许|即将|将于|将在|将会|将要|将推出|将发布|"
     r"将上线|将开始|将成为|将加入|将接任|将停止|将继续|将对|将向|将把|将投入|将用于|将从|将与|将被|"
     r"考虑|寻求|洽谈|谈判|预告|筹备|尚未|正在研发|正在开发|正重新审视|重新审视|评估|试点|测试中|"
+    r"将(?=扩大|打造|建设|建立|新建|开设|推动|推进|启动|实施|投资|收购|部署|开放|提供|支持|引入|"
+    r"增加|扩展|扩充|招聘|裁减|关闭|迁移|进入|采用|落地|上市|开始|成立|正式|全面|逐步|陆续|进一步)|"
     r"\bwill\b|\bplans?\b|\bplanned\b|\bplanning\b|\bcould\b|\bmay\b|\bmight\b|\bexpected\b|"
     r"\bexpects?\b|\bforecasts?\b|\bpredicts?\b|\bis set to\b|\bare set to\b|\baims?\b|"
     r"\bintends?\b|\bconsidering\b|\bin talks\b|\bwould\b|\bproposed\b|\bupcoming\b|"

@@ -20,7 +20,10 @@ from pydantic import BaseModel, Field, HttpUrl, field_validator
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from newsroom.errors import SourceUnavailable
 from newsroom.models import MAX_WEIGHT, SourceItem
+from newsroom.observability.store import read_spans
+from newsroom.results import ResultsStore, otlp_json
 from newsroom.service.queue import ItemQueue
 from newsroom.service.worker import WeekStore, Worker, running
 from newsroom.tools.formats import web_url
@@ -115,6 +118,7 @@ def create_app(
     out_dir: Path,
     token: str,
     workers: Callable[[], Sequence[Worker]] | None = None,
+    results: ResultsStore | None = None,
 ) -> FastAPI:
     """`workers`: the workers whose liveness /health reports; by default those this process
     runs on the store's namespace (`newsroom serve`'s). None running (workers elsewhere, or
@@ -221,19 +225,54 @@ def create_app(
             raise HTTPException(400, f"invalid week {week!r}: use YYYY-Www")
         if format not in {"md", "json"}:
             raise HTTPException(400, "format is md or json")
-        path = out_dir / week / ("weekly.md" if format == "md" else "report.json")
-        if not path.exists():
-            raise HTTPException(404, f"no edition of {week} yet ({store.count(week)} items filed)")
+        name = "weekly.md" if format == "md" else "report.json"
         media = "text/markdown; charset=utf-8" if format == "md" else "application/json"
-        return Response(path.read_bytes(), media_type=media)
+        content: bytes | None = None
+        if results is not None:  # the week's latest publish, whichever host wrote it
+            latest = _shared(results.latest, week)
+            content = _shared(results.file, latest, name) if latest else None
+        elif (out_dir / week / name).exists():
+            content = (out_dir / week / name).read_bytes()
+        if content is None:
+            raise HTTPException(404, f"no edition of {week} yet ({store.count(week)} items filed)")
+        return Response(content, media_type=media)
 
     @app.get("/runs/{run_id}")
     def run(run_id: str) -> Response:
         if not _RUN.match(run_id):
             raise HTTPException(400, f"invalid run id {run_id!r}")
+        if results is not None:
+            record = _shared(results.run, run_id)
+            if record is None:
+                raise HTTPException(404, f"no run {run_id}")
+            return JSONResponse(record)
         path = out_dir / ".newsroom" / "runs" / run_id / "run.json"
         if not path.exists():
             raise HTTPException(404, f"no run {run_id}")
         return Response(path.read_bytes(), media_type="application/json")
 
+    @app.get("/runs/{run_id}/trace")
+    def trace(run_id: str) -> JSONResponse:
+        """The run's spans as OTLP/JSON (an ExportTraceServiceRequest)."""
+        if not _RUN.match(run_id):
+            raise HTTPException(400, f"invalid run id {run_id!r}")
+        if results is not None:
+            if _shared(results.run, run_id) is None:
+                raise HTTPException(404, f"no run {run_id}")
+            spans = _shared(results.spans, run_id)
+        else:
+            folder = out_dir / ".newsroom" / "runs" / run_id
+            if not (folder / "run.json").exists():
+                raise HTTPException(404, f"no run {run_id}")
+            spans = read_spans(folder / "trace.jsonl")
+        return JSONResponse(otlp_json(spans))
+
     return app
+
+
+def _shared(call: Callable[..., Any], *args: Any) -> Any:
+    """A read from the shared store; PostgreSQL down is a 503 saying so (no password)."""
+    try:
+        return call(*args)
+    except SourceUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
