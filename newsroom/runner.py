@@ -36,6 +36,7 @@ from newsroom.observability.metrics import snapshot as metrics_snapshot
 from newsroom.observability.store import edition_copy, run_folder
 from newsroom.observability.tracing import JsonlSpanExporter, exporting, flush, tracer
 from newsroom.publish import FrontMatter, week_lock, write_atomic
+from newsroom.results import redact
 from newsroom.sources import SourcesFile, check_items_file, is_sources_file, load_sources
 from newsroom.tools.client import ArchiveConfig, Transport
 from newsroom.weeks import WeekWindow, parse_week
@@ -329,6 +330,17 @@ async def _run_locked(
                     summary.status = "interrupted"
                     summary.stop_reason = f"interrupted; continue with --resume {run_id}"
                     raise
+                except Exception as exc:
+                    if not (options.checkpoint_url and _database_error(exc)):
+                        raise
+                    lost = SourceUnavailable(
+                        f"PostgreSQL at {redact(options.checkpoint_url)} went away during run "
+                        f"{run_id} ({_one_line(exc)}); the steps checkpointed before are kept: "
+                        f"continue with --resume {run_id} once it is back"
+                    )
+                    summary.stop_reason = str(lost)
+                    root.set_attribute(sc.STOP_REASON, str(lost))
+                    raise lost from exc
                 finally:
                     current_guard.reset(token)
                     summary.guard = guard.summary()
@@ -344,7 +356,12 @@ async def _run_locked(
                     if summary.status == "ok" and latest is not None:
                         values = dict(latest)  # what the last checkpoint holds
                     else:
-                        values = dict((await graph.aget_state(config)).values)
+                        try:
+                            values = dict((await graph.aget_state(config)).values)
+                        except Exception as exc:
+                            if not _database_error(exc):
+                                raise
+                            values = dict(latest or {})  # run.json still says what happened
     finally:
         try:
             if values is not None:
@@ -360,6 +377,25 @@ async def _run_locked(
                 engine.embedder.store = None
                 shared.close()
     return summary
+
+
+def _database_error(exc: BaseException) -> bool:
+    """A PostgreSQL connection lost or refused (psycopg's errors, wherever they are raised)."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - installed with langgraph-checkpoint-postgres
+        return False
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, psycopg.OperationalError | psycopg.InterfaceError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _shared_store(engine: Engine, url: str | None) -> Any:

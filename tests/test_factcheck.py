@@ -20,7 +20,7 @@ from newsroom.cli import app
 from newsroom.evaluation import claim_items, read_jsonl
 from newsroom.methods import facts
 from newsroom.methods.embeddings import Embedder
-from newsroom.models import Claim, SourceItem
+from newsroom.models import Claim, SourceItem, Verdict
 from newsroom.runner import RunOptions, run_week
 from newsroom.testing import ScriptedChatModel
 from newsroom.tools.formats import read_folder
@@ -172,6 +172,13 @@ def real_claim(
     return row, items
 
 
+def verdict_on(claim_id: str, checker: OfflineFactChecker, folder: Path = CLAIMS) -> Verdict:
+    """The offline checker's verdict on one labelled real-week claim."""
+    row, items = real_claim(claim_id, folder)
+    claim = Claim(id=claim_id, theme_id="t", text=row["claim"], cites=row["cites"])
+    return anyio.run(checker.check_all, [claim], items)[claim_id]
+
+
 @pytest.fixture(scope="module")
 def checker(embedder: Embedder) -> OfflineFactChecker:
     return OfflineFactChecker(embedder)
@@ -194,20 +201,22 @@ def test_each_kind_of_error_is_caught(
 @pytest.mark.parametrize("claim_id", SUPPORTED)
 def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactChecker) -> None:
     """Translated, reordered, with figures in another form or as a complement."""
-    row, items = real_claim(claim_id)
-    claim = Claim(id=claim_id, theme_id="t", text=row["claim"], cites=row["cites"])
-    verdict = anyio.run(checker.check_all, [claim], items)[claim_id]
+    verdict = verdict_on(claim_id, checker)
     assert verdict.label == "supported", verdict.reasons
     assert verdict.evidence
 
 
-@pytest.mark.parametrize(("claim_id", "said"), sorted(TUNE2_CAUGHT.items()))
-def test_rules_from_the_second_tuning_set(
-    claim_id: str, said: str, checker: OfflineFactChecker
+@pytest.mark.parametrize(
+    ("folder", "claim_id", "said"),
+    [
+        *((TUNE2, i, said) for i, said in sorted(TUNE2_CAUGHT.items())),
+        *((TUNE3, i, said) for i, said in sorted(TUNE3_CAUGHT.items())),
+    ],
+)
+def test_rules_from_the_later_tuning_sets(
+    folder: Path, claim_id: str, said: str, checker: OfflineFactChecker
 ) -> None:
-    row, items = real_claim(claim_id, TUNE2)
-    claim = Claim(id=claim_id, theme_id="t", text=row["claim"], cites=row["cites"])
-    verdict = anyio.run(checker.check_all, [claim], items)[claim_id]
+    verdict = verdict_on(claim_id, checker, folder)
     assert verdict.label == "contradicted" and any(said in r for r in verdict.reasons), (
         verdict.reasons
     )
@@ -217,9 +226,7 @@ def test_rules_from_the_second_tuning_set(
 def test_the_reporting_outlet_is_no_unsupported_name(
     claim_id: str, checker: OfflineFactChecker
 ) -> None:
-    row, items = real_claim(claim_id, TUNE2)
-    claim = Claim(id=claim_id, theme_id="t", text=row["claim"], cites=row["cites"])
-    verdict = anyio.run(checker.check_all, [claim], items)[claim_id]
+    verdict = verdict_on(claim_id, checker, TUNE2)
     assert verdict.label == "supported", verdict.reasons
 
 
@@ -400,18 +407,6 @@ def test_eval_factcheck_pools_the_tuning_weeks(tmp_path: Path) -> None:
     assert {r["set"] for r in rows} == set(TUNING) and all(r["set"] != "2026-W12" for r in rows)
 
 
-@pytest.mark.parametrize(("claim_id", "said"), sorted(TUNE3_CAUGHT.items()))
-def test_rules_from_the_third_tuning_set(
-    claim_id: str, said: str, checker: OfflineFactChecker
-) -> None:
-    row, items = real_claim(claim_id, TUNE3)
-    claim = Claim(id=claim_id, theme_id="t", text=row["claim"], cites=row["cites"])
-    verdict = anyio.run(checker.check_all, [claim], items)[claim_id]
-    assert verdict.label == "contradicted" and any(said in r for r in verdict.reasons), (
-        verdict.reasons
-    )
-
-
 @pytest.mark.parametrize(
     ("claim_id", "folder"),
     [(i, TUNE2) for i in TUNE2_SUPPORTED_NEGATION],
@@ -419,17 +414,13 @@ def test_rules_from_the_third_tuning_set(
 def test_modifiers_and_articles_are_no_conflict(
     claim_id: str, folder: Path, checker: OfflineFactChecker
 ) -> None:
-    row, items = real_claim(claim_id, folder)
-    claim = Claim(id=claim_id, theme_id="t", text=row["claim"], cites=row["cites"])
-    verdict = anyio.run(checker.check_all, [claim], items)[claim_id]
+    verdict = verdict_on(claim_id, checker, folder)
     assert verdict.label == "supported", verdict.reasons
 
 
 def test_a_speaker_is_who_says_it_in_the_passage_about_it(checker: OfflineFactChecker) -> None:
     """Nadella is quoted in the item, but the prediction the claim gives him is Suleyman's."""
-    row, items = real_claim("w07-t004", TUNE2)
-    claim = Claim(id="c", theme_id="t", text=row["claim"], cites=row["cites"])
-    verdict = anyio.run(checker.check_all, [claim], items)["c"]
+    verdict = verdict_on("w07-t004", checker, TUNE2)
     assert verdict.label == "contradicted"
     assert any("the one who says" in r for r in verdict.reasons), verdict.reasons
 

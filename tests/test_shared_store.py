@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newsroom import results
-from newsroom.agents import Engine, offline_engine
+from newsroom.agents import offline_engine
 from newsroom.errors import SourceUnavailable
 from newsroom.methods.embeddings import Embedder
 from newsroom.models import SourceItem
@@ -66,41 +67,31 @@ def test_two_hosts_share_the_edition_its_update_the_vectors_and_the_traces(
     database: str, tmp_path: Path, redis_url: str
 ) -> None:
     items = bundled_items()
-    first, late = items[:-10], items
+
+    def host(name: str, week_items: list[SourceItem], **options: Any) -> tuple[Any, set[str]]:
+        """One machine's run: a fresh engine (no vectors in memory), a folder of its own."""
+        embedder = Counting()
+        summary = asyncio.run(
+            run_week(
+                RunOptions(
+                    week=WEEK,
+                    sources=items_folder(tmp_path / f"{name}-src", week_items),
+                    out_dir=tmp_path / name,
+                    checkpoint_url=database,
+                    **options,
+                ),
+                offline_engine(embedder),
+            )
+        )
+        return summary, set(embedder.embedded)
+
     # Host A: the week without its last ten items.
-    a_engine: Engine = offline_engine(Counting())
-    a = asyncio.run(
-        run_week(
-            RunOptions(
-                week=WEEK,
-                sources=items_folder(tmp_path / "a-src", first),
-                out_dir=tmp_path / "a",
-                checkpoint_url=database,
-            ),
-            a_engine,
-        )
-    )
-    assert a.status == "ok"
-    a_keys = set(a_engine.embedder.embedded)  # type: ignore[attr-defined]
-    assert a_keys
+    a, a_keys = host("a", items[:-10])
+    assert a.status == "ok" and a_keys
     # Host B: another folder and process state, the same database; an update on A's edition.
-    b_engine: Engine = offline_engine(Counting())
-    b = asyncio.run(
-        run_week(
-            RunOptions(
-                week=WEEK,
-                sources=items_folder(tmp_path / "b-src", late),
-                out_dir=tmp_path / "b",
-                checkpoint_url=database,
-                base_run=a.run_id,
-                force=True,
-            ),
-            b_engine,
-        )
-    )
+    b, b_keys = host("b", items, base_run=a.run_id, force=True)
     assert b.status == "ok"
     assert b.update["mode"] == "incremental" and b.update["base_run"] == a.run_id
-    b_keys = set(b_engine.embedder.embedded)  # type: ignore[attr-defined]
     assert b_keys and not (b_keys & a_keys), "B embedded a text A had embedded"
 
     # Host C: the API with an empty folder of its own serves what A and B wrote.
@@ -175,79 +166,106 @@ def _host(tmp_path: Path, name: str, env: dict[str, str]) -> tuple[Path, dict[st
     }
 
 
-def test_three_processes_share_nothing_but_redis_and_postgres(
-    database: str, redis_url: str, tmp_path: Path
-) -> None:
-    namespace = f"three-{secrets.token_hex(4)}"
-    token = secrets.token_hex(8)
-    base_env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "NEWSROOM_POSTGRES_URL": database,
-        "NEWSROOM_API_TOKEN": token,
-    }
-    port = _free_port()
-    procs: list[subprocess.Popen[bytes]] = []
+class Hosts:
+    """Machines of their own on this one (a working directory, an output folder and a home
+    each) running `newsroom` commands against one Redis and one PostgreSQL; the API on host
+    "c" (`serve --workers 0`)."""
 
-    def start(name: str, *args: str) -> subprocess.Popen[bytes]:
-        cwd, env = _host(tmp_path, name, base_env)
+    def __init__(self, tmp_path: Path, database: str, redis_url: str) -> None:
+        self.tmp_path = tmp_path
+        self.namespace = f"hosts-{secrets.token_hex(4)}"
+        token = secrets.token_hex(8)
+        self.env = {
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "NEWSROOM_POSTGRES_URL": database,
+            "NEWSROOM_API_TOKEN": token,
+        }
+        self.head = {"Authorization": f"Bearer {token}"}
+        self.port = _free_port()
+        self.api = f"http://127.0.0.1:{self.port}"
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        cwd, env = _host(self.tmp_path, name, self.env)
         with (cwd / "log.txt").open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "newsroom", *args, "--namespace", namespace],
+                [sys.executable, "-m", "newsroom", *args, "--namespace", self.namespace],
                 cwd=cwd,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        procs.append(proc)
+        self.procs.append(proc)
         return proc
 
-    api = f"http://127.0.0.1:{port}"
-    items = [i.model_dump(mode="json") for i in bundled_items()]
-    try:
-        start("c", "serve", "--workers", "0", "--port", str(port), "--poll", "0")
-        wait_until(lambda: _up(api), 60)
-        worker_a = start("a", "worker", "--debounce", "1", "--name", "a")
-        head = {"Authorization": f"Bearer {token}"}
-        assert httpx.post(f"{api}/items", json={"items": items[:-10]}, headers=head).is_success
-        wait_until(lambda: httpx.get(f"{api}/weeks/{WEEK}/edition").status_code == 200, 120)
-        first = httpx.get(f"{api}/weeks/{WEEK}/edition", params={"format": "json"}).json()
-        worker_a.terminate()
-        worker_a.wait(30)
-        start("b", "worker", "--debounce", "1", "--name", "b")
-        assert httpx.post(f"{api}/items", json={"items": items[-10:]}, headers=head).is_success
+    def serve(self) -> None:
+        self.start("c", "serve", "--workers", "0", "--port", str(self.port), "--poll", "0")
+        wait_until(lambda: _up(self.api), 60)
 
-        def updated() -> bool:
-            got = httpx.get(f"{api}/weeks/{WEEK}/edition", params={"format": "json"})
-            return got.status_code == 200 and got.json() != first
+    def push(self, items: list[dict[str, Any]]) -> None:
+        answer = httpx.post(f"{self.api}/items", json={"items": items}, headers=self.head)
+        assert answer.is_success, answer.text
 
-        wait_until(updated, 120)
-        with contextlib.closing(ResultsStore(database)) as store:
-            runs = [r for r in store.runs() if r["week"] == WEEK and r["status"] == "ok"]
-            latest = store.latest(WEEK)
-        assert len(runs) == 2, [r["run_id"] for r in runs]
-        a_run, b_run = runs
-        assert b_run["update"]["mode"] == "incremental"
-        assert b_run["update"]["base_run"] == a_run["run_id"]
-        assert latest == b_run["run_id"]
-        for run in runs:
-            spans = httpx.get(f"{api}/runs/{run['run_id']}/trace").json()
-            assert spans["resourceSpans"][0]["scopeSpans"][0]["spans"]
-        # Each host wrote into its own folder only; C's stayed empty of editions.
-        assert (tmp_path / "a" / "out" / WEEK / "weekly.md").exists()
-        assert (tmp_path / "b" / "out" / WEEK / "weekly.md").exists()
-        assert not (tmp_path / "c" / "out" / WEEK).exists()
-    finally:
-        for proc in procs:
+    def edition(self, format: str = "md") -> httpx.Response:
+        return httpx.get(f"{self.api}/weeks/{WEEK}/edition", params={"format": format})
+
+    def stop(self) -> None:
+        for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
-        for proc in procs:
+        for proc in self.procs:
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        for log in tmp_path.glob("*/log.txt"):
+        for log in self.tmp_path.glob("*/log.txt"):
             print(log.parent.name, log.read_text(errors="replace")[-3000:])
+
+
+@pytest.fixture
+def hosts(tmp_path: Path, database: str, redis_url: str) -> Iterator[Hosts]:
+    machines = Hosts(tmp_path, database, redis_url)
+    try:
+        yield machines
+    finally:
+        machines.stop()
+
+
+def test_three_processes_share_nothing_but_redis_and_postgres(
+    hosts: Hosts, database: str, tmp_path: Path
+) -> None:
+    items = [i.model_dump(mode="json") for i in bundled_items()]
+    hosts.serve()
+    worker_a = hosts.start("a", "worker", "--debounce", "1", "--name", "a")
+    hosts.push(items[:-10])
+    wait_until(lambda: hosts.edition().status_code == 200, 120)
+    first = hosts.edition("json").json()
+    worker_a.terminate()
+    worker_a.wait(30)
+    hosts.start("b", "worker", "--debounce", "1", "--name", "b")
+    hosts.push(items[-10:])
+
+    def updated() -> bool:
+        got = hosts.edition("json")
+        return got.status_code == 200 and got.json() != first
+
+    wait_until(updated, 120)
+    with contextlib.closing(ResultsStore(database)) as store:
+        runs = [r for r in store.runs() if r["week"] == WEEK and r["status"] == "ok"]
+        latest = store.latest(WEEK)
+    assert len(runs) == 2, [r["run_id"] for r in runs]
+    a_run, b_run = runs
+    assert b_run["update"]["mode"] == "incremental"
+    assert b_run["update"]["base_run"] == a_run["run_id"]
+    assert latest == b_run["run_id"]
+    for run in runs:
+        spans = httpx.get(f"{hosts.api}/runs/{run['run_id']}/trace").json()
+        assert spans["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    # Each host wrote into its own folder only; C's stayed empty of editions.
+    assert (tmp_path / "a" / "out" / WEEK / "weekly.md").exists()
+    assert (tmp_path / "b" / "out" / WEEK / "weekly.md").exists()
+    assert not (tmp_path / "c" / "out" / WEEK).exists()
 
 
 def _up(api: str) -> bool:
@@ -258,72 +276,93 @@ def _up(api: str) -> bool:
 
 
 def test_a_worker_killed_mid_run_leaves_the_week_to_another_host(
-    database: str, redis_url: str, tmp_path: Path
+    hosts: Hosts, database: str, redis_url: str, tmp_path: Path
 ) -> None:
     """SIGKILL worker A while it holds the week: B (another host) finishes it; nothing
     acknowledged is lost and the edition holds every pushed item once."""
     import redis
 
-    namespace = f"kill-{secrets.token_hex(4)}"
-    token = secrets.token_hex(8)
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "NEWSROOM_POSTGRES_URL": database,
-        "NEWSROOM_API_TOKEN": token,
-    }
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}"
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(name: str, *args: str) -> subprocess.Popen[bytes]:
-        cwd, host_env = _host(tmp_path, name, env)
-        with (cwd / "log.txt").open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "newsroom", *args, "--namespace", namespace],
-                cwd=cwd,
-                env=host_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        procs.append(proc)
-        return proc
-
     items = [i.model_dump(mode="json") for i in bundled_items()]
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    lock = f"{namespace}:lock:{WEEK}"
-    try:
-        start("c", "serve", "--workers", "0", "--port", str(port), "--poll", "0")
-        wait_until(lambda: _up(api), 60)
-        worker_a = start("a", "worker", "--debounce", "1", "--name", "a")
-        head = {"Authorization": f"Bearer {token}"}
-        assert httpx.post(f"{api}/items", json={"items": items}, headers=head).is_success
-        wait_until(lambda: bool(client.get(lock)), 120)
-        time.sleep(1.0)  # halfway through its run of the week
-        assert httpx.get(f"{api}/weeks/{WEEK}/edition").status_code == 404
-        worker_a.kill()
-        worker_a.wait(30)
-        start("b", "worker", "--debounce", "1", "--name", "b")
-        wait_until(lambda: httpx.get(f"{api}/weeks/{WEEK}/edition").status_code == 200, 180)
-        report = httpx.get(f"{api}/weeks/{WEEK}/edition", params={"format": "json"}).json()
-        listed = [i for s in report["stories"] for i in s["item_ids"]]
-        listed += [row["id"] for row in report.get("left_out", [])]
-        window = parse_week(WEEK, "Asia/Shanghai")
-        in_week = [i.id for i in bundled_items() if window.contains(i.published)]
-        assert len(in_week) < len(items)  # the samples hold items of the weeks around it
-        assert sorted(listed) == sorted(in_week)  # each pushed item of the week, once
-        with contextlib.closing(ResultsStore(database)) as store:
-            latest = store.run(store.latest(WEEK) or "")
-        assert latest is not None and latest["status"] == "ok"
-        assert not (tmp_path / "a" / "out" / WEEK / "weekly.md").exists()
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for log in tmp_path.glob("*/log.txt"):
-            print(log.parent.name, log.read_text(errors="replace")[-3000:])
+    lock = f"{hosts.namespace}:lock:{WEEK}"
+    hosts.serve()
+    worker_a = hosts.start("a", "worker", "--debounce", "1", "--name", "a")
+    hosts.push(items)
+    wait_until(lambda: bool(client.get(lock)), 120)
+    time.sleep(1.0)  # halfway through its run of the week
+    assert hosts.edition().status_code == 404
+    worker_a.kill()
+    worker_a.wait(30)
+    hosts.start("b", "worker", "--debounce", "1", "--name", "b")
+    wait_until(lambda: hosts.edition().status_code == 200, 180)
+    report = hosts.edition("json").json()
+    listed = [i for s in report["stories"] for i in s["item_ids"]]
+    listed += [row["id"] for row in report.get("left_out", [])]
+    window = parse_week(WEEK, "Asia/Shanghai")
+    in_week = [i.id for i in bundled_items() if window.contains(i.published)]
+    assert len(in_week) < len(items)  # the samples hold items of the weeks around it
+    assert sorted(listed) == sorted(in_week)  # each pushed item of the week, once
+    with contextlib.closing(ResultsStore(database)) as store:
+        latest = store.run(store.latest(WEEK) or "")
+    assert latest is not None and latest["status"] == "ok"
+    assert not (tmp_path / "a" / "out" / WEEK / "weekly.md").exists()
+
+
+class DatabaseRestartsOnce:
+    """A clusterer whose first call finds PostgreSQL restarted: every connection to the
+    database is cut (as a restart or failover does) before it works."""
+
+    def __init__(self, inner: Any, database: str) -> None:
+        self.inner = inner
+        self.database = database
+        self.calls = 0
+
+    def judge(self, stories: Any, items: Any) -> Any:
+        return self.inner.judge(stories, items)
+
+    async def themes(self, stories: Any, items: Any) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            import psycopg
+
+            name = self.database.rsplit("/", 1)[-1]
+            with psycopg.connect(self.database, autocommit=True) as conn:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (name,),
+                )
+        return await self.inner.themes(stories, items)
+
+
+def test_postgres_lost_mid_run_fails_resumable_and_says_so(
+    database: str, embedder: Embedder, tmp_path: Path
+) -> None:
+    from newsroom.config import bundled_sources
+
+    engine = offline_engine(embedder)
+    engine.clusterer = DatabaseRestartsOnce(engine.clusterer, database)  # type: ignore[assignment]
+    options = RunOptions(
+        week=WEEK, sources=bundled_sources(), out_dir=tmp_path / "one", checkpoint_url=database
+    )
+    with pytest.raises(SourceUnavailable, match=r"went away during run .* --resume") as caught:
+        asyncio.run(run_week(options, engine))
+    run = json.loads((tmp_path / "one" / WEEK / "run.json").read_text())
+    assert run["status"] == "failed" and "--resume" in run["stop_reason"]
+    assert str(caught.value).startswith("PostgreSQL at postgresql://postgres@127.0.0.1:5432/")
+    # Back (a new connection): the run resumes from its checkpoints, on another host too.
+    resumed = asyncio.run(
+        run_week(
+            RunOptions(
+                week=WEEK,
+                sources=bundled_sources(),
+                out_dir=tmp_path / "two",
+                checkpoint_url=database,
+                resume=run["run_id"],
+            ),
+            engine,
+        )
+    )
+    assert resumed.status == "ok" and resumed.usage.tool_calls == 1  # research not redone
+    with contextlib.closing(ResultsStore(database)) as store:
+        assert store.latest(WEEK) == run["run_id"]
