@@ -13,7 +13,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -288,8 +287,9 @@ def test_a_worker_killed_mid_run_leaves_the_week_to_another_host(
     hosts.serve()
     worker_a = hosts.start("a", "worker", "--debounce", "1", "--name", "a")
     hosts.push(items)
-    wait_until(lambda: bool(client.get(lock)), 120)
-    time.sleep(1.0)  # halfway through its run of the week
+    runs = tmp_path / "a" / "out" / ".newsroom" / "runs"
+    # A holds the week and its run has begun (its trace file is open): it is mid-run.
+    wait_until(lambda: bool(client.get(lock)) and any(runs.glob(f"{WEEK}-*/trace.jsonl")), 120)
     assert hosts.edition().status_code == 404
     worker_a.kill()
     worker_a.wait(30)

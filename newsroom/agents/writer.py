@@ -41,7 +41,7 @@ class OfflineWriter:
         self,
         embedder: Embedder,
         bullets: int = 3,
-        min_bullets: int = 2,
+        min_bullets: int = 3,
         diversity: float = 0.3,
         redundant: float = 0.85,
         pool_stories: int = 40,
