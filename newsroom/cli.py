@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -661,7 +662,11 @@ def traces_list(out_dir: OutOption = None) -> None:
     from newsroom.observability.store import list_runs
 
     shared = _results(_settings())
-    runs = shared.runs() if shared is not None else list_runs(_out(out_dir))
+    if shared is not None:
+        with contextlib.closing(shared):
+            runs = shared.runs()
+    else:
+        runs = list_runs(_out(out_dir))
     if not runs:
         console.print(f"no runs under {_out(out_dir)}")
         return
@@ -769,11 +774,12 @@ def _load_run(folder: Path, run_id: str) -> tuple[dict[str, Any], list[dict[str,
     shared = _results(_settings())
     if shared is None:
         return load_run(folder, run_id)
-    run = shared.run(run_id)
-    if run is None:
-        known = ", ".join(r["run_id"] for r in shared.runs()[-5:]) or "none"
-        raise UsageError(f"no run {run_id!r} in the shared store (latest: {known})")
-    return run, shared.spans(run_id)
+    with contextlib.closing(shared):
+        run = shared.run(run_id)
+        if run is None:
+            known = ", ".join(r["run_id"] for r in shared.runs()[-5:]) or "none"
+            raise UsageError(f"no run {run_id!r} in the shared store (latest: {known})")
+        return run, shared.spans(run_id)
 
 
 def _write_predictions(path: Path | None, rows: list[dict[str, Any]]) -> None:
@@ -922,6 +928,8 @@ def serve(
             thread.join()
         if embedded is not None:
             embedded.stop()
+        if shared is not None:
+            shared.close()
         local.close()
         print("stopped: workers drained", file=sys.stderr)
 

@@ -217,6 +217,7 @@ async def _run_locked(
     values: dict[str, Any] | None = None
     earlier: dict[str, dict[str, int]] = {}  # usage a resumed run had already spent
     ledger_start = engine.ledger.snapshot()
+    vectors_start = _vector_counts(engine)
     try:
         async with open_checkpointer(db, options.checkpoint_url) as saver:
             graph = compiled_graph().copy(update={"checkpointer": saver})
@@ -369,6 +370,11 @@ async def _run_locked(
                 values["usage"] = add_usage(
                     earlier, usage_delta(ledger_start, engine.ledger.snapshot())
                 )
+                computed, stored = _vector_counts(engine)
+                values["vectors"] = {
+                    "vectors_computed": computed - vectors_start[0],
+                    "vectors_stored": stored - vectors_start[1],
+                }
                 _finish(summary, values, folder, trace_file)
                 if shared is not None:
                     _share(shared, summary, folder, trace_file)
@@ -377,6 +383,11 @@ async def _run_locked(
                 engine.embedder.store = None
                 shared.close()
     return summary
+
+
+def _vector_counts(engine: Engine) -> tuple[int, int]:
+    """Texts the engine's embedder has embedded, and vectors it has read from its store."""
+    return getattr(engine.embedder, "computed", 0), getattr(engine.embedder, "stored", 0)
 
 
 def _database_error(exc: BaseException) -> bool:
@@ -490,6 +501,8 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
         "dated_by_collection": sum(
             item.dated_by == "collected" for item in values.get("items", [])
         ),
+        # Texts this run embedded, and vectors it read from the store (earlier runs', any host's).
+        **values.get("vectors", {}),
     }
     lines = values.get("usage", {})
     used = (summary.guard or {}).get("used", {})

@@ -242,6 +242,7 @@ def test_three_processes_share_nothing_but_redis_and_postgres(
     first = hosts.edition("json").json()
     worker_a.terminate()
     worker_a.wait(30)
+    before = _vectors(database)  # every text A embedded
     hosts.start("b", "worker", "--debounce", "1", "--name", "b")
     hosts.push(items[-10:])
 
@@ -251,12 +252,18 @@ def test_three_processes_share_nothing_but_redis_and_postgres(
 
     wait_until(updated, 120)
     with contextlib.closing(ResultsStore(database)) as store:
-        runs = [r for r in store.runs() if r["week"] == WEEK and r["status"] == "ok"]
+        every = store.runs()  # the weeks around W06 too: the samples hold a few of their items
+        runs = [r for r in every if r["week"] == WEEK and r["status"] == "ok"]
         latest = store.latest(WEEK)
     assert len(runs) == 2, [r["run_id"] for r in runs]
     a_run, b_run = runs
     assert b_run["update"]["mode"] == "incremental"
     assert b_run["update"]["base_run"] == a_run["run_id"]
+    # No text was embedded twice, on either host: every vector a run computed is a row of its
+    # own (an upsert of a text embedded before would add none). B read A's from the store.
+    assert sum(r["counts"]["vectors_computed"] for r in every) == _vectors(database)
+    assert _vectors(database) > before and b_run["counts"]["vectors_stored"] > 0
+    assert 0 < b_run["counts"]["vectors_computed"] < a_run["counts"]["vectors_computed"]
     assert latest == b_run["run_id"]
     for run in runs:
         spans = httpx.get(f"{hosts.api}/runs/{run['run_id']}/trace").json()
@@ -265,6 +272,14 @@ def test_three_processes_share_nothing_but_redis_and_postgres(
     assert (tmp_path / "a" / "out" / WEEK / "weekly.md").exists()
     assert (tmp_path / "b" / "out" / WEEK / "weekly.md").exists()
     assert not (tmp_path / "c" / "out" / WEEK).exists()
+
+
+def _vectors(database: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database) as conn:
+        row = conn.execute("SELECT count(*) FROM newsroom_vectors").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _up(api: str) -> bool:

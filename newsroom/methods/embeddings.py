@@ -130,6 +130,7 @@ class Embedder:
         self._lock = threading.Lock()
         self.store: Any = None  # a VectorStore, or the shared one (newsroom.results)
         self.stored = 0  # vectors read from the store, for the curious
+        self.computed = 0  # texts the model embedded
 
     def attach(self, path: Path) -> None:
         """Read and keep vectors in the store at `path` from now on. A store that cannot be
@@ -215,6 +216,7 @@ class Embedder:
         return np.stack([self._cache[k] for k in keys])
 
     def _keep(self, keys: Sequence[str], vectors: Any) -> None:
+        self.computed += len(keys)
         vectors = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         self._cache.update(zip(keys, vectors / np.maximum(norms, 1e-12), strict=True))
