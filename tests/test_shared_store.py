@@ -243,7 +243,7 @@ def test_three_processes_share_nothing_but_redis_and_postgres(
     worker_a.terminate()
     worker_a.wait(30)
     before = _vectors(database)  # every text A embedded
-    hosts.start("b", "worker", "--debounce", "1", "--name", "b")
+    worker_b = hosts.start("b", "worker", "--debounce", "1", "--name", "b")
     hosts.push(items[-10:])
 
     def updated() -> bool:
@@ -251,6 +251,8 @@ def test_three_processes_share_nothing_but_redis_and_postgres(
         return got.status_code == 200 and got.json() != first
 
     wait_until(updated, 120)
+    worker_b.terminate()  # it may still be publishing a neighbouring week: let it finish
+    worker_b.wait(120)
     with contextlib.closing(ResultsStore(database)) as store:
         every = store.runs()  # the weeks around W06 too: the samples hold a few of their items
         runs = [r for r in every if r["week"] == WEEK and r["status"] == "ok"]
