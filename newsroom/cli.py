@@ -668,7 +668,8 @@ def traces_list(out_dir: OutOption = None) -> None:
     else:
         runs = list_runs(_out(out_dir))
     if not runs:
-        console.print(f"no runs under {_out(out_dir)}")
+        where = f"under {_out(out_dir)}" if shared is None else "in the shared store"
+        console.print(f"no runs {where}")
         return
     out.print(
         f"{'run':<32} {'status':<11} {'engine':<7} {'started':<19} {'secs':>6} "
@@ -951,6 +952,9 @@ def worker(
     settings = _settings()
     if not settings.redis_url:
         raise _fail(UsageError("a worker needs REDIS_URL (the service's Redis)"))
+    shared = _results(settings)  # PostgreSQL down, or migrated by newer code: said at start
+    if shared is not None:
+        shared.close()
     with _local_model(settings, model_file):
         crew = _worker(
             settings.redis_url,

@@ -74,15 +74,39 @@ class SchemaTooNew(UsageError):
     """The database was migrated by newer code than this host runs."""
 
 
-def redact(url: str) -> str:
-    """The URL without its password (for messages and logs)."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+class SchemaBroken(UsageError):
+    """The database says it is migrated, but a newsroom table is missing."""
+
+
+TABLES = ("newsroom_runs", "newsroom_files", "newsroom_spans", "newsroom_vectors")
+
+
+def redact(text: str) -> str:
+    """`text` without any password a libpq connection string can carry: `user:pw@` in a URL
+    (an empty user too), `?password=` / `&password=` in its query, `password=...` in the
+    key=value form."""
+    text = re.sub(r"(://[^:/@?]*):[^/?]*@", r"\1:***@", text)
+    text = re.sub(r"([?&]password=)[^&\s]*", r"\1***", text, flags=re.I)
+    return re.sub(r"(\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s&]+)", r"\1***", text, flags=re.I)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return redact(text.splitlines()[0]) if text else type(exc).__name__
 
 
 def _unavailable(url: str, exc: Exception) -> SourceUnavailable:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """A connection refused or lost: the database is unavailable. Anything else (a missing
+    table, a permission) is the database's state, said as such."""
+    import psycopg
+
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return SourceUnavailable(
+            f"PostgreSQL at {redact(url)} (NEWSROOM_POSTGRES_URL) is unavailable: {_reason(exc)}"
+        )
     return SourceUnavailable(
-        f"PostgreSQL at {redact(url)} (NEWSROOM_POSTGRES_URL) is unavailable: {reason}"
+        f"PostgreSQL at {redact(url)} (NEWSROOM_POSTGRES_URL) refused the newsroom's query: "
+        f"{_reason(exc)} (a newsroom table missing or not ours to use?)"
     )
 
 
@@ -93,6 +117,7 @@ class ResultsStore:
         import psycopg
 
         self.url = url
+        self.connect_timeout = connect_timeout
         try:
             self.conn = psycopg.connect(url, connect_timeout=connect_timeout, autocommit=True)
         except psycopg.Error as exc:
@@ -131,8 +156,37 @@ class ResultsStore:
                     self.conn.execute(
                         "INSERT INTO newsroom_schema (version) VALUES (%s)", (number,)
                     )
+                missing = [
+                    table
+                    for table in TABLES
+                    if self.conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() == (None,)
+                ]
+                if missing:
+                    raise SchemaBroken(
+                        f"the newsroom database at {redact(self.url)} is at schema version "
+                        f"{SCHEMA_VERSION} but lacks {', '.join(missing)}: restore it, or point "
+                        "NEWSROOM_POSTGRES_URL at a new database"
+                    )
         except psycopg.Error as exc:
             raise _unavailable(self.url, exc) from exc
+
+    def _ready(self) -> None:
+        """A connection lost (PostgreSQL restarted, a failover, a network blip) is opened
+        again at the next use."""
+        import psycopg
+
+        if self.conn.closed or self.conn.broken:
+            try:
+                self.conn = psycopg.connect(
+                    self.url, connect_timeout=self.connect_timeout, autocommit=True
+                )
+            except psycopg.Error as exc:
+                raise _unavailable(self.url, exc) from exc
+
+    def ping(self) -> None:
+        """Raise SourceUnavailable unless the database answers now."""
+        with self._errors():
+            self.conn.execute("SELECT 1")
 
     def close(self) -> None:
         self.conn.close()
@@ -141,6 +195,7 @@ class ResultsStore:
     def _errors(self) -> Iterator[None]:
         import psycopg
 
+        self._ready()
         try:
             yield
         except psycopg.Error as exc:
@@ -258,17 +313,22 @@ class SharedVectorStore:
         self.path = Path(redact(store.url))  # what warnings name
         self._dims = emb.DIMENSIONS
         self._today = emb._today
-        size = store.conn.execute("SELECT pg_total_relation_size('newsroom_vectors')").fetchone()
-        if size and int(size[0]) > emb.PRUNE_FROM:
-            store.conn.execute(
-                "DELETE FROM newsroom_vectors WHERE day < %s", (self._today() - emb.KEEP_DAYS,)
-            )
+        with store._errors():
+            size = store.conn.execute(
+                "SELECT pg_total_relation_size('newsroom_vectors')"
+            ).fetchone()
+            if size and int(size[0]) > emb.PRUNE_FROM:
+                store.conn.execute(
+                    "DELETE FROM newsroom_vectors WHERE day < %s",
+                    (self._today() - emb.KEEP_DAYS,),
+                )
 
     def get(self, keys: Sequence[str]) -> dict[str, NDArray[np.float32]]:
         from newsroom.methods.embeddings import VectorStoreError
 
         found: dict[str, NDArray[np.float32]] = {}
         try:
+            self.store._ready()
             for start in range(0, len(keys), 1000):
                 rows = self.store.conn.execute(
                     "SELECT key, vector FROM newsroom_vectors WHERE key = ANY(%s)",
@@ -287,6 +347,7 @@ class SharedVectorStore:
         day = self._today()
         rows = [(k, day, np.asarray(v, dtype=np.float32).tobytes()) for k, v in pairs]
         try:
+            self.store._ready()
             with self.store.conn.transaction(), self.store.conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO newsroom_vectors (key, day, vector) VALUES (%s, %s, %s) "

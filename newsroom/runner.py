@@ -111,9 +111,8 @@ async def open_checkpointer(db: Path, url: str | None = None) -> AsyncIterator[A
                 pg.serde = serializer()
                 await pg.setup()
             except psycopg.Error as exc:
-                where = url.split("@")[-1]  # no password in the message
                 raise SourceUnavailable(
-                    f"cannot use the checkpoint database at {where}: {exc}"
+                    f"cannot use the checkpoint database at {redact(url)}: {redact(str(exc))}"
                 ) from None
             yield pg
         return
@@ -226,7 +225,7 @@ async def _run_locked(
             if options.resume:
                 snapshot = await graph.aget_state(config)
                 if not snapshot.values:
-                    where = (options.checkpoint_url or "").split("@")[-1] or db
+                    where = redact(options.checkpoint_url or "") or db
                     raise UsageError(f"no checkpoint for run {run_id} in {where}")
                 if snapshot.values.get("week") != window.week:
                     raise UsageError(
@@ -250,7 +249,7 @@ async def _run_locked(
                 if context.base is None and options.require_base and graph_input is not None:
                     known = await graph.aget_state({"configurable": {"thread_id": base_run}})
                     if not known.values:
-                        where = (options.checkpoint_url or "").split("@")[-1] or db
+                        where = redact(options.checkpoint_url or "") or db
                         raise UsageError(f"--update {base_run}: no run {base_run} in {where}")
                 if context.base is None:
                     summary.update = {
@@ -406,7 +405,7 @@ def _database_error(exc: BaseException) -> bool:
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return redact(text[0]) if text else type(exc).__name__
 
 
 def _shared_store(engine: Engine, url: str | None) -> Any:

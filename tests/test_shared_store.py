@@ -383,3 +383,69 @@ def test_postgres_lost_mid_run_fails_resumable_and_says_so(
     assert resumed.status == "ok" and resumed.usage.tool_calls == 1  # research not redone
     with contextlib.closing(ResultsStore(database)) as store:
         assert store.latest(WEEK) == run["run_id"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://p19:S3cretPw@127.0.0.1:9/db",
+        "postgresql://:S3cretPw@127.0.0.1:9/db",
+        "postgresql://p19@127.0.0.1:9/db?sslmode=disable&password=S3cretPw",
+        "host=127.0.0.1 port=9 user=p19 password=S3cretPw dbname=db",
+        "host=127.0.0.1 port=9 user=p19 password='S3cret Pw' dbname=db",
+    ],
+)
+def test_no_form_of_connection_string_shows_its_password(url: str) -> None:
+    """Found by a hostile probe: libpq's query and key=value forms carried the password into
+    messages, run.json and spans."""
+    assert "S3cret" not in results.redact(url)
+    with pytest.raises(SourceUnavailable) as caught:
+        ResultsStore(url, connect_timeout=2)
+    assert "S3cret" not in str(caught.value) and "127.0.0.1" in str(caught.value)
+
+
+def test_the_api_reconnects_after_postgres_restarts_and_health_says_when_it_is_down(
+    database: str, tmp_path: Path, redis_url: str, embedder: Embedder
+) -> None:
+    """Found by a hostile probe: one lost connection made every later read a 503, while
+    /health said ok."""
+    import psycopg
+
+    from newsroom.config import bundled_sources
+
+    options = RunOptions(
+        week=WEEK, sources=bundled_sources(), out_dir=tmp_path / "a", checkpoint_url=database
+    )
+    assert asyncio.run(run_week(options, offline_engine(embedder))).status == "ok"
+    store = ResultsStore(database)
+    with service_space(redis_url, "reconnect") as (queue, week_store):
+        http = TestClient(create_app(queue, week_store, tmp_path / "c", "t", results=store))
+        assert http.get(f"/weeks/{WEEK}/edition").status_code == 200
+        assert http.get("/health").json()["postgres"] == "ok"
+        name = database.rsplit("/", 1)[-1]
+        with psycopg.connect(database, autocommit=True) as admin:  # a restart, for the API
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+        first = http.get(f"/weeks/{WEEK}/edition")  # the lost connection shows once at most
+        assert first.status_code in (200, 503)
+        assert "postgres@" not in first.text
+        assert http.get(f"/weeks/{WEEK}/edition").status_code == 200  # and is opened again
+        assert http.get("/health").status_code == 200
+        store.url = "postgresql://postgres@127.0.0.1:9/none"  # now it is down for good
+        store.conn.close()
+        down = http.get("/health")
+        assert down.status_code == 503 and "postgres unavailable" in down.text
+    store.close()
+
+
+def test_a_half_written_database_is_said_to_be_one(database: str) -> None:
+    ResultsStore(database).close()
+    import psycopg
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DROP TABLE newsroom_vectors")
+    with pytest.raises(results.SchemaBroken, match="lacks newsroom_vectors"):
+        ResultsStore(database)

@@ -30,8 +30,8 @@ from newsroom.tools.formats import web_url
 
 MAX_BODY = 5_000_000
 MAX_ITEMS = 1000
-_WEEK = re.compile(r"^\d{4}-W\d{2}$")
-_RUN = re.compile(r"^\d{4}-W\d{2}-\d{8}T\d{6}-[0-9a-f]{4}$")
+_WEEK = re.compile(r"^\d{4}-W\d{2}\Z")
+_RUN = re.compile(r"^\d{4}-W\d{2}-\d{8}T\d{6}-[0-9a-f]{4}\Z")
 
 
 class ItemIn(SourceItem):
@@ -164,6 +164,12 @@ def create_app(
         except Exception as exc:  # the service is up; its store is not
             raise HTTPException(503, f"redis unavailable: {exc}") from None
         body: dict[str, Any] = {"status": "ok", "queued": queue.length()}
+        if results is not None:  # editions and runs are read from PostgreSQL: it must answer
+            try:
+                results.ping()
+            except SourceUnavailable:
+                raise HTTPException(503, "postgres unavailable (NEWSROOM_POSTGRES_URL)") from None
+            body["postgres"] = "ok"
         body["pending"] = queue.pending()
         body["dead_letters"] = queue.dead_letters()
         body["last_publish"] = store.published()
@@ -274,5 +280,6 @@ def _shared(call: Callable[..., Any], *args: Any) -> Any:
     """A read from the shared store; PostgreSQL down is a 503 saying so (no password)."""
     try:
         return call(*args)
-    except SourceUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+    except SourceUnavailable:
+        # Details (host, user, database) are in the server's log, not given to any client.
+        raise HTTPException(503, "postgres unavailable (NEWSROOM_POSTGRES_URL)") from None
