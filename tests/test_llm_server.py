@@ -182,6 +182,32 @@ def _note(record: Seen, line: bytes) -> None:
         record.finish = choice.get("finish_reason") or record.finish
 
 
+def _collect_quietly() -> None:
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def _collect_the_model_clients_connections() -> Iterator[None]:
+    """Each run is its own event loop; the OpenAI client keeps its pooled connections across
+    them, and whichever loop's leftovers the garbage collector meets last would surface as an
+    unclosed transport long after the test that made it. Collected here, test by test."""
+    yield
+    _collect_quietly()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _collect_after_the_servers() -> Iterator[None]:
+    """The same once the module's servers and proxies are stopped (set up first: torn down
+    last)."""
+    yield
+    _collect_quietly()
+
+
 @pytest.fixture(scope="module")
 def model_file() -> Path:
     return _model()
