@@ -237,7 +237,7 @@ def classify(exc: Exception) -> AttemptFailed:
         return AttemptFailed(exc, reached=True, retryable=True, what="stalled")
     if isinstance(exc, TooSlow):
         return AttemptFailed(exc, reached=True, retryable=False, what="too slow")
-    chain = _causes(exc)
+    chain = causes(exc)
     status = next((e for e in chain if isinstance(e, openai.APIStatusError)), None)
     if status is not None:
         code = status.status_code
@@ -262,7 +262,8 @@ def classify(exc: Exception) -> AttemptFailed:
     return AttemptFailed(exc, reached=True, retryable=False, what=type(exc).__name__)
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
+def causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what caused it (its `__cause__`, else its `__context__`), 16 deep at most."""
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and len(chain) < 16:
@@ -410,7 +411,7 @@ class Agent:
         tail = "the run is checkpointed — fix the endpoint and use --resume"
         if failed.what == "no connection":
             why = (
-                f"could not be reached ({type(_causes(failed.cause)[-1]).__name__}, "
+                f"could not be reached ({type(causes(failed.cause)[-1]).__name__}, "
                 f"{config.connect_timeout:g}s connect timeout)"
             )
         elif failed.what == "no reply in time":

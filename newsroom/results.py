@@ -90,7 +90,8 @@ def redact(text: str) -> str:
     return re.sub(r"(\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s&]+)", r"\1***", text, flags=re.I)
 
 
-def _reason(exc: Exception) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message, without any password in it."""
     text = str(exc).strip()
     return redact(text.splitlines()[0]) if text else type(exc).__name__
 
@@ -102,11 +103,11 @@ def _unavailable(url: str, exc: Exception) -> SourceUnavailable:
 
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return SourceUnavailable(
-            f"PostgreSQL at {redact(url)} (NEWSROOM_POSTGRES_URL) is unavailable: {_reason(exc)}"
+            f"PostgreSQL at {redact(url)} (NEWSROOM_POSTGRES_URL) is unavailable: {first_line(exc)}"
         )
     return SourceUnavailable(
         f"PostgreSQL at {redact(url)} (NEWSROOM_POSTGRES_URL) refused the newsroom's query: "
-        f"{_reason(exc)} (a newsroom table missing or not ours to use?)"
+        f"{first_line(exc)} (a newsroom table missing or not ours to use?)"
     )
 
 
@@ -283,22 +284,26 @@ class ResultsStore:
         return [dict(r[0]) for r in rows]
 
 
-def save_local_run(store: ResultsStore, run_dir: Path, week_folder: Path, host: str) -> None:
-    """Copy a finished run from its folders into the shared store: `run.json` and spans from
-    `OUT/.newsroom/runs/RUN_ID/`, its edition files from the week folder when it published
+def save_local_run(
+    store: ResultsStore,
+    run: Mapping[str, Any],
+    published: bool,
+    run_dir: Path,
+    week_folder: Path,
+    host: str,
+) -> None:
+    """Copy a finished run into the shared store: its record (`run.json`), its spans from
+    `OUT/.newsroom/runs/RUN_ID/`, and its edition files from the week folder when it published
     them."""
     from newsroom.observability.store import read_spans
 
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     outputs = {Path(p).name for k, p in run.get("outputs", {}).items() if k != "trace"}
-    published = run.get("status") in ("ok", "partial") and "weekly" in run.get("outputs", {})
     files: dict[str, bytes] = {}
     if published:
         for name in FILES:
             path = week_folder / name
             if (name in outputs or name.endswith(".json")) and path.is_file():
                 files[name] = path.read_bytes()
-    files["run.json"] = (run_dir / "run.json").read_bytes()
     store.save_run(run, files, read_spans(run_dir / "trace.jsonl"), published, host)
 
 
@@ -312,7 +317,7 @@ class SharedVectorStore:
         self.store = store
         self.path = Path(redact(store.url))  # what warnings name
         self._dims = emb.DIMENSIONS
-        self._today = emb._today
+        self._today = emb.storage_day
         with store._errors():
             size = store.conn.execute(
                 "SELECT pg_total_relation_size('newsroom_vectors')"

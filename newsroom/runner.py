@@ -29,14 +29,14 @@ from newsroom.graphs.state import SERIALIZED_TYPES
 from newsroom.graphs.weekly import RunContext, build_weekly_graph, publish_partial
 from newsroom.guards.budget import Amounts, Guard, Ledger, Limits, current_guard, spent
 from newsroom.guards.pricing import Pricing
-from newsroom.llm import add_usage, usage_delta
+from newsroom.llm import add_usage, causes, usage_delta
 from newsroom.models import DatedBy, RunSummary, Usage
 from newsroom.observability import semconv as sc
 from newsroom.observability.metrics import snapshot as metrics_snapshot
 from newsroom.observability.store import edition_copy, run_folder
 from newsroom.observability.tracing import JsonlSpanExporter, exporting, flush, tracer
 from newsroom.publish import FrontMatter, week_lock, write_atomic
-from newsroom.results import redact
+from newsroom.results import first_line, redact
 from newsroom.sources import SourcesFile, check_items_file, is_sources_file, load_sources
 from newsroom.tools.client import ArchiveConfig, Transport
 from newsroom.weeks import WeekWindow, parse_week
@@ -335,7 +335,7 @@ async def _run_locked(
                         raise
                     lost = SourceUnavailable(
                         f"PostgreSQL at {redact(options.checkpoint_url)} went away during run "
-                        f"{run_id} ({_one_line(exc)}); the steps checkpointed before are kept: "
+                        f"{run_id} ({first_line(exc)}); the steps checkpointed before are kept: "
                         f"continue with --resume {run_id} once it is back"
                     )
                     summary.stop_reason = str(lost)
@@ -384,6 +384,11 @@ async def _run_locked(
     return summary
 
 
+def _published(summary: RunSummary) -> bool:
+    """The run published an edition (a partial one included)."""
+    return summary.status in ("ok", "partial") and "weekly" in summary.outputs
+
+
 def _vector_counts(engine: Engine) -> tuple[int, int]:
     """Texts the engine's embedder has embedded, and vectors it has read from its store."""
     return getattr(engine.embedder, "computed", 0), getattr(engine.embedder, "stored", 0)
@@ -395,17 +400,8 @@ def _database_error(exc: BaseException) -> bool:
         import psycopg
     except ImportError:  # pragma: no cover - installed with langgraph-checkpoint-postgres
         return False
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, psycopg.OperationalError | psycopg.InterfaceError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return redact(text[0]) if text else type(exc).__name__
+    lost = psycopg.OperationalError | psycopg.InterfaceError
+    return any(isinstance(cause, lost) for cause in causes(exc))
 
 
 def _shared_store(engine: Engine, url: str | None) -> Any:
@@ -429,7 +425,14 @@ def _share(store: Any, summary: RunSummary, folder: Path, trace_file: Path) -> N
     from newsroom.results import save_local_run
 
     try:
-        save_local_run(store, trace_file.parent, folder, socket.gethostname())
+        save_local_run(
+            store,
+            summary.model_dump(mode="json"),  # what run.json holds
+            _published(summary),
+            trace_file.parent,
+            folder,
+            socket.gethostname(),
+        )
     except SourceUnavailable as exc:
         if summary.status in ("ok", "partial"):
             raise SourceUnavailable(
@@ -527,8 +530,7 @@ def _finish(summary: RunSummary, values: dict[str, Any], folder: Path, trace_fil
     # The week folder's run.json describes the edition there: a run that published none (an
     # interrupted or failed --force run) leaves it as it was when an edition is there, and
     # writes only its own record under .newsroom/runs/RUN_ID/.
-    published = summary.status in ("ok", "partial") and "weekly" in summary.outputs
-    if published or not (folder / "weekly.md").exists():
+    if _published(summary) or not (folder / "weekly.md").exists():
         write_atomic(folder / "run.json", text)
     write_atomic(trace_file.parent / "run.json", text)  # the run's own record, kept per run
     write_atomic(trace_file.parent / "metrics.json", json.dumps(metrics_snapshot(), indent=2))

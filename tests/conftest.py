@@ -16,6 +16,7 @@ import pytest
 from newsroom.agents import Engine, offline_engine
 from newsroom.config import bundled_sources
 from newsroom.methods.embeddings import Embedder
+from newsroom.models import SourceItem
 
 _real_connect = socket.socket.connect
 
@@ -136,8 +137,6 @@ def start_past_research(command: list[str], cwd: Path) -> tuple[Any, dict[str, s
 
 
 def _postgres_runs() -> bool:
-    import socket
-
     try:
         socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
         return True
@@ -149,7 +148,6 @@ def _postgres_runs() -> bool:
 def database() -> Iterator[str]:
     """A fresh database on the PostgreSQL at 127.0.0.1:5432 (CI runs one), dropped afterwards;
     skipped, saying so, where none runs, and a failure under CI=true."""
-    import os
     import secrets
 
     if not _postgres_runs():
@@ -167,3 +165,21 @@ def database() -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def bundled_items(in_week: bool = False) -> list[SourceItem]:
+    """The bundled samples' items as read from their folder; with `in_week`, only those
+    published in 2026-W06 (the samples hold a few of the weeks around it)."""
+    from newsroom.tools.formats import read_folder
+    from newsroom.weeks import parse_week
+
+    window = parse_week("2026-W06")
+    found = read_folder(bundled_sources(), window.tz).items
+    return [i for i in found if window.contains(i.published)] if in_week else list(found)
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -103,7 +103,7 @@ def test_a_large_store_drops_old_vectors_once_a_day(
     store = VectorStore(path)
     vector = np.ones(512, dtype=np.float32)
     store.put([("recent", vector)])
-    today = embeddings._today()
+    today = embeddings.storage_day()
     store.conn.execute(
         "INSERT INTO vectors VALUES ('old', ?, ?)",
         (today - embeddings.KEEP_DAYS - 1, vector.tobytes()),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from conftest import free_port
 from typer.testing import CliRunner
 
 from newsroom.cli import app
@@ -26,23 +26,17 @@ from newsroom.methods.embeddings import Embedder
 pytestmark = pytest.mark.phoenix
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     executable = os.environ.get("NEWSROOM_PHOENIX", ".phoenix/bin/phoenix")
     if not Path(executable).exists():
         pytest.fail(f"no Phoenix at {executable}: run `make phoenix` or set NEWSROOM_PHOENIX")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PHOENIX_WORKING_DIR": str(tmp_path_factory.mktemp("phoenix")),
         "PHOENIX_PORT": str(port),
-        "PHOENIX_GRPC_PORT": str(_free_port()),
+        "PHOENIX_GRPC_PORT": str(free_port()),
     }
     log = tmp_path_factory.mktemp("phoenix-log") / "serve.log"
     with log.open("w") as handle:

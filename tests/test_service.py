@@ -12,15 +12,13 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import service_space
+from conftest import bundled_items, service_space
 from fastapi.testclient import TestClient
 
-from newsroom.config import bundled_sources
 from newsroom.service.api import create_app
 from newsroom.service.queue import ItemQueue
 from newsroom.service.worker import WeekStore, Worker
-from newsroom.tools.formats import read_folder
-from newsroom.weeks import parse_week, week_of, zone
+from newsroom.weeks import week_of, zone
 
 TOKEN = "t-" + secrets.token_hex(8)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -35,11 +33,7 @@ def service(redis_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 def week_items() -> list[dict[str, Any]]:
-    window = parse_week("2026-W06")
-    items = [
-        i for i in read_folder(bundled_sources(), window.tz).items if window.contains(i.published)
-    ]
-    return [i.model_dump(mode="json") for i in items]
+    return [i.model_dump(mode="json") for i in bundled_items(in_week=True)]
 
 
 def test_writes_need_the_token(service: dict[str, Any]) -> None:

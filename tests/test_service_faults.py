@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import service_space, wait_until
+from conftest import bundled_items, service_space, wait_until
 from fastapi.testclient import TestClient
-from test_service import TOKEN, week_items
+from test_service import TOKEN
 
 from newsroom.models import SourceItem
 from newsroom.service.api import create_app
@@ -38,16 +38,12 @@ def space(redis_url: str) -> Iterator[tuple[ItemQueue, WeekStore]]:
         yield pair
 
 
-def items() -> list[SourceItem]:
-    return [SourceItem.model_validate(row) for row in week_items()]
-
-
 def test_poison_entries_are_dead_lettered_and_their_batch_is_filed(
     space: tuple[ItemQueue, WeekStore], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     queue, store = space
     client = queue.client
-    good = items()[:5]
+    good = bundled_items(in_week=True)[:5]
     boom = good[0].model_copy(update={"id": "boom", "url": "https://e.com/boom"})
     queue.push([*good[:2], boom])
     # Written straight onto the stream, past the API: not JSON at all, and a date no time zone
@@ -105,7 +101,7 @@ def test_redis_failing_is_no_items_fault(
     space: tuple[ItemQueue, WeekStore], tmp_path: Path
 ) -> None:
     queue, store = space
-    queue.push(items()[:4])
+    queue.push(bundled_items(in_week=True)[:4])
     real = store.file
 
     def down(chosen: list[SourceItem], tz: str) -> set[str]:
@@ -147,7 +143,7 @@ def test_a_killed_holders_week_is_taken_over_within_the_lease(
 ) -> None:
     queue, store = space
     ttl = 2.0
-    store.file(items(), "Asia/Shanghai")
+    store.file(bundled_items(in_week=True), "Asia/Shanghai")
     key = f"{store.name}:lock:{WEEK}"
     out = tmp_path / "out"
     doomed = subprocess.Popen(
@@ -186,7 +182,7 @@ def test_a_killed_holders_week_is_taken_over_within_the_lease(
     assert queue.client.get(key) is None  # released
     report = json.loads((out / WEEK / "report.json").read_text())
     assert sum(len(s["item_ids"]) for s in report["stories"]) + len(report["left_out"]) == len(
-        items()
+        bundled_items(in_week=True)
     )
 
 
@@ -194,7 +190,7 @@ def test_a_holder_whose_lease_was_taken_over_does_not_publish(
     space: tuple[ItemQueue, WeekStore], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     queue, store = space
-    store.file(items(), "Asia/Shanghai")
+    store.file(bundled_items(in_week=True), "Asia/Shanghai")
     key = f"{store.name}:lock:{WEEK}"
     out = tmp_path / "out"
     worker = Worker(queue, store, out, "slow", debounce=0.0)

@@ -6,7 +6,6 @@ is back, while /health says what is wrong."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import service_space
+from conftest import bundled_items, free_port, service_space
 from conftest import wait_until as shared_wait_until
 from fastapi.testclient import TestClient
 from test_service import AUTH, TOKEN, week_items
 
 from newsroom.config import load_settings
-from newsroom.models import RunSummary, SourceItem
+from newsroom.models import RunSummary
 from newsroom.service.api import create_app
 from newsroom.service.queue import ItemQueue
 from newsroom.service.worker import WeekStore, Worker
@@ -36,18 +35,8 @@ def space(redis_url: str) -> Iterator[tuple[ItemQueue, WeekStore]]:
         yield pair
 
 
-def items() -> list[SourceItem]:
-    return [SourceItem.model_validate(row) for row in week_items()]
-
-
 def wait_until(check: Callable[[], bool], seconds: float = 120.0) -> None:
     shared_wait_until(check, seconds)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 SETTINGS = {
@@ -96,7 +85,7 @@ def test_a_worker_builds_the_options_the_cli_builds(
     )
     assert "captured" in result.output, result.output
     queue, store = space
-    store.file(items()[:3], "Asia/Shanghai")
+    store.file(bundled_items(in_week=True)[:3], "Asia/Shanghai")
     configured = Worker(queue, store, tmp_path / "out", "a", settings=load_settings())
     unset = Worker(queue, store, tmp_path / "out", "b")  # no settings: load_settings()
     for worker in (configured, unset):
@@ -136,7 +125,7 @@ def test_the_service_prices_from_the_settings_and_stops_at_the_money_limit(
     with FakeOpenAIServer() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         worker = Worker(queue, store, out, "w", debounce=0.0, settings=load_settings())
-        queue.push(items())
+        queue.push(bundled_items(in_week=True))
         while worker.step(block_ms=100):
             pass
         (run_id,) = worker.update_quiet_weeks()
@@ -164,7 +153,7 @@ def test_a_failed_update_is_backed_off_and_the_week_stays_dirty(
         raise RuntimeError("disk on fire\nsecond line")
 
     worker.publish = broken  # type: ignore[method-assign]
-    store.file(items()[:3], worker.tz)
+    store.file(bundled_items(in_week=True)[:3], worker.tz)
     assert worker.update_quiet_weeks() == []  # no exception out of the loop
     assert worker.update_quiet_weeks() == []  # backing off: not tried again yet
     assert calls == [WEEK] and worker.failures == 1

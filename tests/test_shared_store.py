@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import bundled_items, free_port, service_space, wait_until
 from fastapi.testclient import TestClient
 
 from newsroom import results
@@ -29,18 +29,8 @@ from newsroom.models import SourceItem
 from newsroom.results import ResultsStore, SchemaTooNew
 from newsroom.runner import RunOptions, run_week
 from newsroom.service.api import create_app
-from newsroom.tools.formats import read_folder
-from newsroom.weeks import parse_week
-from tests.conftest import service_space, wait_until
 
 WEEK = "2026-W06"
-
-
-def bundled_items() -> list[SourceItem]:
-    from newsroom.config import bundled_sources
-
-    found = read_folder(bundled_sources(), "Asia/Shanghai")
-    return sorted(found.items, key=lambda i: i.id)
 
 
 def items_folder(path: Path, items: list[SourceItem]) -> Path:
@@ -147,12 +137,6 @@ def test_postgres_down_at_start_names_it_without_its_password(
     assert "hunter2" not in str(caught.value)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _host(tmp_path: Path, name: str, env: dict[str, str]) -> tuple[Path, dict[str, str]]:
     """A machine of its own: a working directory, an output folder and a home folder."""
     home = tmp_path / name
@@ -181,7 +165,7 @@ class Hosts:
             "NEWSROOM_API_TOKEN": token,
         }
         self.head = {"Authorization": f"Bearer {token}"}
-        self.port = _free_port()
+        self.port = free_port()
         self.api = f"http://127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen[bytes]] = []
 
@@ -315,8 +299,7 @@ def test_a_worker_killed_mid_run_leaves_the_week_to_another_host(
     report = hosts.edition("json").json()
     listed = [i for s in report["stories"] for i in s["item_ids"]]
     listed += [row["id"] for row in report.get("left_out", [])]
-    window = parse_week(WEEK, "Asia/Shanghai")
-    in_week = [i.id for i in bundled_items() if window.contains(i.published)]
+    in_week = [i.id for i in bundled_items(in_week=True)]
     assert len(in_week) < len(items)  # the samples hold items of the weeks around it
     assert sorted(listed) == sorted(in_week)  # each pushed item of the week, once
     with contextlib.closing(ResultsStore(database)) as store:

@@ -839,19 +839,16 @@ class OfflineFactChecker:
                 if rel.verb in _SPEECH:
                     near = [u for score, u in aligned[clause][:3] if score >= RELATED]
                     # The best-aligned passage that names a speaker decides who said it.
-                    speaking = next(
-                        (
-                            [(u, r) for r in facts.relations(u.text) if r.verb == rel.verb]
-                            for u in near
-                            if any(r.verb == rel.verb and r.agents for r in facts.relations(u.text))
-                        ),
-                        [],
-                    )
+                    speaking: list[tuple[Passage, facts.Relation]] = []
+                    for unit in near:
+                        speaking = [(u, r) for u, r in same if u is unit and r.agents]
+                        if speaking:
+                            break
                     confirmed = any(rel.agents & r.agents for _, r in speaking)
                     unnamed = not speaking and not any(rel.agents & r.agents for _, r in same)
                     if confirmed or unnamed:
                         continue  # the claim's speaker says it where the items say this
-                    same = [(u, r) for u, r in speaking if r.agents]
+                    same = speaking
                     if not same or not all(facts.is_known(a) for a in rel.agents):
                         continue
                     rel = facts.Relation(rel.verb, rel.agents, frozenset())

@@ -62,7 +62,7 @@ class VectorStore:
     def _prune(self) -> None:
         """Drop vectors stored more than KEEP_DAYS ago, at most once a day (it reads the whole
         table)."""
-        today = _today()
+        today = storage_day()
         row = self.conn.execute("SELECT day FROM pruned").fetchone()
         if row is not None and row[0] == today:
             return
@@ -84,7 +84,7 @@ class VectorStore:
         return found
 
     def put(self, pairs: Iterable[tuple[str, NDArray[np.float32]]]) -> None:
-        day = _today()
+        day = storage_day()
         # Rows are made as they are written: no second copy of a large week's vectors.
         rows = ((key, day, np.asarray(v, dtype=np.float32).tobytes()) for key, v in pairs)
         with storage.transaction(self.conn) as conn:
@@ -94,7 +94,8 @@ class VectorStore:
         self.conn.close()
 
 
-def _today() -> int:
+def storage_day() -> int:
+    """Days since the epoch: the day a stored vector was last written."""
     return int(time.time() // 86400)
 
 
