@@ -226,6 +226,27 @@ def _pairs(groups: Iterable[Iterable[str]], keep: set[str]) -> set[tuple[str, st
     return out
 
 
+def merged_stories(stories: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """The run's events: each story's items, joined with the stories marked as repeating it
+    (the clusterer's second pass: reports dedup kept apart that it judged one event)."""
+    parent: dict[str, str] = {}
+
+    def root(story_id: str) -> str:
+        while parent.get(story_id, story_id) != story_id:
+            story_id = parent[story_id]
+        return story_id
+
+    known = {str(s.get("id")) for s in stories}
+    for story in stories:
+        target = story.get("repeats")
+        if target and str(target) in known and root(str(target)) != root(str(story["id"])):
+            parent[root(str(story["id"]))] = root(str(target))
+    events: dict[str, list[str]] = {}
+    for story in stories:
+        events.setdefault(root(str(story.get("id"))), []).extend(story.get("item_ids", []))
+    return list(events.values())
+
+
 def same_event_pairs(stories: Sequence[Sequence[str]], week: Week) -> tuple[int, int, int]:
     """Predicted pairs, true pairs and their overlap over the run's non-round-up items."""
     in_run = {i for story in stories for i in story} - week.round_ups
@@ -279,7 +300,7 @@ def evaluate_edition(
     stories: list[list[str]] = []
     if report_path.is_file():
         report = json.loads(report_path.read_text(encoding="utf-8"))
-        stories = [list(s.get("item_ids", [])) for s in report.get("stories", [])]
+        stories = merged_stories(report.get("stories", []))
     predicted, truth, hit = same_event_pairs(stories, week)
     return {
         "week": week.week,

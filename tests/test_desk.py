@@ -145,3 +145,29 @@ def test_edition_urls_drop_tracking_and_a_mismatched_week_is_an_error(tmp_path: 
     )
     figures = evaluate_edition(items, labels, edition)
     assert figures["evidence_bullets"] == 1 and figures["lead_recall"] is None  # no briefing
+
+
+def test_same_event_pairs_join_the_stories_marked_as_repeating() -> None:
+    from newsroom.evaluation_edition import merged_stories
+
+    stories = [
+        {"id": "s-a", "item_ids": ["a", "a2"]},
+        {"id": "s-b", "item_ids": ["b"], "repeats": "s-a"},
+        {"id": "s-c", "item_ids": ["c"], "repeats": "s-b"},
+        {"id": "s-d", "item_ids": ["d"], "repeats": "s-gone"},
+    ]
+    events = sorted(sorted(e) for e in merged_stories(stories))
+    assert events == [["a", "a2", "b", "c"], ["d"]]
+
+
+def test_name_words_are_names_not_the_common_words_of_a_title() -> None:
+    from newsroom.methods.desk import name_words
+
+    # Sentence case: capitalised words past the first are names; `coding`, `tools` are not.
+    assert name_words("Google pulls back on browser AI as the industry bets on coding tools") == {
+        "ai"
+    }
+    # Title Case says nothing about names; digits and inner capitals still do.
+    assert name_words("Gemini Can Now Book You an Uber or Order a DoorDash Meal") == {"doordash"}
+    # Latin words inside Chinese are names.
+    assert name_words("OpenAI收购了开发Ruff和uv的公司Astral") >= {"openai", "ruff", "uv", "astral"}

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from newsroom.agents.incremental import Base, Placement, place
-from newsroom.methods.desk import Desk, anchors, default_desk
+from newsroom.methods.desk import Desk, anchors, default_desk, name_words
 from newsroom.methods.embeddings import Embedder, Vectors
 from newsroom.methods.headlines import headline
 from newsroom.methods.text import sentences, tokens
@@ -377,14 +377,25 @@ class OfflineClusterer:
             key=lambda k: (self.desk.is_newsletter(leads[k]), _rank(stories[k])),
         )
         vectors = self.embedder.encode([f"{it.title} {it.summary}" for it in leads])
-        names = [anchors(f"{it.title} {_first(it)}") for it in leads]
+        # Names only: two common words (`coding`, `tools`) tie no two reports together.
+        # Names only (a word the week's texts write as a name somewhere): two common words
+        # (`coding`, `tools`) tie no two reports together.
+        known = {w for it in items.values() for w in name_words(it.title) | name_words(it.summary)}
+        names = [
+            {
+                a
+                for a in anchors(f"{it.title} {_first(it)}")
+                if ":" in a or all(w in known for w in a.split())
+            }
+            for it in leads
+        ]
         frequency = Counter(a for found in names for a in found)
         rare = max(3, len(stories) // 25)
         versions = [_versions(it.title) for it in leads]
         shown: list[int] = []
         out = list(stories)
         for k in order:
-            same = None
+            same, closest = None, -1.0
             for j in shown:
                 similarity = float(vectors[k] @ vectors[j])
                 shared = {a for a in names[k] & names[j] if frequency[a] <= rare}
@@ -396,12 +407,16 @@ class OfflineClusterer:
                 conflict = any(
                     v != versions[j][stem] for stem, v in versions[k].items() if stem in versions[j]
                 ) or bool(versions[k] and versions[j] and not versions[k].keys() & versions[j])
-                if not conflict and (
-                    similarity >= self.repeat_similarity
-                    or ((strong or len(shared) >= 2) and similarity >= self.repeat_anchored)
+                if (
+                    not conflict
+                    and similarity > closest
+                    and (
+                        similarity >= self.repeat_similarity
+                        or ((strong or len(shared) >= 2) and similarity >= self.repeat_anchored)
+                    )
                 ):
-                    same = j
-                    break
+                    # The closest of the reports it may repeat, not the first one found.
+                    same, closest = j, similarity
             if same is None:
                 shown.append(k)
             else:

@@ -442,6 +442,33 @@ def anchors(text: str) -> set[str]:
     return out
 
 
+_CJK_NEAR = re.compile(r"[\u4e00-\u9fff]")
+
+
+def name_words(text: str) -> set[str]:
+    """The Latin words of `text` that are names, lower case, as `anchors` spells them: a word
+    with a digit or an inner capital (`gpt5.4`, `openai`), a Latin word inside Chinese text
+    (Chinese keeps only names in Latin: Ruff, Codex), or a capitalised word past a part's first
+    in a part that is not Title Case (`Google pulls back on browser AI`: google; not `coding`)."""
+    out: set[str] = set()
+    for part in _BREAK.split(text):
+        found = list(_TOKEN.finditer(part))
+        capitals = sum(m.group()[0].isupper() for m in found)
+        title_case = len(found) >= 4 and capitals >= 0.6 * len(found)
+        for k, m in enumerate(found):
+            word = m.group()
+            key = word.lower().replace("-", "")
+            near = part[max(0, m.start() - 2) : m.end() + 2]
+            if (
+                any(c.isdigit() for c in word)
+                or any(c.isupper() for c in word[1:])
+                or _CJK_NEAR.search(near)
+                or (word[0].isupper() and k > 0 and not title_case)
+            ):
+                out.add(key)
+    return out
+
+
 def _fields(item: SourceItem) -> tuple[str, str, str]:
     """Title, the summary's first sentence, and the rest of the summary and body."""
     parts = sentences(item.summary) or ([item.summary] if item.summary else [])

@@ -58,7 +58,7 @@ def split_clauses(sentence: str) -> list[str]:
     """A sentence's clauses: at Chinese clause punctuation (，；：) and the conjunctions that
     start a new assertion (但, 同时); in English only at `;` and `, but`/`, while`/`, which`
     (an English comma more often sets off a phrase). A clause too short to assert anything
-    (报道称, 据悉) is joined to the next."""
+    (报道称, 据悉) is joined to the next, unless it says which way a thing goes (可控性越高)."""
     cjk = is_mostly_cjk(sentence)
     pieces = []
     for raw in (_CLAUSE_CN if cjk else _CLAUSE_EN).split(sentence):
@@ -70,7 +70,8 @@ def split_clauses(sentence: str) -> list[str]:
     carry = ""
     for piece in pieces:
         joined = f"{carry}{'，' if cjk else ', '}{piece}" if carry else piece
-        if _size(joined) < (_SHORT if cjk else 3) or _ONLY_ATTRIBUTION.fullmatch(joined):
+        short = _size(joined) < (_SHORT if cjk else 3) and not stance(piece).poles
+        if short or _ONLY_ATTRIBUTION.fullmatch(joined):
             carry = joined
             continue
         out.append(joined)
@@ -1127,7 +1128,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "raising|higher|expand|expanded|expands|up|upward|doubled|extend|extended|extends|"
             "lengthen|lengthened|增多|扩张|加码|加大|增持|涨价|加息|反弹|回升|走强|新高|提速|widen|"
             "widened|spike|spiked|rally|rallied|rebound|rebounded|hike|hiked|added|adds|增强|加强|"
-            "strengthen|strengthened|strengthens"
+            "strengthen|strengthened|strengthens|越来越多|越高|更高"
         ),
         _words(
             "下降|减少|下跌|降低|下滑|缩减|缩短|减至|降至|跌至|跌|大跌|暴跌|下调|萎缩|减半|削减|"
@@ -1138,7 +1139,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "down|downward|slowed|slow|shorten|shortened|shortens|halved|减持|降价|降息|收缩|"
             "缩小|流失|走弱|新低|narrow|narrowed|contract|contracted|shed|trimmed|"
             "slashed|scale back|scaled back|scales back|pared back|rolled back|下挫|削弱|弱化|"
-            "weaken|weakened|weakens|延缓|减缓"
+            "weaken|weakened|weakens|延缓|减缓|越来越少|越低|更低"
         ),
     ),
     Concept(
@@ -1148,13 +1149,14 @@ CONCEPTS: tuple[Concept, ...] = (
             "beating|outperform|outperforms|outperformed|outperforming|surpass|surpasses|"
             "surpassed|surpassing|exceed|exceeds|exceeded|exceeding|ahead of|better than|"
             "higher than|tops|topped|outscored|outpaced|outdid|outdoes|ahead|更好|更强|胜出|"
-            "占优|优势|outshines|outshone|leapfrogged|overtook|overtakes|overtaken"
+            "占优|优势|outshines|outshone|leapfrogged|overtook|overtakes|overtaken|more likely|"
+            "更倾向|更可能|larger than|bigger than|greater than"
         ),
         _words(
             "落后|不及|不如|逊于|低于|弱于|输给|不敌|差于|trail|trails|trailed|trailing|lag|lags|"
             "lagged|lagging|behind|fall short|fell short|falls short|below|lower than|worse than|"
             "can't keep up|cannot keep up|couldn't keep up|short of|跟不上|赶不上|追不上|更差|"
-            "更弱|劣势|落于下风|"
+            "更弱|劣势|落于下风|less likely|smaller than|"
             "underperform|underperforms|underperformed|lost to|loses to|falls behind|fell behind"
         ),
     ),
@@ -1419,14 +1421,16 @@ _NEGATORS_EN = re.compile(
 _CERTAIN = re.compile(
     r"(?<!而)已(?!久|有的|知)|已经|业已|正式|官方确认|确认|完成了|落地|全面上线|推出了|发布了|"
     r"上线了|"
-    r"开始了|部署了|签署了|启动了|投入使用|\balready\b|\bofficially\b|\bformally\b|\bconfirmed\b|"
+    r"开始了|部署了|签署了|启动了|投入使用|收购了|达成了|获得了|宣布了|解雇了|开设了|投资了|建立了|"
+    r"实现了|加入了|关闭了|取消了|任命了|起诉了|批准了|通过了|禁止了|开源了|裁员了|裁减了|\balready\b|\bofficially\b|\bformally\b|\bconfirmed\b|"
     r"\bfinali[sz]ed\b|\bcompleted\b|\bis live\b|\bare live\b|\bnow live\b|\bwent live\b|"
-    r"\bha(?:s|ve) (?:launched|released|rolled out|begun|started|deployed|shipped|completed)\b|"
+    r"\bha(?:s|ve) (?:already |now |officially |formally )?(?:been )?"
+    r"(?:[a-z]+ed|begun|begin|taken|given|shown|built|won|put|made|rolled out|set up)\b|"
     r"\brolled out\b|\bis now available\b|\bare now available\b|\bin mass production\b",
     re.I,
 )
 _PLANNED = re.compile(
-    r"计划|拟|打算|准备|预计|预测|有望|可能|或将|或许|也许|即将|将于|将在|将会|将要|将推出|将发布|"
+    r"计划|拟|打算|准备|预计|预测(?![模型系统工具结果能力准确数据算法市场])|有望|可能|或将|或许|也许|即将|将于|将在|将会|将要|将推出|将发布|"
     r"将上线|将开始|将成为|将加入|将接任|将停止|将继续|将对|将向|将把|将投入|将用于|将从|将与|将被|"
     r"考虑|寻求|洽谈|谈判|预告|筹备|尚未|正在研发|正在开发|正重新审视|重新审视|评估|试点|测试中|"
     r"将(?=扩大|打造|建设|建立|新建|开设|推动|推进|启动|实施|投资|收购|部署|开放|提供|支持|引入|"
@@ -1448,6 +1452,27 @@ _OFFICIAL = re.compile(
     r"\bconfirms\b|\bofficial\b|\bannounced\b|\bannounces\b|\bin a statement\b",
     re.I,
 )
+# Acts whose stage (planned or done) a claim and its source can disagree on, in either language.
+_ACTIONS = {
+    "pilot": r"试点|试运行|pilot(?:s|ed|ing)?|trials?",
+    "invest": r"投资|注资|invest(?:s|ed|ing|ment)?",
+    "sign": r"签署|签订|签约|sign(?:s|ed|ing)?",
+    "deploy": r"部署|投入使用|投入生产|deploy(?:s|ed|ing|ment)?|in production",
+    "acquire": r"收购|并购|acquir(?:e|es|ed|ing)|acquisition",
+    "hire": r"招聘|聘请|hir(?:e|es|ed|ing)",
+    "open": r"开设|开业|open(?:s|ed|ing)?",
+    "build": r"建设|建造|兴建|buil(?:d|ds|t|ding)",
+    "layoff": r"裁员|裁减|lay(?:s|ing)? off|laid off|layoffs?|cuts? (?:\d|jobs)",
+    "ipo": r"上市|IPO|go(?:es|ing)? public",
+}
+_ACTION_PATTERNS = {name: re.compile(rx, re.I) for name, rx in _ACTIONS.items()}
+
+
+def actions(text: str) -> frozenset[str]:
+    """The acts of `_ACTIONS` a text names (试点/pilot, 投资/invest...)."""
+    return frozenset(name for name, rx in _ACTION_PATTERNS.items() if rx.search(text))
+
+
 # Strong completion, for a claim that gives as planned what its source says is done.
 _DONE = re.compile(
     r"(?<!而)已(?!久|有的|知)|已经|业已|已于|正式(?:发布|推出|上线|完成|宣布)|完成了|"
