@@ -156,6 +156,20 @@ TUNE3_CAUGHT = {
     "w08-u017": "adopt",  # brings in ads against 放弃投放广告
     "w09-u033": "rise",  # 削弱 against 提升
 }
+# The fourth tuning set (evals/claims-tune4), written blind after the third was tuned on.
+TUNE4 = REPO / "evals" / "claims-tune4"
+TUNE4_CAUGHT = {
+    "w10-v032": "planned (pilot)",  # have begun piloting against 计划于秋季开展试点
+    "w11-v023": "opposite ways",  # six points lower against 比前一版本提高了6分
+    "w09-v032": "promise",  # 已提供书面保证 against 拒绝提供明确书面保证
+    "w07-v028": "allow",  # 已批准 against 尚未批准, in a clause worded like the claim's
+    "w11-v030": "only one",  # only the hosts' teams against all 48 teams
+    "w10-v026": "诺基亚",  # 在MWC 2026上 is no subject: 爱立信 against 诺基亚
+}
+TUNE4_SUPPORTED = [
+    "w07-v009",  # free on Hugging Face: no giver turned around
+    "w10-v016",  # Krieger shared the milestone
+]
 TUNE2_SUPPORTED_NEGATION = [
     "w08-t005",  # 尚未承诺 in both: the clause compared is the one worded like the claim's
     "w10-t010",  # 不具约束力的承诺 against 非约束性承诺: neither negates the promise
@@ -211,6 +225,7 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
     [
         *((TUNE2, i, said) for i, said in sorted(TUNE2_CAUGHT.items())),
         *((TUNE3, i, said) for i, said in sorted(TUNE3_CAUGHT.items())),
+        *((TUNE4, i, said) for i, said in sorted(TUNE4_CAUGHT.items())),
     ],
 )
 def test_rules_from_the_later_tuning_sets(
@@ -227,6 +242,14 @@ def test_the_reporting_outlet_is_no_unsupported_name(
     claim_id: str, checker: OfflineFactChecker
 ) -> None:
     verdict = verdict_on(claim_id, checker, TUNE2)
+    assert verdict.label == "supported", verdict.reasons
+
+
+@pytest.mark.parametrize("claim_id", TUNE4_SUPPORTED)
+def test_sharing_or_offering_is_no_role_to_turn_around(
+    claim_id: str, checker: OfflineFactChecker
+) -> None:
+    verdict = verdict_on(claim_id, checker, TUNE4)
     assert verdict.label == "supported", verdict.reasons
 
 

@@ -46,6 +46,11 @@ SETTLED_ALIGNMENT = 0.65
 # Passages aligned at least this well are compared for negation, modality and scope.
 # A passage saying a thing is done speaks for the claim's clause within this of the best one.
 DONE_MARGIN = 0.15
+# A passage naming the claim's subject is this much likelier to speak for its predicate.
+WITNESS_SUBJECT = 0.3
+# ...and this much when it uses the claim's own word for it, mostly in the claim's words.
+WITNESS_ECHO = 0.5
+ECHO_COVERAGE = 0.5
 COMPARE_ALIGNMENT = 0.45
 # A negation only one side has counts only between near-identical passages in one language.
 NEGATION_ALIGNMENT = 0.6
@@ -91,7 +96,8 @@ _ATTRIBUTION = re.compile(
 # Scope said as a count: only one against several, one of several against the first.
 # (只有一美元, only $1: "merely", a figure's size, not its scope)
 _EXCLUSIVE = re.compile(
-    r"只在|只向|只为|仅在|仅向|仅限|唯一|"
+    r"只在|只向|只为|只对|只面向|仅在|仅向|仅限|仅对|仅面向|仅供|唯一|\blimited to\b|"
+    r"\brestricted to\b|"
     r"\bonly\b(?!\s*(?:\$|€|£|US\$|about|around|roughly|\d|one|two|three|a few|a handful))|"
     r"\bsolely\b|\bexclusively\b",
     re.I,
@@ -99,6 +105,15 @@ _EXCLUSIVE = re.compile(
 _SEVERAL = re.compile(
     r"多个|多项|多种|多家|多款|多位|多国|等多|\bmultiple\b|\bseveral\b|\bvarious\b|"
     r"\ba range of\b|\bamong others\b",
+    re.I,
+)
+# What "only one" is set against: several, all, or a list of three or more (Pro、Max、Team和
+# Enterprise; Republican and Democratic candidates).
+_SEVERAL_OR_ALL = re.compile(
+    _SEVERAL.pattern + r"|所有|全部|全体|均可|均能|都可|都能|两党|双方|各方|"
+    r"\ball\b|\bboth\b|\beach of\b|\bevery\b|"
+    r"[^、，,。\s]{1,12}、[^、，,。\s]{1,12}(?:、[^、，,。\s]{1,12})*(?:和|及|与)|"
+    r"\b\w+, \w+,? (?:and|or) \w+",
     re.I,
 )
 _ONE_OF = re.compile(r"之一|\bone of\b|\bamong (?:the|several|many)\b", re.I)
@@ -109,6 +124,10 @@ _ROLE_AFTER = re.compile(
     r"\s*(?:former\s+)?(?:co-?founder|founder|ceo|cto|cfo|chief|president|head|chair(?:man)?)\b|"
     r"\s*(?:的)?(?:前)?(?:联合创始人|创始人|首席|CEO|总裁|董事长|负责人|创办人)",
     re.I,
+)
+_SETTING = re.compile(
+    r"(?:在|于)[^，,。]{1,30}?(?:上|中|期间|之际|时|会上)[，,]?\s*|"
+    r"(?:At|In|During|On|Speaking at)\s[^,]{1,40},\s*"
 )
 # Scope said as a place: worldwide against the countries the items name.
 _WORLDWIDE = re.compile(
@@ -139,7 +158,7 @@ _ROLE_SUBSTITUTION = frozenset(
 # Who said, found or announced: compared only with the passages aligned with the claim's
 # clause, and never turned around (what is said has no patient).
 _SPEECH = frozenset({"announce", "say", "find"})
-_ROLE_REVERSAL = _ROLE_SUBSTITUTION | {"reject", "give", "designate", "partner_lead"}
+_ROLE_REVERSAL = _ROLE_SUBSTITUTION | {"reject", "designate", "partner_lead"}
 
 
 @dataclass(frozen=True)
@@ -665,7 +684,12 @@ class OfflineFactChecker:
         clause says has another one as its subject (OpenAI plans data centres where the item
         says Anthropic does, and names OpenAI elsewhere). The outlet that reported it (WIRED's
         writer found…) is no subject of the news."""
-        leading = [n for n in facts.names(clause) if not facts.names_outlet(n, outlets)]
+        # A leading adverbial (在MWC 2026上, At GTC,) holds no subject.
+        setting = _SETTING.match(clause)
+        skip = setting.end() if setting else 0
+        leading = [
+            n for n in facts.names(clause) if not facts.names_outlet(n, outlets) and n.start >= skip
+        ]
         if not leading or not leading[0].known or not ranked:
             return None  # the clause's first name (the outlet aside) is its subject: a known one
         subject = leading[0]
@@ -933,6 +957,7 @@ class OfflineFactChecker:
             key=lambda pair: -pair[0],
         )
         has_figures = bool(facts.amounts(clause))
+        subject = next(iter(facts.names(clause)), None)
         for concept, poles in mine.poles.items():
             if len(poles) != 1 or (concept in _LOCAL_CONCEPTS and has_figures):
                 continue  # rise and fall around a figure are compared at the figure
@@ -940,15 +965,25 @@ class OfflineFactChecker:
             scope = [*ranked[:3], *worded[:2]] if concept in _LOCAL_CONCEPTS else clause_level
             witness: Passage | None = None
             theirs: set[int] = set()
+            using: list[tuple[float, Passage, set[int]]] = []
+            claim_words = facts.concept_words(clause, concept)
             for score, unit in scope:
-                if concept not in _ITEM_WIDE_CONCEPTS and score < RELATED:
+                # The claim's own word for it (批准), in a passage mostly in the claim's words.
+                echoed = bool(claim_words & facts.concept_words(unit.text, concept))
+                echoed = echoed and coverage(unit.text, clause) >= ECHO_COVERAGE
+                if concept not in _ITEM_WIDE_CONCEPTS and score < RELATED and not echoed:
                     continue  # a common predicate: only where the passage is about the clause
-                theirs = facts.stance(unit.text).poles.get(concept, set())
-                if len(theirs) > 1 and not unit.clause_level:
+                poles = facts.stance(unit.text).poles.get(concept, set())
+                if len(poles) > 1 and not unit.clause_level:
                     continue  # a sentence using it both ways: its clauses decide
-                if theirs:
-                    witness = unit  # the best-aligned passage using the predicate decides
-                    break
+                if poles:
+                    fit = self._witness_fit(clause, subject, score, unit)
+                    using.append((fit + (WITNESS_ECHO if echoed else 0.0), unit, poles))
+            if using:
+                # The passage using the predicate of the claim's subject, in the claim's words,
+                # decides (特区政府尚未批准其运营计划 against 已批准Waymo的运营计划; not what
+                # another company agreed to in the same item).
+                _, witness, theirs = max(using, key=lambda entry: entry[0])
             if witness is not None and theirs == {-pole} and not _complement(clause, witness.text):
                 kind = "direction" if concept in _LOCAL_CONCEPTS else "negation"
                 out.append(
@@ -1141,7 +1176,7 @@ class OfflineFactChecker:
                 )
         # Only one where the items name several; one of several where they say the first.
         for pattern, rival, said in (
-            (_EXCLUSIVE, _SEVERAL, "only one, {} several"),
+            (_EXCLUSIVE, _SEVERAL_OR_ALL, "only one, {} several"),
             (_ONE_OF, _FIRST, "one of several, {} the first or only one"),
         ):
             if pattern.search(clause) and not rival.search(clause):
@@ -1150,6 +1185,13 @@ class OfflineFactChecker:
                     reason = "claim says " + said.format(counted.outlet or counted.item_id)
                     out.append(Finding("scope", reason, counted.item_id, counted.sentence))
         return out
+
+    def _witness_fit(self, clause: str, subject: Name | None, score: float, unit: Passage) -> float:
+        """How well a passage speaks for `clause`: its alignment, how much of it the claim's
+        clause repeats (a short passage all in the claim's words), and whether it names the
+        claim's subject."""
+        named = subject is not None and facts.mentioned(subject, unit.text) is True
+        return score + 0.5 * coverage(unit.text, clause) + (WITNESS_SUBJECT if named else 0.0)
 
     @staticmethod
     def _places(clause: str, ranked: Sequence[tuple[float, Passage]], whole: str) -> list[Finding]:

@@ -1411,6 +1411,7 @@ _NOT_NEGATION_CN = re.compile(
     r"不受影响|不允许|不包括|不含|默认不开启|非零|无须|"
     r"无人(?=机|驾驶|车|艇|潜|船|配送|值守|化|系统|仓|超市|商店|航|飞行)"
 )
+_REFUSAL_CN = re.compile(r"(?:拒绝|拒不|不愿|未能|尚未|并未)[^，。；,;：:的]{0,10}$")
 _NEGATORS_EN = re.compile(
     r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without|cannot|can't|won't|don't|"
     r"doesn't|didn't|isn't|aren't|wasn't|weren't|hasn't|haven't|hadn't|shouldn't|wouldn't|"
@@ -1454,16 +1455,16 @@ _OFFICIAL = re.compile(
 )
 # Acts whose stage (planned or done) a claim and its source can disagree on, in either language.
 _ACTIONS = {
-    "pilot": r"试点|试运行|pilot(?:s|ed|ing)?|trials?",
-    "invest": r"投资|注资|invest(?:s|ed|ing|ment)?",
-    "sign": r"签署|签订|签约|sign(?:s|ed|ing)?",
-    "deploy": r"部署|投入使用|投入生产|deploy(?:s|ed|ing|ment)?|in production",
-    "acquire": r"收购|并购|acquir(?:e|es|ed|ing)|acquisition",
-    "hire": r"招聘|聘请|hir(?:e|es|ed|ing)",
-    "open": r"开设|开业|open(?:s|ed|ing)?",
-    "build": r"建设|建造|兴建|buil(?:d|ds|t|ding)",
-    "layoff": r"裁员|裁减|lay(?:s|ing)? off|laid off|layoffs?|cuts? (?:\d|jobs)",
-    "ipo": r"上市|IPO|go(?:es|ing)? public",
+    "pilot": r"试点|试运行|\bpilot(?:s|ed|ing)?\b|\btrials?\b",
+    "invest": r"投资|注资|\binvest(?:s|ed|ing|ment)?\b",
+    "sign": r"签署|签订|签约|\bsign(?:s|ed|ing)?\b",
+    "deploy": r"部署|投入使用|投入生产|\bdeploy(?:s|ed|ing|ment)?\b|\bin production\b",
+    "acquire": r"收购|并购|\bacquir(?:e|es|ed|ing)\b|\bacquisition\b",
+    "hire": r"招聘|聘请|\bhir(?:e|es|ed|ing)\b",
+    "open": r"开设|开业|\bopen(?:s|ed|ing)?\b",
+    "build": r"建设|建造|兴建|\bbuil(?:d|ds|t|ding)\b",
+    "layoff": r"裁员|裁减|\blay(?:s|ing)? off\b|\blaid off\b|\blayoffs?\b|\bcuts? (?:\d|jobs)",
+    "ipo": r"上市|\bIPO\b|\bgo(?:es|ing)? public\b",
 }
 _ACTION_PATTERNS = {name: re.compile(rx, re.I) for name, rx in _ACTIONS.items()}
 
@@ -1595,6 +1596,16 @@ def _concept_of() -> dict[str, list[tuple[str, int]]]:
     return table
 
 
+def concept_words(text: str, concept: str) -> frozenset[str]:
+    """The words by which `text` names `concept` (批准 for allow), lower case."""
+    table = _concept_of()
+    return frozenset(
+        word
+        for _, _, word in _concept_matches(text)
+        if any(name == concept for name, _ in table.get(word.lower(), []))
+    )
+
+
 def _negated(text: str, start: int) -> bool:
     """Is the word at `start` under a negation: a negator shortly before it in its clause
     (未能超越, 不受广告影响, has not appeared, yet to appear)?"""
@@ -1603,7 +1614,10 @@ def _negated(text: str, start: int) -> bool:
         window = text[max(0, start - 6) : start]
         window = window[window.rfind("的") + 1 :]  # 不具约束力的承诺: the negator is the modifier's
         cleaned = _NOT_NEGATION_CN.sub(lambda m: "_" * len(m.group(0)), window)
-        return bool(_NEGATORS_CN.search(cleaned))
+        # 拒绝提供明确书面保证: a refusal governs the verb phrase it heads.
+        return bool(_NEGATORS_CN.search(cleaned)) or bool(
+            _REFUSAL_CN.search(text[max(0, start - 14) : start])
+        )
     words = before.split()[-4:]
     return bool(_NEGATORS_EN.search(" ".join(words)))
 
