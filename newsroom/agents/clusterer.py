@@ -377,18 +377,15 @@ class OfflineClusterer:
             key=lambda k: (self.desk.is_newsletter(leads[k]), _rank(stories[k])),
         )
         vectors = self.embedder.encode([f"{it.title} {it.summary}" for it in leads])
-        # Names only: two common words (`coding`, `tools`) tie no two reports together.
-        # Names only (a word the week's texts write as a name somewhere): two common words
-        # (`coding`, `tools`) tie no two reports together.
+        # A name is a word the week's texts write as a name somewhere (xAI, Astral); two
+        # common words alone (`coding`, `tools`) tie no two reports together, a name and a
+        # rare word beside it (xAI, exodus) do.
         known = {w for it in items.values() for w in name_words(it.title) | name_words(it.summary)}
-        names = [
-            {
-                a
-                for a in anchors(f"{it.title} {_first(it)}")
-                if ":" in a or all(w in known for w in a.split())
-            }
-            for it in leads
-        ]
+        names = [anchors(f"{it.title} {_first(it)}") for it in leads]
+
+        def is_name(anchor: str) -> bool:
+            return ":" in anchor or all(w in known for w in anchor.split())
+
         frequency = Counter(a for found in names for a in found)
         rare = max(3, len(stories) // 25)
         versions = [_versions(it.title) for it in leads]
@@ -399,9 +396,12 @@ class OfflineClusterer:
             for j in shown:
                 similarity = float(vectors[k] @ vectors[j])
                 shared = {a for a in names[k] & names[j] if frequency[a] <= rare}
+                named = {a for a in shared if is_name(a)}
                 # A product with its version, a two-word name or a sum of money ties two
-                # reports; one plain word (a company's name) needs a second one beside it.
-                strong = any(" " in a or ":" in a or any(c.isdigit() for c in a) for a in shared)
+                # reports; one name alone (a company's) needs a second rare word beside it.
+                strong = any(" " in a or ":" in a or any(c.isdigit() for c in a) for a in named)
+                if not named:
+                    shared = set()
                 # Two releases: another version of one product, or versions of two products
                 # (GLM-5 and MiniMax M2.5 out the same week are two events).
                 conflict = any(
