@@ -114,6 +114,16 @@ def test_headlines_are_whole_clauses_that_name_the_title() -> None:
     # No clause names the title's names: the title stands.
     vague = item("v", "Acme ships Widget-3", "此举引发业内关注，多家公司跟进。")
     assert headline(vague) == "Acme ships Widget-3"
+    # The summary never names it: its first clause after the title's proper name.
+    unnamed = item(
+        "u",
+        "Build with Nano Banana 2, our best image generation and editing model",
+        "谷歌发布了最新图像生成和编辑模型，提升了图像质量和编辑速度。",
+    )
+    assert headline(unnamed) == "Nano Banana 2：谷歌发布了最新图像生成和编辑模型"
+    # A question word is no name, whatever an alias table says (Who: WHO).
+    question = item("q", "Who pays for the agents", "越来越多企业开始为AI代理设立专门预算。")
+    assert headline(question) == "越来越多企业开始为AI代理设立专门预算"
     tail = item("t", "新模型发布", "此外，该模型还支持多模态。新模型在推理基准上提升了20%。")
     assert news_sentence(tail).startswith("新模型在推理基准上")
 

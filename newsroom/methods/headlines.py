@@ -15,7 +15,7 @@ from newsroom.models import SourceItem
 
 _CLAUSE = re.compile(r"[，,；;。：:！!？?]")
 _FILLER = re.compile(
-    r"^(?:据[^，,]{0,20}?(?:报道|消息|透露)[，,]?|近日[，,]?|近期[，,]?|最近[，,]?|日前[，,]?|"
+    r"^(?:据[^，,]{0,30}?(?:报道|消息|透露)[，,]?|近日[，,]?|近期[，,]?|最近[，,]?|日前[，,]?|"
     r"本文(?:介绍|报道|讨论|探讨|总结|指出)了?|本期[^，,]{0,12}?(?:报道|聚焦|讨论)了?|"
     r"该文章?(?:介绍|报道|指出)了?|文章(?:介绍|指出|探讨)了?|这篇(?:新闻)?文章[^，,]{0,10}?了|"
     r"重点介绍了|其中[，,]?|与此同时[，,]?|同时[，,]?|此外[，,]?|另外[，,]?|"
@@ -25,7 +25,7 @@ _FILLER = re.compile(
 # A clause that only sets the scene (在…上, 随着…) or goes on from the one before (以…, 并…,
 # 旨在…, 包括…) names no event by itself.
 _SCENE = re.compile(
-    r"^(?:在|于|随着|为了|作为|如果|由于|面对|针对|以|并|如|因|包括|旨在|用于|资金将|此次|其中|"
+    r"^(?:在|于|通过|随着|为了|作为|如果|由于|面对|针对|以|并|如|因|包括|旨在|用于|资金将|此次|其中|"
     r"从而|进而|使|让|将|帮助|支持|可|能|拒绝|要求|称|表示|指出|认为)"
 )
 # A sentence that leans on the one before it: not a bullet by itself.
@@ -72,7 +72,60 @@ def headline(item: SourceItem, language: str = "zh", limit: int = 48) -> str:
         for clause in clauses:
             if _names_shared(clause[:window], names) and _balanced(clause):
                 return clause
+    # No clause names what the title names: the summary's first clause, after the title's
+    # proper name (Nano Banana 2：谷歌DeepMind发布了最新图像生成和编辑模型).
+    phrase = name_phrase(title)
+    lead = [
+        c
+        for c in clauses[:2]
+        if _balanced(c) and len(c) + len(phrase) < limit and not c.startswith("该")
+    ]
+    if phrase and lead:
+        return f"{phrase}：{lead[0]}"
+    # Nothing named at all: a whole clause on the title's subject, AI, rather than English.
+    for clause in clauses:
+        if _names_shared(clause, {"ai"}) and _balanced(clause) and not clause.startswith("该"):
+            return clause
     return title
+
+
+# Words that open a question, never a name however an alias table spells them (Who: WHO).
+_QUESTION = frozenset("who what how why when where which whose".split())
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-+]*")
+
+
+def name_phrase(title: str) -> str:
+    """The title's first run of capitalised words that holds a name (`Nano Banana 2`,
+    `Goldman Sachs`), or "" when it names nothing."""
+    from newsroom.methods.desk import name_words
+    from newsroom.methods.facts import is_known
+
+    names = name_words(title) - {"ai"}
+    names |= {
+        w.group().lower()
+        for w in _WORD.finditer(title)
+        if is_known(w.group()) and w.group().lower() not in _QUESTION
+    }
+    words = list(_WORD.finditer(title))
+    k = 0
+    while k < len(words):
+        first = words[k].group()[0]
+        if not (first.isupper() or first.isdigit()):
+            k += 1
+            continue
+        run = [words[k]]
+        while (
+            k + len(run) < len(words)
+            and title[run[-1].end() : words[k + len(run)].start()] == " "
+            and (
+                words[k + len(run)].group()[0].isupper() or words[k + len(run)].group()[0].isdigit()
+            )
+        ):
+            run.append(words[k + len(run)])
+        if any(w.group().lower().replace("-", "") in names for w in run):
+            return title[run[0].start() : run[-1].end()].rstrip(".'")
+        k += len(run)
+    return ""
 
 
 def _balanced(text: str) -> bool:
