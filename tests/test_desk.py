@@ -14,6 +14,7 @@ from newsroom.errors import UsageError
 from newsroom.evaluation_edition import canonical, evaluate_edition
 from newsroom.methods.dedup import Deduplicator
 from newsroom.methods.desk import Desk, default_desk
+from newsroom.methods.embeddings import Embedder
 from newsroom.methods.headlines import headline, news_sentence
 from newsroom.models import SourceItem
 
@@ -181,3 +182,50 @@ def test_name_words_are_names_not_the_common_words_of_a_title() -> None:
     assert name_words("Gemini Can Now Book You an Uber or Order a DoorDash Meal") == {"doordash"}
     # Latin words inside Chinese are names.
     assert name_words("OpenAI收购了开发Ruff和uv的公司Astral") >= {"openai", "ruff", "uv", "astral"}
+
+
+def test_a_top_story_narrowly_on_its_beat_is_still_written(embedder: Embedder) -> None:
+    from newsroom.agents.writer import OfflineWriter
+    from newsroom.models import Story, Theme
+
+    texts = {
+        "a": (
+            "Nvidia to spend $26 billion on open models",
+            "英伟达计划五年投入260亿美元开发开源模型。",
+        ),
+        "b": ("Grok 4.20 scores 48", "xAI的Grok 4.20在基准测试中得分48。"),
+        "c": ("GPT-5.4 Pro ships", "OpenAI推出GPT-5.4专业版，支持百万上下文。"),
+        "d": ("Anthropic drops a surcharge", "Anthropic取消百万上下文窗口的额外收费。"),
+        "e": ("Meta delays Avocado", "Meta推迟新模型Avocado的发布。"),
+    }
+    items = {k: item(k, t, s) for k, (t, s) in texts.items()}
+    importance = {"a": 9.0, "b": 6.0, "c": 5.0, "d": 4.0, "e": 3.0}
+    stories = {
+        f"s-{k}": Story(
+            id=f"s-{k}",
+            title=texts[k][0],
+            item_ids=[k],
+            outlets=["x.com"],
+            lang="zh",
+            published=WHEN,
+            beat="frontier_models",
+            # The biggest story sits on its beat by a hair; the others surely.
+            beat_margin=0.1 if k == "a" else 2.0,
+            importance=importance[k],
+        )
+        for k in texts
+    }
+    theme = Theme(
+        id="t1",
+        name="x",
+        keywords=[],
+        headline="x",
+        story_ids=list(stories),
+        weight=1.0,
+        beat="frontier_models",
+    )
+    picked = OfflineWriter(embedder, top_stories=1).pick_stories(theme, stories, items, [], limit=3)
+    assert picked[0].id == "s-a"  # the lead of its theme
+    # Without the rule it comes after every story surely on the beat, if at all.
+    picked = OfflineWriter(embedder, top_stories=0).pick_stories(theme, stories, items, [], limit=3)
+    assert picked[0].id != "s-a"

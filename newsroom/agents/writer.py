@@ -49,6 +49,7 @@ class OfflineWriter:
         language: str = "zh",
         beat_margin: float = 1.0,
         max_bullets: int = 4,
+        top_stories: int = 10,
     ) -> None:
         self.embedder = embedder
         self.bullets = bullets
@@ -64,6 +65,7 @@ class OfflineWriter:
         self.language = language
         self.beat_margin = beat_margin
         self.max_bullets = max_bullets
+        self.top_stories = top_stories
 
     # ------------------------------------------------------------ candidates
     def candidates(
@@ -158,7 +160,8 @@ class OfflineWriter:
         lead = items[story.item_ids[0]]
         sentence = news_sentence(lead, self.language)
         title = headline(lead, self.language)
-        if title in sentence or title.rstrip("。") in sentence:
+        said = title.split("：", 1)[-1]  # Nano Banana 2：<the summary's clause>
+        if said in sentence or said.rstrip("。") in sentence:
             return sentence
         return f"**{title}**：{sentence}"
 
@@ -177,10 +180,14 @@ class OfflineWriter:
         earlier bullet of the edition told, unless the theme has too few others."""
         members = [stories[s] for s in theme.story_ids[: self.pool_stories]]
         fresh = [s for s in members if s.repeats is None and not s.round_up]
+        # One of the week's top stories is written wherever it sits, however narrowly the
+        # desk placed it on its beat (the week's biggest story is never left out).
+        top = _top_importance(stories, self.top_stories)
         sure = [
             s
             for s in fresh
-            if theme.beat is None or (s.beat == theme.beat and s.beat_margin >= self.beat_margin)
+            if theme.beat is None
+            or (s.beat == theme.beat and (s.beat_margin >= self.beat_margin or s.importance >= top))
         ]
         by_id = {s.id: s for s in members}
         order = [by_id[i] for i in dict.fromkeys(s.id for s in [*sure, *fresh, *members])]
@@ -510,3 +517,15 @@ def renumber(heading: str, index: int) -> str:
     if not colon or not head.startswith("主轴"):
         return heading
     return f"主轴{ordinal(index)}：{rest}"
+
+
+def _top_importance(stories: Mapping[str, Story], count: int) -> float:
+    """The importance of the week's `count`-th most important story told for itself (repeats
+    and round-ups aside): the bar of its top stories."""
+    ranked = sorted(
+        (s.importance for s in stories.values() if s.repeats is None and not s.round_up),
+        reverse=True,
+    )
+    if count <= 0 or not ranked:
+        return float("inf")  # no top stories
+    return ranked[min(count, len(ranked)) - 1]

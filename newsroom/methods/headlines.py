@@ -25,7 +25,7 @@ _FILLER = re.compile(
 # A clause that only sets the scene (在…上, 随着…) or goes on from the one before (以…, 并…,
 # 旨在…, 包括…) names no event by itself.
 _SCENE = re.compile(
-    r"^(?:在|于|通过|随着|为了|作为|如果|由于|面对|针对|以|并|如|因|包括|旨在|用于|资金将|此次|其中|"
+    r"^(?:在|于|通过|根据|据|随着|为了|作为|如果|由于|面对|针对|以|并|如|因|包括|旨在|用于|资金将|此次|其中|"
     r"从而|进而|使|让|将|帮助|支持|可|能|拒绝|要求|称|表示|指出|认为)"
 )
 # A sentence that leans on the one before it: not a bullet by itself.
@@ -122,8 +122,13 @@ def name_phrase(title: str) -> str:
             )
         ):
             run.append(words[k + len(run)])
-        if any(w.group().lower().replace("-", "") in names for w in run):
-            return title[run[0].start() : run[-1].end()].rstrip(".'")
+        named = [i for i, w in enumerate(run) if w.group().lower().replace("-", "") in names]
+        if named:
+            # A product's words before its version (Nano Banana 2); else up to the last name
+            # (Goldman Sachs), not the Title Case words after it (Nvidia Will Spend).
+            versions = [i for i, w in enumerate(run) if w.group()[0].isdigit()]
+            last = versions[-1] if versions else named[-1]
+            return title[run[0].start() : run[last].end()].rstrip(".'")
         k += len(run)
     return ""
 
