@@ -144,6 +144,11 @@ TUNE2_CAUGHT = {
     "w10-t005": "able",  # readily against hard to
     "w10-t020": "consent",  # with consent against without it
     "w08-t039": "only one",  # only one field against several
+    # Taught after the fourth set was written (tuned on the pool of sets two to four):
+    "w07-t020": "solve",  # 已经一并解决 against 仍未解决
+    "w08-t027": "preview or a trial",  # has rolled out against 已开始测试
+    "w09-t018": "promise",  # written guarantees against 拒绝提供明确书面保证
+    "w09-t019": "rise",  # slipped down the leaderboards against 再次登顶
 }
 TUNE2_SUPPORTED = ["w10-t006", "w11-t013", "w10-t009"]  # the outlet names itself as reporter
 
@@ -155,6 +160,8 @@ TUNE3_CAUGHT = {
     "w11-u021": "ahead",  # ahead of demand against 跟不上需求
     "w08-u017": "adopt",  # brings in ads against 放弃投放广告
     "w09-u033": "rise",  # 削弱 against 提升
+    "w11-u017": "sues",  # 国防部把Anthropic告上了法庭 against Anthropic起诉国防部
+    "w10-u033": "keep",  # keep it in the kitchen against 最终决定将设备从厨房移除
 }
 # The fourth tuning set (evals/claims-tune4), written blind after the third was tuned on.
 TUNE4 = REPO / "evals" / "claims-tune4"

@@ -96,7 +96,8 @@ _ATTRIBUTION = re.compile(
 # Scope said as a count: only one against several, one of several against the first.
 # (只有一美元, only $1: "merely", a figure's size, not its scope)
 _EXCLUSIVE = re.compile(
-    r"只在|只向|只为|只对|只面向|仅在|仅向|仅限|仅对|仅面向|仅供|唯一|\blimited to\b|"
+    r"只在|只向|只为|只对|只面向|只能|只支持|仅在|仅向|仅限|仅对|仅面向|仅供|仅能|仅支持|唯一|"
+    r"\blimited to\b|"
     r"\brestricted to\b|"
     r"\bonly\b(?!\s*(?:\$|€|£|US\$|about|around|roughly|\d|one|two|three|a few|a handful))|"
     r"\bsolely\b|\bexclusively\b",
@@ -109,6 +110,7 @@ _SEVERAL = re.compile(
 )
 # What "only one" is set against: several, all, or a list of three or more (Pro、Max、Team和
 # Enterprise; Republican and Democratic candidates).
+_ANY = re.compile(r"任何|任意|\bany\b", re.I)
 _SEVERAL_OR_ALL = re.compile(
     _SEVERAL.pattern + r"|所有|全部|全体|均可|均能|都可|都能|两党|双方|各方|"
     r"\ball\b|\bboth\b|\beach of\b|\bevery\b|"
@@ -123,6 +125,18 @@ _ROLE_AFTER = re.compile(
     r"['’]s\s+(?:former\s+)?(?:co-?founder|founder|ceo|chief|president|head|chair)|"
     r"\s*(?:former\s+)?(?:co-?founder|founder|ceo|cto|cfo|chief|president|head|chair(?:man)?)\b|"
     r"\s*(?:的)?(?:前)?(?:联合创始人|创始人|首席|CEO|总裁|董事长|负责人|创办人)",
+    re.I,
+)
+# Stages of a launch: a claim that it shipped against passages that call it a preview or a trial.
+_SHIPPED = re.compile(
+    r"generally available|全面(?:上线|推出|部署|开放|铺开|采用)|正式(?:上线|推出|发布|启用|投入)|"
+    r"投入生产|量产|\brolled out\b|\brolls out\b|\bshipped\b|\bin production\b|"
+    r"\bavailable to (?:all|everyone)\b|\bwidely available\b",
+    re.I,
+)
+_TRIAL = re.compile(
+    r"预览|测试版|内测|公测|试点|试用|测试|实验|\bpreview\b|\bbeta\b|\bpilot\b|\btrials?\b|"
+    r"\btesting\b|\btests\b|\bexperiment",
     re.I,
 )
 _SETTING = re.compile(
@@ -958,6 +972,9 @@ class OfflineFactChecker:
         )
         has_figures = bool(facts.amounts(clause))
         subject = next(iter(facts.names(clause)), None)
+        sentence_scores = {
+            (u.item_id, u.sentence): score for score, u in ranked if not u.clause_level
+        }
         for concept, poles in mine.poles.items():
             if len(poles) != 1 or (concept in _LOCAL_CONCEPTS and has_figures):
                 continue  # rise and fall around a figure are compared at the figure
@@ -968,12 +985,19 @@ class OfflineFactChecker:
             using: list[tuple[float, Passage, set[int]]] = []
             claim_words = facts.concept_words(clause, concept)
             for score, unit in scope:
+                # A clause is as much about the claim as its sentence is (最终决定将设备从厨房
+                # 移除, in a sentence about the month with Alexa+).
+                score = max(score, sentence_scores.get((unit.item_id, unit.sentence), 0.0))
                 # The claim's own word for it (批准), in a passage mostly in the claim's words.
                 echoed = bool(claim_words & facts.concept_words(unit.text, concept))
                 echoed = echoed and coverage(unit.text, clause) >= ECHO_COVERAGE
                 if concept not in _ITEM_WIDE_CONCEPTS and score < RELATED and not echoed:
                     continue  # a common predicate: only where the passage is about the clause
-                poles = facts.stance(unit.text).poles.get(concept, set())
+                found = facts.stance(unit.text).poles
+                poles = found.get(concept, set())
+                if not poles and concept in _LOCAL_CONCEPTS:
+                    # Up and ahead are one direction (slipped down the rankings, 再次登顶).
+                    poles = {p for c in _LOCAL_CONCEPTS - {concept} for p in found.get(c, set())}
                 if len(poles) > 1 and not unit.clause_level:
                     continue  # a sentence using it both ways: its clauses decide
                 if poles:
@@ -1078,6 +1102,23 @@ class OfflineFactChecker:
                             )
                         )
                         break
+        if (
+            _SHIPPED.search(clause)
+            and not _TRIAL.search(clause)
+            and not any(f.kind == "modality" for f in out)
+        ):
+            # Shipped, where the passages about it call it a preview or a trial.
+            staged = [u for _, u in best[:2] if _TRIAL.search(u.sentence)]
+            if staged and not any(_SHIPPED.search(u.sentence) for _, u in best[:2]):
+                out.append(
+                    Finding(
+                        "modality",
+                        f"claim says it shipped, {staged[0].outlet or staged[0].item_id} gives a "
+                        "preview or a trial",
+                        staged[0].item_id,
+                        staged[0].sentence,
+                    )
+                )
         if mine.planned and not mine.certain and not mine.done:
             done = [
                 u
@@ -1172,6 +1213,18 @@ class OfflineFactChecker:
                 out.append(
                     Finding(
                         "scope", f"claim speaks of some, {where} of all", top.item_id, top.sentence
+                    )
+                )
+        # All or any where the passage about it says only (仅支持第三代Kindle Scribe).
+        if (mine.universal or _ANY.search(clause)) and not _EXCLUSIVE.search(clause):
+            only = next((u for _, u in best[:2] if _EXCLUSIVE.search(u.sentence)), None)
+            if only is not None and not any(f.kind == "scope" for f in out):
+                out.append(
+                    Finding(
+                        "scope",
+                        f"claim speaks of all, {only.outlet or only.item_id} of only some",
+                        only.item_id,
+                        only.sentence,
                     )
                 )
         # Only one where the items name several; one of several where they say the first.

@@ -1128,7 +1128,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "raising|higher|expand|expanded|expands|up|upward|doubled|extend|extended|extends|"
             "lengthen|lengthened|增多|扩张|加码|加大|增持|涨价|加息|反弹|回升|走强|新高|提速|widen|"
             "widened|spike|spiked|rally|rallied|rebound|rebounded|hike|hiked|added|adds|增强|加强|"
-            "strengthen|strengthened|strengthens|越来越多|越高|更高"
+            "strengthen|strengthened|strengthens|越来越多|越高|更高|较高|faster"
         ),
         _words(
             "下降|减少|下跌|降低|下滑|缩减|缩短|减至|降至|跌至|跌|大跌|暴跌|下调|萎缩|减半|削减|"
@@ -1139,7 +1139,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "down|downward|slowed|slow|shorten|shortened|shortens|halved|减持|降价|降息|收缩|"
             "缩小|流失|走弱|新低|narrow|narrowed|contract|contracted|shed|trimmed|"
             "slashed|scale back|scaled back|scales back|pared back|rolled back|下挫|削弱|弱化|"
-            "weaken|weakened|weakens|延缓|减缓|越来越少|越低|更低"
+            "weaken|weakened|weakens|延缓|减缓|越来越少|越低|更低|较低|slower"
         ),
     ),
     Concept(
@@ -1150,7 +1150,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "surpassed|surpassing|exceed|exceeds|exceeded|exceeding|ahead of|better than|"
             "higher than|tops|topped|outscored|outpaced|outdid|outdoes|ahead|更好|更强|胜出|"
             "占优|优势|outshines|outshone|leapfrogged|overtook|overtakes|overtaken|more likely|"
-            "更倾向|更可能|larger than|bigger than|greater than"
+            "更倾向|更可能|larger than|bigger than|greater than|登顶|夺冠|位居榜首|领跑|tops the"
         ),
         _words(
             "落后|不及|不如|逊于|低于|弱于|输给|不敌|差于|trail|trails|trailed|trailing|lag|lags|"
@@ -1256,9 +1256,21 @@ CONCEPTS: tuple[Concept, ...] = (
         _words(
             "承诺|保证|誓言|promise|promises|promised|pledge|pledges|pledged|commit|commits|"
             "committed|"
-            "vow|vowed"
+            "vow|vowed|guarantee|guarantees|guaranteed|assurance|assurances"
         ),
         _words(""),
+    ),
+    Concept(
+        "solve",
+        _words(
+            "解决了|解决|攻克|修复了|修复|solve|solved|solves|resolve|resolved|resolves|fixed|fixes"
+        ),
+        _words("悬而未决|unsolved|unresolved|remain open|remains open"),
+    ),
+    Concept(
+        "ready",
+        _words("准备好|做好了准备|做好准备|准备就绪|ready|prepared"),
+        _words("unprepared|not ready"),
     ),
     Concept(
         "rule_out",
@@ -1431,7 +1443,7 @@ _CERTAIN = re.compile(
     re.I,
 )
 _PLANNED = re.compile(
-    r"计划|拟|打算|准备|预计|预测(?![模型系统工具结果能力准确数据算法市场])|有望|可能|或将|或许|也许|即将|将于|将在|将会|将要|将推出|将发布|"
+    r"计划|拟|打算|(?<!做好了)(?<!做好)准备(?!好|就绪)|预计|预测(?![模型系统工具结果能力准确数据算法市场])|有望|可能|或将|或许|也许|即将|将于|将在|将会|将要|将推出|将发布|"
     r"将上线|将开始|将成为|将加入|将接任|将停止|将继续|将对|将向|将把|将投入|将用于|将从|将与|将被|"
     r"考虑|寻求|洽谈|谈判|预告|筹备|尚未|正在研发|正在开发|正重新审视|重新审视|评估|试点|测试中|"
     r"将(?=扩大|打造|建设|建立|新建|开设|推动|推进|启动|实施|投资|收购|部署|开放|提供|支持|引入|"
@@ -1698,7 +1710,8 @@ _RELATIONS: dict[str, tuple[str, ...]] = {
         "收购|并购|买下|acquire|acquires|acquired|acquiring|buy|buys|bought|purchase|purchased"
     ),
     "sue": _words(
-        "起诉|提起诉讼|提起集体诉讼|提起了诉讼|提起了集体诉讼|提出诉讼|控告|状告|告上法庭|sue|"
+        "起诉|提起诉讼|提起集体诉讼|提起了诉讼|提起了集体诉讼|提出诉讼|控告|状告|告上法庭|告上了法庭|"
+        "告到法庭|sue|"
         "sues|sued|suing|filed suit|"
         "filed a lawsuit|lawsuit against|class action against|class-action lawsuit against"
     ),
