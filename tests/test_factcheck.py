@@ -176,6 +176,13 @@ TUNE4_CAUGHT = {
 TUNE4_SUPPORTED = [
     "w07-v009",  # free on Hugging Face: no giver turned around
     "w10-v016",  # Krieger shared the milestone
+    "w07-v037",  # 从谷歌挖来: Google is where they came from, not who hired
+    "w09-v038",  # $30 billion each: apiece, not "all"
+    "w10-v022",  # said it would challenge it in court: the plan is what was announced
+]
+TUNE3_SUPPORTED = [
+    "w07-u014",  # one-tenth to one-twentieth against 十分之一至二十分之一
+    "w10-u008",  # Krieger posted on X that Claude…: the speaker is no subject of the news
 ]
 TUNE2_SUPPORTED_NEGATION = [
     "w08-t005",  # 尚未承诺 in both: the clause compared is the one worded like the claim's
@@ -252,11 +259,14 @@ def test_the_reporting_outlet_is_no_unsupported_name(
     assert verdict.label == "supported", verdict.reasons
 
 
-@pytest.mark.parametrize("claim_id", TUNE4_SUPPORTED)
-def test_sharing_or_offering_is_no_role_to_turn_around(
-    claim_id: str, checker: OfflineFactChecker
+@pytest.mark.parametrize(
+    ("folder", "claim_id"),
+    [*((TUNE4, i) for i in TUNE4_SUPPORTED), *((TUNE3, i) for i in TUNE3_SUPPORTED)],
+)
+def test_true_paraphrases_of_the_later_sets_pass(
+    folder: Path, claim_id: str, checker: OfflineFactChecker
 ) -> None:
-    verdict = verdict_on(claim_id, checker, TUNE4)
+    verdict = verdict_on(claim_id, checker, folder)
     assert verdict.label == "supported", verdict.reasons
 
 

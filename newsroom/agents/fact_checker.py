@@ -110,6 +110,16 @@ _SEVERAL = re.compile(
 )
 # What "only one" is set against: several, all, or a list of three or more (Pro、Max、Team和
 # Enterprise; Republican and Democratic candidates).
+_SPEAKS_THAT = re.compile(
+    r"[^.;]{0,40}?\b(?:said|says|posted|wrote|shared|told|claimed|claims|argued|noted|reported)"
+    r"\b[^.;]{0,30}?\bthat\b|[^。；]{0,12}?(?:表示|称|透露|写道|发文称)",
+    re.I,
+)
+_SAID_PLAN = re.compile(
+    r"\b(?:said|says|announced|announces|stated|declared|vowed)\b[^.;]{0,60}?\b(?:would|will)\b|"
+    r"(?:表示|宣布|声称|称)[^。；]{0,20}?(?:将|会|计划)",
+    re.I,
+)
 _ANY = re.compile(r"任何|任意|\bany\b", re.I)
 _SEVERAL_OR_ALL = re.compile(
     _SEVERAL.pattern + r"|所有|全部|全体|均可|均能|都可|都能|两党|双方|各方|"
@@ -707,6 +717,8 @@ class OfflineFactChecker:
         if not leading or not leading[0].known or not ranked:
             return None  # the clause's first name (the outlet aside) is its subject: a known one
         subject = leading[0]
+        if _SPEAKS_THAT.match(clause[subject.end : subject.end + 80]):
+            return None  # Krieger posted on X that Claude…: the speaker is no subject of the news
         if _ROLE_AFTER.match(clause[subject.end : subject.end + 24]) and len(leading) > 1:
             subject = leading[1]  # Instagram co-founder Mike Krieger: the person is the subject
             if not subject.known:
@@ -1119,7 +1131,9 @@ class OfflineFactChecker:
                         staged[0].sentence,
                     )
                 )
-        if mine.planned and not mine.certain and not mine.done:
+        # "said the next day that it would challenge it in court": the plan is what was said.
+        announced_plan = bool(_SAID_PLAN.search(clause))
+        if mine.planned and not mine.certain and not mine.done and not announced_plan:
             done = [
                 u
                 for _, u in best

@@ -265,7 +265,7 @@ _HALF = re.compile(
 )
 _EN_FRACTION = re.compile(
     r"\b(?P<n>a|one|two|three)[\s-](?P<d>third|thirds|quarter|quarters|fifth|fifths|tenth|"
-    r"tenths)\b",
+    r"tenths|twentieth|twentieths|hundredth|hundredths)\b",
     re.I,
 )
 _EN_WORDS = {
@@ -316,7 +316,7 @@ _CN_NOT_NUMBER = re.compile(
     r"一些|一起|一直|一样|一般|一致|一定|一切|一旦|一同|一体|一流|一线|一系列|一方面|一步|一键|"
     r"一站式|一代|一再|一度|一下|一边|一举|一向|一时|一味|一手|一道|一带|一名为|统一|唯一|同一|"
     r"逐一|"
-    r"万一|十分|百度|千问|三星|五角大楼|万物|千万别|百货|千兆|三维|二维|十足|百般|千方百计|"
+    r"万一|十分(?!之)|百度|千问|三星|五角大楼|万物|千万别|百货|千兆|三维|二维|十足|百般|千方百计|"
     r"一九|九月份|十月份|一月份|二月份|三月份|四月份|五月份|六月份|七月份|八月份|十一月|十二月|"
     r"[一二三四五六七八九十]+月|两党|两岸|两会|双方|一家独大|独一|第[一二两三四五六七八九十百千]+"
 )
@@ -489,7 +489,9 @@ def amounts(text: str) -> tuple[Amount, ...]:
         add(50.0, "percent", match.span(), match.group(0))
     for match in _EN_FRACTION.finditer(masked):
         n = {"a": 1, "one": 1, "two": 2, "three": 3}[match.group("n").lower()]
-        d = {"thi": 3, "qua": 4, "fif": 5, "ten": 10}[match.group("d").lower()[:3]]
+        d = {"thi": 3, "qua": 4, "fif": 5, "ten": 10, "twe": 20, "hun": 100}[
+            match.group("d").lower()[:3]
+        ]
         add(100.0 * n / d, "percent", match.span(), match.group(0))
     for match in _TENTHS.finditer(masked):
         add(10.0 * _CN_DIGIT[match.group("num")], "percent", match.span(), match.group(0))
@@ -1501,7 +1503,8 @@ _UNIVERSAL_CLAIM = re.compile(
 )
 _UNIVERSAL_SOURCE = re.compile(
     r"全部|所有|全体|一律|全数|全面|全球|任何|每个|各个|均|都|完全|无条件|\ball\b|\bevery\b|"
-    r"\beach\b|\bentire\b|\bwhole\b|\bfully\b|\bworldwide\b|\bglobal(?:ly)?\b|\bany\b",
+    r"(?<!illion )(?<![\d%] )\beach\b|\bentire\b|\bwhole\b|\bfully\b|\bworldwide\b|"
+    r"\bglobal(?:ly)?\b|\bany\b",
     re.I,
 )
 _PARTIAL_CLAIM = re.compile(
@@ -1512,7 +1515,8 @@ _PARTIAL_CLAIM = re.compile(
 )
 # "All" said loosely (都, 均, worldwide): compared only with a source that says "some".
 _UNIVERSAL_LOOSE_CLAIM = re.compile(
-    r"都|均|全球|各地|各国|每位|每一位|\beach\b|\bworldwide\b|\bglobally\b|\beverywhere\b|"
+    r"都|均|全球|各地|各国|每位|每一位|(?<!illion )(?<![\d%] )\beach\b|\bworldwide\b|"
+    r"\bglobally\b|\beverywhere\b|"
     r"\bany\b",
     re.I,
 )
@@ -1827,6 +1831,10 @@ def relations(clause: str) -> tuple[Relation, ...]:
                 outer = [i for i in before if found[i].end <= towards.start()]
                 agents = _group(found, clause, outer[-1], -1) if outer else set()
             else:
+                # 从谷歌挖来: a name after 从 is where it came from, not who acted.
+                origin = re.search(r"(?:从|自)(?=[^，。；从自]{0,20}$)", prefix)
+                if origin is not None:
+                    before = [i for i in before if found[i].end <= origin.start()]
                 agents = _group(found, clause, before[-1], -1) if before else set()
                 patients = _group(found, clause, after[0], 1) if after else set()
         else:
