@@ -31,9 +31,11 @@ _SCENE = re.compile(
 # A sentence that leans on the one before it: not a bullet by itself.
 TAIL = re.compile(
     r"^(?:此举|此外|该(?:公司|模型|产品|项目|平台|工具|功能|系统|技术|计划|研究|报告|文章|团队|事件)|"
-    r"这(?:一|项|款|次|些|也|意味着)|整体而言|总体来看|总的来说|同时|另外|不过|但|然而|而且|并且|"
-    r"与此同时|其中|对此|为此|因此|随后|他|她|他们|它|其)"
+    r"这|整体而言|总体来看|总的来说|同时|另外|不过|但|然而|而且|并且|"
+    r"与此同时|其中|对此|为此|因此|随后|他|她|他们|它|其|且|而|以及)"
 )
+# A clause that ends where what is said begins (微软发布技术报告指出): no headline by itself.
+_SAYS_NEXT = re.compile(r"(?:指出|表示|认为|称|写道|强调|发现|显示|透露|警告)$")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9.\-+]*[A-Za-z0-9]|[A-Za-z]{2,}")
 
 
@@ -65,7 +67,12 @@ def headline(item: SourceItem, language: str = "zh", limit: int = 48) -> str:
     names = title_names(item)
     clauses = [_clean(c) for s in sentences(item.summary)[:3] for c in _CLAUSE.split(s)]
     clauses = [
-        c for c in clauses if 8 <= len(c) <= limit and not TAIL.match(c) and not _SCENE.match(c)
+        c
+        for c in clauses
+        if 8 <= len(c) <= limit
+        and not TAIL.match(c)
+        and not _SCENE.match(c)
+        and not _SAYS_NEXT.search(c)
     ]
     # Who did what: the title's name near the clause's start (its subject) first.
     for window in (12, limit):
