@@ -212,12 +212,23 @@ class OfflineWriter:
                 continue
             mine.append((vector, names))
             picked.append(story)
-        # A thin theme still gets its `min_bullets`: its other stories, told or not.
-        for story in order:
+        # A thin theme still gets its `min_bullets`: its other stories, those telling no event
+        # of the edition's bullets first; never a story marked as repeating one it shows.
+        shown = {s.id for s in picked}
+        fills = [
+            (story, vector)
+            for story, vector in zip(order, vectors, strict=True)
+            if story not in picked and story.repeats not in shown
+        ]
+        fills.sort(
+            key=lambda pair: any(
+                float(pair[1] @ other) >= self.same_event for other, _ in [*told, *mine]
+            )
+        )
+        for story, _ in fills:
             if len(picked) >= min(self.min_bullets, len(order)):
                 break
-            if story not in picked:
-                picked.append(story)
+            picked.append(story)
         told.extend(mine)
         return picked
 
