@@ -185,6 +185,14 @@ def run(
     day: Annotated[
         str | None, typer.Option(help="Also write the digest of one day of the week, YYYY-MM-DD.")
     ] = None,
+    history: Annotated[
+        int,
+        typer.Option(
+            help="Build the storylines of the N weeks before from their sources first, where "
+            "no edition of them is in --out (a path naming the week is read with the earlier "
+            "week's name) [default: 0]."
+        ),
+    ] = 0,
 ) -> None:
     """Write one week's report: research → dedup → cluster → write → fact-check → publish."""
     import signal
@@ -226,6 +234,8 @@ def run(
             raise UsageError(f"unknown transport {chosen_transport!r}: use memory or stdio")
         if max_revisions is not None and max_revisions < 0:
             raise UsageError("--max-revisions must be 0 or more")
+        if not 0 <= history <= 52:
+            raise UsageError("--history must be between 0 and 52 weeks")
         from newsroom.runner import check_week_folder, new_run_id
         from newsroom.weeks import parse_week
 
@@ -259,6 +269,7 @@ def run(
             max_tool_calls=max_tool_calls,
             max_seconds=max_seconds,
         )
+        options.history = history
         import contextlib
 
         from newsroom.local_model import serving
@@ -631,6 +642,70 @@ def eval_edition(
 
 
 OutOption = Annotated[Path | None, typer.Option("--out", help="Output folder [default: out].")]
+
+
+@eval_app.command("storylines")
+def eval_storylines(
+    labels: Annotated[Path, typer.Option(help="Labelled storylines: [{name, items}] (JSON).")],
+    out_dir: OutOption = None,
+) -> None:
+    """The storylines the runs into an output folder built, against labelled ones: pairwise
+    links between labelled items of different weeks (precision, recall)."""
+    from newsroom.runner import storylines_path
+    from newsroom.storylines import StorylineStore, evaluate
+
+    path = storylines_path(_out(out_dir))
+    if not path.is_file():
+        raise _fail(UsageError(f"no storylines at {path}: run some weeks into that folder first"))
+    try:
+        rows = json.loads(labels.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _fail(UsageError(f"cannot read labels {labels}: {exc}")) from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise _fail(UsageError(f"{labels}: expected a list of {{name, items}}"))
+    store = StorylineStore(path)
+    try:
+        metrics = evaluate(store, rows)
+    finally:
+        store.close()
+    out.print_json(json.dumps(metrics, ensure_ascii=False))
+
+
+@app.command()
+def storylines(
+    since: Annotated[
+        str | None, typer.Option(help="Only storylines with a story this week or later.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+    out_dir: OutOption = None,
+) -> None:
+    """The storylines of the editions in an output folder: each with its weeks, its gaps,
+    its stories and outlets per week."""
+    from newsroom.runner import storylines_path
+    from newsroom.storylines import StorylineStore
+
+    if since is not None:
+        from newsroom.weeks import parse_week
+
+        since = parse_week(since).week
+    path = storylines_path(_out(out_dir))
+    if not path.is_file():
+        raise _fail(UsageError(f"no storylines at {path}: run a week into that folder first"))
+    store = StorylineStore(path)
+    try:
+        found = store.storylines(since=since)
+    finally:
+        store.close()
+    if as_json:
+        out.print_json(json.dumps([s.as_json() for s in found], ensure_ascii=False))
+        return
+    for line in found:
+        pace = "  ".join(f"{w}: {p['stories']}/{p['outlets']}" for w, p in line.pace().items())
+        gaps = f"  (gaps: {', '.join(line.gaps())})" if line.gaps() else ""
+        out.print(f"{line.name}  [{len(line.weeks)} weeks, {len(line.entries)} stories]{gaps}")
+        out.print(f"  stories/outlets per week: {pace}")
+        for e in line.entries:
+            out.print(f"  {e.week}  {e.headline}")
 
 
 def _out(out_dir: Path | None) -> Path:

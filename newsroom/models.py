@@ -163,6 +163,9 @@ class Claim(BaseModel):
     final: bool = False
     # A judgement line (a section lead, an outlook line): the bullets it rests on.
     rests_on: list[str] = Field(default_factory=list)
+    # Shown before the checked text and not checked against the items: figures the newsroom
+    # computed itself (a storyline's weeks, stories and outlets), said as such.
+    context: str = ""
 
 
 class Evidence(BaseModel):
@@ -276,3 +279,4 @@ class RunSummary(BaseModel):
     guard: dict[str, Any] = Field(default_factory=dict)
     tripped: dict[str, Any] | None = None
     update: dict[str, Any] | None = None  # an update: its base run, what it kept and re-wrote
+    history: list[str] = Field(default_factory=list)  # weeks whose storylines `--history` built

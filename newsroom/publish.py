@@ -230,11 +230,24 @@ class RunView:
 
 
 def outlook_lines(view: RunView) -> list[dict[str, Any]]:
-    """The outlook: checked outlook claims (with what they cite) where the writer made them
-    claims, its plain lines otherwise."""
-    if any(c.kind == "outlook" for c in view.draft.claims):
-        return [{"text": c.text, "cites": c.cites} for c in view.published if c.kind == "outlook"]
-    return [{"text": line, "cites": []} for line in view.draft.outlook]
+    """The outlook: checked outlook claims where the writer made them claims, each line's
+    parts together (a line is published whole or not at all), its plain lines otherwise."""
+    if not any(c.kind == "outlook" for c in view.draft.claims):
+        return [
+            {"parts": [{"text": line, "cites": [], "context": ""}]} for line in view.draft.outlook
+        ]
+    published = {c.id for c in view.published}
+    lines: dict[str, list[Claim]] = {}
+    for claim in view.draft.claims:
+        if claim.kind == "outlook":
+            # A storyline line's parts share `outlook-N`; any other outlook claim is a line.
+            key = claim.theme_id if claim.theme_id.startswith("outlook-") else claim.id
+            lines.setdefault(key, []).append(claim)
+    return [
+        {"parts": [{"text": c.text, "cites": c.cites, "context": c.context} for c in parts]}
+        for parts in lines.values()
+        if all(c.id in published for c in parts)
+    ]
 
 
 def opinion_lines(draft: Draft) -> list[Opinion]:

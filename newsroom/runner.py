@@ -71,6 +71,9 @@ class RunOptions:
     # `--update RUN_ID`: a run with no checkpoint here is a usage error. The service leaves it
     # off: its last edition's checkpoint gone, it re-clusters the whole week.
     require_base: bool = False
+    # `--history N`: build the storylines of the N weeks before from their sources first,
+    # where the storyline store holds none of them yet.
+    history: int = 0
 
 
 EDITION_KEYS = ("weekly", "digest", "digest_day", "briefing")
@@ -88,6 +91,10 @@ def new_run_id(week: str) -> str:
 
 def checkpointer_path(out_dir: Path) -> Path:
     return out_dir / ".newsroom" / "checkpoints.sqlite"
+
+
+def storylines_path(out_dir: Path) -> Path:
+    return out_dir / ".newsroom" / "storylines.sqlite"
 
 
 def embeddings_path(out_dir: Path) -> Path:
@@ -198,6 +205,7 @@ async def _run_locked(
         categories=options.categories,
         day=options.day,
         sources=sources_file,
+        storylines=storylines_path(options.out_dir),
     )
     db = checkpointer_path(options.out_dir)
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -206,6 +214,10 @@ async def _run_locked(
     shared = _shared_store(engine, options.checkpoint_url)
     if shared is None:
         engine.embedder.attach(embeddings_path(options.out_dir))
+    if options.history and not options.resume and options.base_run is None:
+        from newsroom.graphs.weekly import build_history
+
+        summary.history = await build_history(context, options.history)
     config: Any = {
         "configurable": {"thread_id": run_id},
         "recursion_limit": options.recursion_limit,

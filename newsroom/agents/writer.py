@@ -393,8 +393,8 @@ class OfflineWriter:
         by_theme = {t.id: t for t in themes}
         for claim in draft.claims:
             verdict = verdicts.get(claim.id)
-            if verdict is None or verdict.label == "supported":
-                claims.append(claim)
+            if verdict is None or verdict.label == "supported" or claim.final:
+                claims.append(claim)  # a final claim leaves the loop as it is
                 continue
             if verdict.support and verdict.label == "contradicted":
                 outlet = items[verdict.support[0]].source

@@ -34,6 +34,7 @@ class WeeklyState(TypedDict, total=False):
     affected: list[str]  # an update: the themes to (re)write; absent in a full run
     update: dict[str, Any]  # an update: what it kept and what it re-wrote
     items: list[SourceItem]
+    history: list[SourceItem]  # earlier weeks' items the outlook cites (from the storylines)
     left_out: list[LeftOut]  # items off the desk, with the reason
     problems: list[SourceProblem]
     failed_sources: list[str]  # sources (from a sources file) that gave nothing this run

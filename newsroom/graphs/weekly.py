@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -21,13 +21,13 @@ from newsroom.graphs.state import WeeklyInput, WeeklyState
 from newsroom.guards.loops import check_progress
 from newsroom.llm import usage_delta
 from newsroom.methods.desk import Desk
-from newsroom.models import Draft, LeftOut, SourceItem, SourceProblem
+from newsroom.models import Draft, LeftOut, SourceItem, SourceProblem, Story
 from newsroom.observability import semconv as sc
 from newsroom.observability.tracing import traced_agent
 from newsroom.publish import FrontMatter, publish_edition
 from newsroom.sources import SourcesFile
 from newsroom.tools.client import ArchiveConfig, open_archive
-from newsroom.weeks import WeekWindow
+from newsroom.weeks import WeekWindow, parse_week, week_of
 
 
 @dataclass
@@ -45,10 +45,16 @@ class RunContext:
     day: date | None = None  # also publish that day's digest
     sources: SourcesFile | None = None  # a sources file, instead of the archive folder
     base: Base | None = None  # an update: the edition it starts from
+    storylines: Path | None = None  # the storyline store (None: no storylines kept)
 
 
 def _items(state: Mapping[str, Any]) -> dict[str, SourceItem]:
     return {item.id: item for item in state.get("items", [])}
+
+
+def _cited(state: Mapping[str, Any]) -> dict[str, SourceItem]:
+    """What claims may cite: the week's items and the earlier weeks' items the outlook cites."""
+    return {item.id: item for item in [*state.get("history", []), *state.get("items", [])]}
 
 
 class Node(Protocol):
@@ -79,7 +85,7 @@ def step(agent: str, name: str) -> Callable[[Node], Node]:
                     {sc.GUARD: tripped.guard, sc.GUARD_MESSAGE: str(tripped)},
                 )
                 raise
-            update["timings"] = {name: time.perf_counter() - started}
+            update["timings"] = {**update.get("timings", {}), name: time.perf_counter() - started}
             update["usage"] = usage_delta(before, ledger.snapshot())
             return update
 
@@ -88,23 +94,67 @@ def step(agent: str, name: str) -> Callable[[Node], Node]:
     return decorate
 
 
-@step("researcher", "research")
-async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    failed: list[str] = []
+async def gather_week(
+    ctx: RunContext, window: WeekWindow, archive: ArchiveConfig | None = None
+) -> tuple[Research, int, list[str], str]:
+    """The week's items from the run's sources: what was found, the tool calls it took, the
+    sources that gave nothing, and where it looked."""
     if ctx.sources is not None:
         from newsroom.tools.gather import gather, open_servers
 
         async with open_servers(
-            ctx.sources, ctx.window.tz, ctx.archive.transport, ctx.archive.trace_file
+            ctx.sources, window.tz, ctx.archive.transport, ctx.archive.trace_file
         ) as servers:
-            gathered = await gather(ctx.window, ctx.sources, servers)
+            gathered = await gather(window, ctx.sources, servers)
         found = Research(gathered.items, gathered.problems, gathered.outside_window)
-        calls, failed, where = gathered.calls, gathered.failed_sources, str(ctx.sources.path)
-    else:
-        async with open_archive(ctx.archive) as archive:
-            found = await ctx.engine.researcher.gather(ctx.window, archive)
-            calls, where = archive.calls, str(ctx.archive.folder)
+        return found, gathered.calls, gathered.failed_sources, str(ctx.sources.path)
+    config = archive or ctx.archive
+    async with open_archive(config) as opened:
+        found = await ctx.engine.researcher.gather(window, opened)
+        return found, opened.calls, [], str(config.folder)
+
+
+async def build_history(ctx: RunContext, weeks: int) -> list[str]:
+    """The storylines of the `weeks` weeks before the run's, from their sources, where the
+    store holds none of them yet (the first run on a new desk is not blind). A path naming the
+    run's week (…/2026-W12/items.json) is read with the earlier week's name in its place.
+    No edition is written for them. Returns the weeks built."""
+    from newsroom.storylines import StorylineStore, weeks_between
+
+    if ctx.storylines is None or weeks <= 0:
+        return []
+    store = StorylineStore(ctx.storylines)
+    built: list[str] = []
+    try:
+        have = set(store.weeks())
+        first = week_of(ctx.window.start.date() - timedelta(days=7 * weeks))
+        wanted = [w for w in weeks_between(first, ctx.window.week)[:-1] if w not in have]
+        for label in wanted:
+            window = parse_week(label, ctx.window.tz, ctx.window.by)
+            archive = ctx.archive
+            named = str(archive.folder)
+            if ctx.window.week in named:
+                earlier = Path(named.replace(ctx.window.week, label))
+                if earlier.exists():
+                    archive = replace(archive, folder=earlier)
+            found, _, _, _ = await gather_week(ctx, window, archive)
+            kept, _ = screen(ctx.engine.desk, found.items)
+            if not kept:
+                continue
+            items = {item.id: item for item in kept}
+            stories = ctx.engine.deduplicator.stories(kept, ctx.engine.embedder)
+            stories = ctx.engine.clusterer.judge(stories, items)
+            store.record(label, stories, items, ctx.engine.embedder, ctx.engine.desk.language)
+            built.append(label)
+    finally:
+        store.close()
+    return built
+
+
+@step("researcher", "research")
+async def research(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    found, calls, failed, where = await gather_week(ctx, ctx.window)
     if not found.items:
         unread = "; ".join(f"{p.origin}: {p.message}" for p in found.problems[:5])
         raise EmptyWeek(
@@ -225,7 +275,39 @@ async def write(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, A
     else:
         draft = await ctx.engine.writer.write(ctx.window, state["themes"], stories, _items(state))
         verdicts = {}
-    return {"draft": draft, "revisions": 0, "verdicts": verdicts, "rounds": []}
+    update: dict[str, Any] = {"draft": draft, "revisions": 0, "verdicts": verdicts, "rounds": []}
+    if ctx.storylines is not None and ctx.base is None:
+        update.update(storyline_outlook(ctx, draft, state["stories"], _items(state)))
+    return update
+
+
+def storyline_outlook(
+    ctx: RunContext, draft: Draft, stories: list[Story], items: dict[str, SourceItem]
+) -> dict[str, Any]:
+    """The week's stories recorded in the storyline store; the offline writer's outlook is
+    then built from the storylines (what continues, what is new, what went quiet), each line a
+    claim citing this week's story and an earlier week's, checked like any other."""
+    from newsroom.storylines import StorylineStore, outlook, outlook_claims
+
+    assert ctx.storylines is not None
+    started = time.perf_counter()
+    store = StorylineStore(ctx.storylines)
+    try:
+        store.record(ctx.window.week, stories, items, ctx.engine.embedder, ctx.engine.desk.language)
+        lines = outlook(store, ctx.window.week) if ctx.engine.name == "offline" else []
+        history = store.items(
+            p.item_id for line in lines for p in line.parts if p.item_id not in items
+        )
+    finally:
+        store.close()
+    update: dict[str, Any] = {"timings": {"storylines": round(time.perf_counter() - started, 4)}}
+    if lines:
+        claims = outlook_claims(lines)
+        update["draft"] = draft.model_copy(
+            update={"claims": [*draft.claims, *claims], "outlook": []}
+        )
+        update["history"] = list(history.values())
+    return update
 
 
 @step("fact_checker", "fact_check")
@@ -239,7 +321,7 @@ async def fact_check(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[s
         for claim in state["draft"].claims
         if claim.id not in previous or previous[claim.id].label != "supported"
     ]
-    checked = await runtime.context.engine.fact_checker.check_all(pending, _items(state))
+    checked = await runtime.context.engine.fact_checker.check_all(pending, _cited(state))
     verdicts = {
         claim.id: checked.get(claim.id) or previous[claim.id] for claim in state["draft"].claims
     }
@@ -276,7 +358,7 @@ async def after_check(
 async def revise(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     stories = {s.id: s for s in state["stories"]}
     draft = await runtime.context.engine.writer.revise(
-        state["draft"], state["verdicts"], state["themes"], stories, _items(state)
+        state["draft"], state["verdicts"], state["themes"], stories, _cited(state)
     )
     return {"draft": draft, "revisions": state.get("revisions", 0) + 1}
 
@@ -293,7 +375,7 @@ async def publish(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str,
         verdicts=state["verdicts"],
         themes=state["themes"],
         stories=state["stories"],
-        items=_items(state),
+        items=_cited(state),
         front_matter=ctx.front_matter,
         models=ctx.engine.models,
         categories=_categories(ctx, state["stories"], _items(state)),
@@ -343,9 +425,10 @@ async def publish_partial(
         draft = await OfflineWriter(embedder).write(ctx.window, themes, by_id, items)
     verdicts = dict(values.get("verdicts") or {})
     rules = OfflineFactChecker()
+    cited = _cited(values)
     for claim in draft.claims:
         if claim.id not in verdicts or verdicts[claim.id].label != "supported":
-            verdicts[claim.id] = rules.check(claim, items)
+            verdicts[claim.id] = rules.check(claim, cited)
     notice = (
         f"本期在生成过程中被守卫“{tripped.guard}”停止：{tripped}。以下只包含已完成、"
         "并经事实核查的部分。"
@@ -360,7 +443,7 @@ async def publish_partial(
         verdicts=verdicts,
         themes=themes,
         stories=stories,
-        items=items,
+        items=cited,
         front_matter=ctx.front_matter,
         status="partial",
         models=ctx.engine.models,

@@ -1,0 +1,240 @@
+"""Storylines across weeks: one product's stories in weeks 1, 2 and 4 are one storyline with
+its gap; the outlook built from them cites this week's stories and earlier weeks', and every
+line passes the fact-checker against the items it cites (the earlier weeks' kept in the store).
+The sample stories are our own words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+
+from newsroom.agents.fact_checker import OfflineFactChecker
+from newsroom.methods.embeddings import Embedder
+from newsroom.models import SourceItem, Story
+from newsroom.storylines import StorylineStore, evaluate, outlook, outlook_claims
+
+# (week, id, title, summary): the Quillmate coding agent in weeks 10, 11 and 13 (not 12); the
+# rest are other news of those weeks.
+STORIES = [
+    (
+        "2026-W10",
+        "a1",
+        "Inkwell launches Quillmate 1, a coding agent for data teams",
+        "Inkwell公司发布编程代理Quillmate 1，面向数据团队，可自动编写和测试SQL与Python代码。",
+    ),
+    (
+        "2026-W10",
+        "b1",
+        "Harbor Bank pilots an AI teller in 40 branches",
+        "Harbor银行在40家网点试点AI柜员，处理开户和转账咨询。",
+    ),
+    (
+        "2026-W10",
+        "c1",
+        "Lumen Chips opens a fab for inference accelerators in Ohio",
+        "Lumen芯片公司在俄亥俄州开设推理加速芯片工厂，预计年产两百万片。",
+    ),
+    (
+        "2026-W11",
+        "a2",
+        "Quillmate now reviews pull requests, Inkwell says",
+        "Inkwell表示，编程代理Quillmate新增代码审查功能，可在合并请求中自动给出修改建议。",
+    ),
+    (
+        "2026-W11",
+        "d2",
+        "Songbird releases a music model that writes lyrics in twelve languages",
+        "Songbird发布音乐生成模型，可用十二种语言写歌词并生成伴奏。",
+    ),
+    (
+        "2026-W12",
+        "e3",
+        "City of Porto bans facial recognition in public transport",
+        "波尔图市禁止在公共交通中使用人脸识别技术。",
+    ),
+    (
+        "2026-W12",
+        "f3",
+        "Meridian raises $200 million for robot arms in warehouses",
+        "Meridian完成2亿美元融资，用于仓储机械臂的研发和部署。",
+    ),
+    (
+        "2026-W13",
+        "a4",
+        "Inkwell's Quillmate 2 writes and ships whole data pipelines",
+        "Inkwell发布Quillmate 2，编程代理可独立编写并上线完整的数据管道。",
+    ),
+    (
+        "2026-W13",
+        "g4",
+        "Harbor Bank's AI teller reaches all 300 branches",
+        "Harbor银行的AI柜员已推广至全部300家网点。",
+    ),
+]
+
+
+def _item(item_id: str, title: str, summary: str, week: str) -> SourceItem:
+    day = {"2026-W10": 3, "2026-W11": 10, "2026-W12": 17, "2026-W13": 24}[week]
+    return SourceItem(
+        id=item_id,
+        title=title,
+        summary=summary,
+        url=f"https://news.example/{item_id}",
+        source="news.example",
+        published=datetime(2026, 3, day, 9, tzinfo=UTC),
+    )
+
+
+def _record(store: StorylineStore, embedder: Embedder) -> dict[str, SourceItem]:
+    items: dict[str, SourceItem] = {}
+    for week in ("2026-W10", "2026-W11", "2026-W12", "2026-W13"):
+        mine = {i: _item(i, t, s, week) for w, i, t, s in STORIES if w == week}
+        items.update(mine)
+        stories = [
+            Story(
+                id=f"s-{i}",
+                title=it.title,
+                item_ids=[i],
+                outlets=[it.source],
+                lang="zh",
+                published=it.published,
+                importance=5.0 if i.startswith("a") else 3.0,
+            )
+            for i, it in mine.items()
+        ]
+        store.record(week, stories, mine, embedder)
+    return items
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StorylineStore:
+    opened = StorylineStore(tmp_path / "storylines.sqlite")
+    yield opened
+    opened.close()
+
+
+def test_a_product_in_weeks_one_two_and_four_is_one_storyline_with_its_gap(
+    store: StorylineStore, embedder: Embedder
+) -> None:
+    _record(store, embedder)
+    lines = {s.id: s for s in store.storylines()}
+    quill = [s for s in lines.values() if {"a1", "a2", "a4"} & {e.lead for e in s.entries}]
+    assert len(quill) == 1, [(s.name, s.weeks) for s in quill]
+    line = quill[0]
+    assert {e.lead for e in line.entries} == {"a1", "a2", "a4"}
+    assert line.weeks == ["2026-W10", "2026-W11", "2026-W13"]
+    assert line.gaps() == ["2026-W12"]
+    assert line.pace()["2026-W11"] == {"stories": 1, "outlets": 1}
+    assert "quillmate" in line.name.lower()
+    # Nothing else joined it: every other story stands alone (the bank's teller aside).
+    assert all(len(s.entries) <= 2 for s in lines.values() if s is not line)
+    # Pairwise links against labels: the product's three stories, the bank's two.
+    labels = [{"name": "Quillmate", "items": ["a1", "a2", "a4"]}, {"name": "x", "items": ["b1"]}]
+    figures = evaluate(store, labels)
+    assert figures["true_pairs"] == 3 and figures["recall"] == 1.0
+    assert figures["precision"] == 1.0
+
+
+def test_the_outlook_cites_this_week_and_earlier_weeks_and_passes_the_checker(
+    store: StorylineStore, embedder: Embedder
+) -> None:
+    items = _record(store, embedder)
+    lines = outlook(store, "2026-W13")
+    assert len(lines) >= 2
+    continues = [line for line in lines if line.kind == "continues"]
+    assert continues and {p.item_id for p in continues[0].parts} == {"a2", "a4"}
+    # The figures are the store's own, said as such: weeks, stories, the pace before.
+    assert "2026-W10" in continues[0].context and "3周" in continues[0].context
+    claims = outlook_claims(lines)
+    assert all(len(c.cites) == 1 and c.final and c.kind == "outlook" for c in claims)
+    # Each part is checked against the one item it cites, the earlier weeks' from the store.
+    kept = store.items(c.cites[0] for c in claims)
+    assert set(kept) == {c.cites[0] for c in claims}
+    verdicts = anyio.run(OfflineFactChecker(embedder).check_all, claims, kept)
+    assert all(v.label == "supported" for v in verdicts.values()), verdicts
+    # A storyline that went quiet is said to have, citing its last story.
+    quiet = outlook(store, "2026-W12")
+    assert any(line.kind == "quiet" and line.parts[0].item_id == "a2" for line in quiet)
+    assert items["a2"].title in {i.title for i in kept.values()}
+
+
+def test_a_week_run_again_replaces_its_rows(store: StorylineStore, embedder: Embedder) -> None:
+    _record(store, embedder)
+    before = len(store.entries())
+    _record(store, embedder)
+    assert len(store.entries()) == before
+
+
+def test_history_builds_earlier_weeks_and_the_cli_lists_and_scores_them(tmp_path: Path) -> None:
+    """A real week run with `--history 1` (the week before read from its own folder): the
+    outlook cites an earlier week; `newsroom storylines` lists them and `newsroom eval
+    storylines` scores them against the labels."""
+    import json
+    import os
+
+    from typer.testing import CliRunner
+
+    from newsroom.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    weeks = root.parent / "shared" / "realweeks"
+    if not (weeks / "2026-W08" / "items.json").is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the real weeks are missing: {weeks}")
+        pytest.skip(f"no real weeks at {weeks} (they sit beside the project, not in it)")
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--week",
+            "2026-W08",
+            "--history",
+            "1",
+            "--out",
+            str(out),
+            "--sources",
+            str(weeks / "2026-W08" / "items.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "2026-W08" / "run.json").read_text(encoding="utf-8"))
+    assert run["history"] == ["2026-W07"] and "storylines" in run["timings"]
+    weekly = (out / "2026-W08" / "weekly.md").read_text(encoding="utf-8")
+    outlook = weekly[weekly.index("### 趋势展望") : weekly.index("### 结语")]
+    lines = [line for line in outlook.splitlines() if line[:1].isdigit()]
+    assert len(lines) >= 3 and all("[[" in line for line in lines)
+    assert any("2026-W07：" in line for line in lines)  # a story of the week before, cited
+    report = json.loads((out / "2026-W08" / "report.json").read_text(encoding="utf-8"))
+    cited = {c for claim in report["claims"] if claim["kind"] == "outlook" for c in claim["cites"]}
+    assert any(c.startswith("w07-") for c in cited)
+    assert all(
+        v["label"] == "supported" for v in report["verdicts"] if v["claim_id"].startswith("outlook")
+    )
+
+    listed = runner.invoke(app, ["storylines", "--out", str(out), "--json", "--since", "2026-W08"])
+    assert listed.exit_code == 0, listed.output
+    found = json.loads(listed.output)
+    assert any(line["weeks"] == ["2026-W07", "2026-W08"] for line in found)
+    text = runner.invoke(app, ["storylines", "--out", str(out)])
+    assert text.exit_code == 0 and "stories/outlets per week" in text.output
+    scored = runner.invoke(
+        app,
+        [
+            "eval",
+            "storylines",
+            "--out",
+            str(out),
+            "--labels",
+            str(root / "evals" / "realweeks" / "storylines.json"),
+        ],
+    )
+    assert scored.exit_code == 0, scored.output
+    figures = json.loads(scored.output)
+    assert figures["items_in_store"] > 0 and 0.0 <= figures["precision"] <= 1.0
+    missing = runner.invoke(app, ["storylines", "--out", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "no storylines" in missing.output
