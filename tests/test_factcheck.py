@@ -180,6 +180,21 @@ TUNE4_SUPPORTED = [
     "w09-v038",  # $30 billion each: apiece, not "all"
     "w10-v022",  # said it would challenge it in court: the plan is what was announced
 ]
+# The fifth tuning set (evals/claims-tune5), written blind after the fourth was tuned on.
+TUNE5 = REPO / "evals" / "claims-tune5"
+TUNE5_CAUGHT = {
+    "w07-x015": "rise",  # 同比缩水12% against 增长12%
+    "w07-x034": "appear",  # have already materialised against 尚未出现
+    "w07-x040": "label",  # 不会被明确标注 against 将明确标识
+    "w09-x028": "allow",  # has not yet won FDA approval against the first to be approved
+    "w10-x007": "binding",  # legally binding against 不具约束力
+    "w11-x001": "ahead",  # 领先 against 落后于
+}
+TUNE5_SUPPORTED = [
+    "w07-x031",  # costs only a tenth to a twentieth: "only" of a size, not a scope
+    "w08-x023",  # every half hour is no share of one half
+    "w10-x015",  # 25 cents per million tokens is $0.25
+]
 TUNE3_SUPPORTED = [
     "w07-u014",  # one-tenth to one-twentieth against 十分之一至二十分之一
     "w10-u008",  # Krieger posted on X that Claude…: the speaker is no subject of the news
@@ -240,6 +255,7 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         *((TUNE2, i, said) for i, said in sorted(TUNE2_CAUGHT.items())),
         *((TUNE3, i, said) for i, said in sorted(TUNE3_CAUGHT.items())),
         *((TUNE4, i, said) for i, said in sorted(TUNE4_CAUGHT.items())),
+        *((TUNE5, i, said) for i, said in sorted(TUNE5_CAUGHT.items())),
     ],
 )
 def test_rules_from_the_later_tuning_sets(
@@ -261,7 +277,11 @@ def test_the_reporting_outlet_is_no_unsupported_name(
 
 @pytest.mark.parametrize(
     ("folder", "claim_id"),
-    [*((TUNE4, i) for i in TUNE4_SUPPORTED), *((TUNE3, i) for i in TUNE3_SUPPORTED)],
+    [
+        *((TUNE4, i) for i in TUNE4_SUPPORTED),
+        *((TUNE3, i) for i in TUNE3_SUPPORTED),
+        *((TUNE5, i) for i in TUNE5_SUPPORTED),
+    ],
 )
 def test_true_paraphrases_of_the_later_sets_pass(
     folder: Path, claim_id: str, checker: OfflineFactChecker

@@ -98,8 +98,9 @@ _ATTRIBUTION = re.compile(
 _EXCLUSIVE = re.compile(
     r"只在|只向|只为|只对|只面向|只能|只支持|仅在|仅向|仅限|仅对|仅面向|仅供|仅能|仅支持|唯一|"
     r"\blimited to\b|"
-    r"\brestricted to\b|"
-    r"\bonly\b(?!\s*(?:\$|€|£|US\$|about|around|roughly|\d|one|two|three|a few|a handful))|"
+    r"\brestricted to\b|\balone\b|独自|单独|"
+    r"\bonly\b(?!\s*(?:\$|€|£|US\$|about|around|roughly|\d|one|two|three|a few|a handful|"
+    r"an? (?:tenth|quarter|third|fifth|twentieth|half|fraction)))|"
     r"\bsolely\b|\bexclusively\b",
     re.I,
 )
@@ -1264,12 +1265,14 @@ class OfflineFactChecker:
     def _places(clause: str, ranked: Sequence[tuple[float, Passage]], whole: str) -> list[Finding]:
         """A claim of worldwide reach where the items say worldwide nowhere and the passages
         about it name the countries it reaches (在美国推出, open in the US and Canada)."""
-        if not _WORLDWIDE.search(clause) or _WORLDWIDE.search(whole):
+        if not _WORLDWIDE.search(clause):
             return []
         claimed = {n.canon for n in facts.names(clause) if facts.is_place(n)}
         for score, unit in ranked[:4]:
             if score < RELATED:
                 break
+            if _WORLDWIDE.search(unit.sentence):
+                return []  # the passage about it says worldwide (全球领先 elsewhere does not)
             named = sorted({n.canon for n in facts.names(unit.text) if facts.is_place(n)} - claimed)
             if named:
                 where = unit.outlet or unit.item_id

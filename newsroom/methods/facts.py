@@ -261,8 +261,12 @@ _CN_FRACTION = re.compile(
     r"(?P<den>[\d一二两三四五六七八九十百千万]+)分之(?P<num>[\d.一二两三四五六七八九十百千]+)"
 )
 _HALF = re.compile(
-    r"(?:近|约|超过|超|逾|过)?(?:一半|半数|过半|近半|半壁)|\b(?:half|halved)\b", re.I
+    r"(?:近|约|超过|超|逾|过)?(?:一半|半数|过半|近半|半壁)|"
+    r"\b(?:half|halved)\b(?![\s-]*(?:an?\s+)?(?:hour|day|week|month|year|minute|second)s?\b)",
+    re.I,
 )
+# US cents: "25 cents per million tokens" is $0.25.
+_CENTS = re.compile(r"(?P<num>\d+(?:\.\d+)?)\s*(?:cents?|¢)", re.I)
 _EN_FRACTION = re.compile(
     r"\b(?P<n>a|one|two|three)[\s-](?P<d>third|thirds|quarter|quarters|fifth|fifths|tenth|"
     r"tenths|twentieth|twentieths|hundredth|hundredths)\b",
@@ -487,6 +491,8 @@ def amounts(text: str) -> tuple[Amount, ...]:
             add(100.0 * num / den, "percent", match.span(), match.group(0))
     for match in _HALF.finditer(masked):
         add(50.0, "percent", match.span(), match.group(0))
+    for match in _CENTS.finditer(masked):
+        add(float(match.group("num")) / 100, "usd", match.span(), match.group(0))
     for match in _EN_FRACTION.finditer(masked):
         n = {"a": 1, "one": 1, "two": 2, "three": 3}[match.group("n").lower()]
         d = {"thi": 3, "qua": 4, "fif": 5, "ten": 10, "twe": 20, "hun": 100}[
@@ -1130,7 +1136,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "raising|higher|expand|expanded|expands|up|upward|doubled|extend|extended|extends|"
             "lengthen|lengthened|增多|扩张|加码|加大|增持|涨价|加息|反弹|回升|走强|新高|提速|widen|"
             "widened|spike|spiked|rally|rallied|rebound|rebounded|hike|hiked|added|adds|增强|加强|"
-            "strengthen|strengthened|strengthens|越来越多|越高|更高|较高|faster"
+            "strengthen|strengthened|strengthens|越来越多|越高|更高|较高|faster|heavier|"
+            "more expensive|pricier|延长|up by"
         ),
         _words(
             "下降|减少|下跌|降低|下滑|缩减|缩短|减至|降至|跌至|跌|大跌|暴跌|下调|萎缩|减半|削减|"
@@ -1141,7 +1148,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "down|downward|slowed|slow|shorten|shortened|shortens|halved|减持|降价|降息|收缩|"
             "缩小|流失|走弱|新低|narrow|narrowed|contract|contracted|shed|trimmed|"
             "slashed|scale back|scaled back|scales back|pared back|rolled back|下挫|削弱|弱化|"
-            "weaken|weakened|weakens|延缓|减缓|越来越少|越低|更低|较低|slower"
+            "weaken|weakened|weakens|延缓|减缓|越来越少|越低|更低|较低|slower|缩水|lighter|"
+            "cheaper|less expensive|down by"
         ),
     ),
     Concept(
@@ -1152,13 +1160,15 @@ CONCEPTS: tuple[Concept, ...] = (
             "surpassed|surpassing|exceed|exceeds|exceeded|exceeding|ahead of|better than|"
             "higher than|tops|topped|outscored|outpaced|outdid|outdoes|ahead|更好|更强|胜出|"
             "占优|优势|outshines|outshone|leapfrogged|overtook|overtakes|overtaken|more likely|"
-            "更倾向|更可能|larger than|bigger than|greater than|登顶|夺冠|位居榜首|领跑|tops the"
+            "更倾向|更可能|larger than|bigger than|greater than|登顶|夺冠|位居榜首|领跑|tops the|"
+            "领先|pulled ahead|several times|数倍|far exceeds"
         ),
         _words(
             "落后|不及|不如|逊于|低于|弱于|输给|不敌|差于|trail|trails|trailed|trailing|lag|lags|"
             "lagged|lagging|behind|fall short|fell short|falls short|below|lower than|worse than|"
             "can't keep up|cannot keep up|couldn't keep up|short of|跟不上|赶不上|追不上|更差|"
-            "更弱|劣势|落于下风|less likely|smaller than|"
+            "更弱|劣势|落于下风|less likely|smaller than|a fraction of|approaching|closing in on|"
+            "逼近|"
             "underperform|underperforms|underperformed|lost to|loses to|falls behind|fell behind"
         ),
     ),
@@ -1221,7 +1231,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "allow",
         _words(
             "允许|批准|准许|授权|放行|许可|allow|allows|allowed|permit|permits|permitted|approve|"
-            "approved|"
+            "approved|approval|获批|"
             "authorize|authorized|let"
         ),
         _words(
@@ -1249,9 +1259,20 @@ CONCEPTS: tuple[Concept, ...] = (
         _words(
             "出现|发生|存在|发现|appear|appeared|appears|emerge|emerged|emerges|exist|exists|"
             "existed|"
-            "occur|occurred|occurs|happened|seen in the wild|in the wild"
+            "occur|occurred|occurs|happened|seen in the wild|in the wild|materialised|"
+            "materialized|materialise|materialize"
         ),
         _words(""),
+    ),
+    Concept(
+        "label",
+        _words("标注|标识|标明|labelled|labeled|label|labels|clearly marked|disclosed as"),
+        _words("unlabelled|unlabeled"),
+    ),
+    Concept(
+        "binding",
+        _words("具约束力|有约束力|具有约束力|legally binding|binding"),
+        _words("非约束性|无约束力|non-binding|nonbinding|not binding"),
     ),
     Concept(
         "promise",
