@@ -411,7 +411,14 @@ def render_briefing(view: RunView) -> tuple[str, dict[str, Any]]:
     data = briefing_data(view)
     year, week = view.window.week.split("-W")
     title = f"{year}年第{int(week)}周AI简报：亮点与深度"
-    markdown = view.render("briefing.md.j2", "briefing", title, view.lead_text, **data)
+    storylines = (
+        [line for line in outlook_lines(view) if any(p["cites"] for p in line["parts"])]
+        if any(c.kind == "outlook" and c.theme_id.startswith("outlook-") for c in view.draft.claims)
+        else []
+    )
+    markdown = view.render(
+        "briefing.md.j2", "briefing", title, view.lead_text, storylines=storylines, **data
+    )
     json_data = {
         "highlights": [
             {"title": s.title, "headline": data["headlines"][s.id], "cites": s.item_ids}

@@ -332,21 +332,26 @@ def link(
 
 
 def _name(entries: Sequence[Entry]) -> str:
-    """The name most of a storyline's stories share, in its usual spelling; else its first
-    story's headline."""
+    """The name most of a storyline's stories share (two at least), in its usual spelling;
+    else its first story's headline, cut short."""
     counts = Counter(n for e in entries for n in e.names)
-    common = [n for n, c in counts.most_common() if c >= max(2, len(entries) // 2)]
-    if common and len(entries) > 1:
-        return _display(common[0], entries)
-    return entries[0].headline
+    shared = [(c, len(n), n) for n, c in counts.items() if c >= 2]
+    if shared:
+        return _display(max(shared)[2], entries)
+    head = entries[0].headline
+    return head if len(head) <= 24 else head[:23] + "…"
 
 
 def _display(name: str, entries: Sequence[Entry]) -> str:
+    """`name` as the storyline's headlines spell it (openclaw → OpenClaw)."""
     for e in entries:
-        for word in e.headline.replace("：", " ").split():
-            if word.lower().startswith(name):
-                return word[: len(name)] if word.lower() == name else word
-    return name[:1].upper() + name[1:]
+        at = e.headline.lower().find(name)
+        if at >= 0:
+            # With the capitalised word before it: Hugging Face, Goldman Sachs, not Face.
+            before = re.search(r"[A-Z][A-Za-z0-9.\-]* $", e.headline[:at])
+            start = before.start() if before else at
+            return e.headline[start : at + len(name)]
+    return name if not name.isascii() else name[:1].upper() + name[1:]
 
 
 # ------------------------------------------------------------ the outlook
