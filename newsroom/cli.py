@@ -651,6 +651,9 @@ def eval_storylines(
 ) -> None:
     """The storylines the runs into an output folder built, against labelled ones: pairwise
     links between labelled items of different weeks (precision, recall)."""
+    import sqlite3
+
+    from newsroom.errors import StorylineStoreError
     from newsroom.runner import storylines_path
     from newsroom.storylines import StorylineStore, evaluate
 
@@ -661,13 +664,23 @@ def eval_storylines(
         rows = json.loads(labels.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise _fail(UsageError(f"cannot read labels {labels}: {exc}")) from None
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise _fail(UsageError(f"{labels}: expected a list of {{name, items}}"))
-    store = StorylineStore(path)
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict)
+        and isinstance(r.get("items"), list)
+        and all(isinstance(i, str) for i in r["items"])
+        for r in rows
+    ):
+        raise _fail(UsageError(f"{labels}: expected a list of {{name, items: [item ids]}} (JSON)"))
     try:
-        metrics = evaluate(store, rows)
-    finally:
-        store.close()
+        store = StorylineStore(path)
+        try:
+            metrics = evaluate(store, rows)
+        finally:
+            store.close()
+    except NewsroomError as exc:
+        raise _fail(exc) from None
+    except (sqlite3.Error, ValueError) as exc:
+        raise _fail(StorylineStoreError(f"storyline store {path} is unreadable: {exc}")) from None
     out.print_json(json.dumps(metrics, ensure_ascii=False))
 
 
@@ -681,21 +694,32 @@ def storylines(
 ) -> None:
     """The storylines of the editions in an output folder: each with its weeks, its gaps,
     its stories and outlets per week."""
+    import sqlite3
+
+    from newsroom.errors import StorylineStoreError
     from newsroom.runner import storylines_path
     from newsroom.storylines import StorylineStore
 
     if since is not None:
         from newsroom.weeks import parse_week
 
-        since = parse_week(since).week
+        try:
+            since = parse_week(since).week
+        except NewsroomError as exc:
+            raise _fail(exc) from None
     path = storylines_path(_out(out_dir))
     if not path.is_file():
         raise _fail(UsageError(f"no storylines at {path}: run a week into that folder first"))
-    store = StorylineStore(path)
     try:
-        found = store.storylines(since=since)
-    finally:
-        store.close()
+        store = StorylineStore(path)
+        try:
+            found = store.storylines(since=since)
+        finally:
+            store.close()
+    except NewsroomError as exc:
+        raise _fail(exc) from None
+    except (sqlite3.Error, ValueError) as exc:
+        raise _fail(StorylineStoreError(f"storyline store {path} is unreadable: {exc}")) from None
     if as_json:
         out.print_json(json.dumps([s.as_json() for s in found], ensure_ascii=False))
         return

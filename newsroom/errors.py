@@ -21,6 +21,13 @@ class AlreadyPublished(UsageError):
     """The week already has a published edition and --force was not given."""
 
 
+class StorylineStoreError(NewsroomError):
+    """The storyline store (OUT/.newsroom/storylines.sqlite) cannot be read or written: a run
+    publishes without storylines and says so; the storyline commands exit with this."""
+
+    exit_code = 1
+
+
 class RunFailure(NewsroomError):
     """A run could not finish; the message says what was used, the limit and what to change."""
 

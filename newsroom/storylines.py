@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from newsroom.errors import StorylineStoreError
 from newsroom.methods import facts
 from newsroom.methods.desk import name_words
 from newsroom.methods.headlines import headline
@@ -49,6 +51,17 @@ CREATE TABLE IF NOT EXISTS items (
     body TEXT NOT NULL
 );
 """
+
+_COLUMNS = {
+    "week",
+    "story_id",
+    "storyline",
+    "item_ids",
+    "outlets",
+    "importance",
+    "headline",
+    "names",
+}
 
 # A story joins an earlier one's storyline at this similarity when they share rare names worth
 # `MIN_SHARED` (inverse document frequency, summed), or at `ALONE` without any.
@@ -159,10 +172,20 @@ class StorylineStore:
     """The storylines of one output folder, in SQLite."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.conn = connect(path)
-        self.conn.executescript(_SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = connect(path)
+            self.conn.executescript(_SCHEMA)
+            columns = {row[1] for row in self.conn.execute("PRAGMA table_info(entries)")}
+        except (sqlite3.Error, OSError) as exc:
+            raise StorylineStoreError(f"storyline store {path} is unusable: {exc}") from exc
+        if columns != _COLUMNS:
+            self.conn.close()
+            raise StorylineStoreError(
+                f"storyline store {path} has a table `entries` of another shape "
+                f"({', '.join(sorted(columns))}); move it away to start anew"
+            )
 
     def close(self) -> None:
         self.conn.close()

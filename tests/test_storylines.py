@@ -238,3 +238,28 @@ def test_history_builds_earlier_weeks_and_the_cli_lists_and_scores_them(tmp_path
     assert figures["items_in_store"] > 0 and 0.0 <= figures["precision"] <= 1.0
     missing = runner.invoke(app, ["storylines", "--out", str(tmp_path / "none")])
     assert missing.exit_code == 2 and "no storylines" in missing.output
+
+
+def test_a_broken_store_costs_the_outlook_its_memory_not_the_edition(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from newsroom.cli import app
+
+    out = tmp_path / "out"
+    (out / ".newsroom").mkdir(parents=True)
+    (out / ".newsroom" / "storylines.sqlite").write_bytes(b"not a database at all")
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", "--week", "2026-W06", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "2026-W06" / "run.json").read_text(encoding="utf-8"))
+    assert run["status"] == "ok"
+    assert any("storylines skipped" in p["message"] for p in run["problems"])
+    weekly = (out / "2026-W06" / "weekly.md").read_text(encoding="utf-8")
+    assert "### 趋势展望" in weekly  # the writer's own outlook stands in
+    listed = runner.invoke(app, ["storylines", "--out", str(out)])
+    assert listed.exit_code == 1 and "unusable" in listed.output
+    assert "Traceback" not in listed.output
+    bad_week = runner.invoke(app, ["storylines", "--out", str(out), "--since", "W99"])
+    assert bad_week.exit_code == 2 and "invalid week" in bad_week.output

@@ -277,29 +277,51 @@ async def write(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, A
         verdicts = {}
     update: dict[str, Any] = {"draft": draft, "revisions": 0, "verdicts": verdicts, "rounds": []}
     if ctx.storylines is not None and ctx.base is None:
-        update.update(storyline_outlook(ctx, draft, state["stories"], _items(state)))
+        update.update(
+            storyline_outlook(
+                ctx, draft, state["stories"], _items(state), state.get("problems", [])
+            )
+        )
     return update
 
 
 def storyline_outlook(
-    ctx: RunContext, draft: Draft, stories: list[Story], items: dict[str, SourceItem]
+    ctx: RunContext,
+    draft: Draft,
+    stories: list[Story],
+    items: dict[str, SourceItem],
+    problems: list[SourceProblem],
 ) -> dict[str, Any]:
     """The week's stories recorded in the storyline store; the offline writer's outlook is
     then built from the storylines (what continues, what is new, what went quiet), each line a
     claim citing this week's story and an earlier week's, checked like any other."""
+    import sqlite3
+
+    from newsroom.errors import StorylineStoreError
     from newsroom.storylines import StorylineStore, outlook, outlook_claims
 
     assert ctx.storylines is not None
     started = time.perf_counter()
-    store = StorylineStore(ctx.storylines)
     try:
-        store.record(ctx.window.week, stories, items, ctx.engine.embedder, ctx.engine.desk.language)
-        lines = outlook(store, ctx.window.week) if ctx.engine.name == "offline" else []
-        history = store.items(
-            p.item_id for line in lines for p in line.parts if p.item_id not in items
-        )
-    finally:
-        store.close()
+        store = StorylineStore(ctx.storylines)
+        try:
+            store.record(
+                ctx.window.week, stories, items, ctx.engine.embedder, ctx.engine.desk.language
+            )
+            lines = outlook(store, ctx.window.week) if ctx.engine.name == "offline" else []
+            history = store.items(
+                p.item_id for line in lines for p in line.parts if p.item_id not in items
+            )
+        finally:
+            store.close()
+    except (StorylineStoreError, sqlite3.Error, ValueError) as exc:
+        # The storylines are the outlook's memory, not the edition: without them the week is
+        # published with the writer's own outlook, and run.json says why.
+        problem = SourceProblem(origin=str(ctx.storylines), message=f"storylines skipped: {exc}")
+        return {
+            "problems": [*problems, problem],
+            "timings": {"storylines": round(time.perf_counter() - started, 4)},
+        }
     update: dict[str, Any] = {"timings": {"storylines": round(time.perf_counter() - started, 4)}}
     if lines:
         claims = outlook_claims(lines)
