@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -337,6 +338,15 @@ def run(
     )
     if others:
         out.print(f"also written: {' · '.join(others)}", highlight=False, soft_wrap=True)
+    if summary.history or summary.history_skipped:
+        skipped = "; ".join(f"{w}: {why}" for w, why in summary.history_skipped.items())
+        out.print(
+            f"history: storylines built for {', '.join(summary.history) or 'no week'}"
+            + (f"; skipped {skipped}" if skipped else ""),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if usage.llm_calls:
         out.print(
             f"usage: {usage.llm_calls} LLM calls · {usage.input_tokens} input + "
@@ -726,10 +736,12 @@ def storylines(
     for line in found:
         pace = "  ".join(f"{w}: {p['stories']}/{p['outlets']}" for w, p in line.pace().items())
         gaps = f"  (gaps: {', '.join(line.gaps())})" if line.gaps() else ""
-        out.print(f"{line.name}  [{len(line.weeks)} weeks, {len(line.entries)} stories]{gaps}")
-        out.print(f"  stories/outlets per week: {pace}")
+        # Headlines are the sources' text: printed as written, never read as markup.
+        show = functools.partial(out.print, markup=False, highlight=False, soft_wrap=True)
+        show(f"{line.name}  [{len(line.weeks)} weeks, {len(line.entries)} stories]{gaps}")
+        show(f"  stories/outlets per week: {pace}")
         for e in line.entries:
-            out.print(f"  {e.week}  {e.headline}")
+            show(f"  {e.week}  {e.headline}")
 
 
 def _out(out_dir: Path | None) -> Path:

@@ -280,3 +280,4 @@ class RunSummary(BaseModel):
     tripped: dict[str, Any] | None = None
     update: dict[str, Any] | None = None  # an update: its base run, what it kept and re-wrote
     history: list[str] = Field(default_factory=list)  # weeks whose storylines `--history` built
+    history_skipped: dict[str, str] = Field(default_factory=dict)  # week → why it was not

@@ -217,7 +217,7 @@ async def _run_locked(
     if options.history and not options.resume and options.base_run is None:
         from newsroom.graphs.weekly import build_history
 
-        summary.history = await build_history(context, options.history)
+        summary.history, summary.history_skipped = await build_history(context, options.history)
     config: Any = {
         "configurable": {"thread_id": run_id},
         "recursion_limit": options.recursion_limit,

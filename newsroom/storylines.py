@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from newsroom.errors import StorylineStoreError
+from newsroom.errors import StorylineStoreError, UsageError
 from newsroom.methods import facts
 from newsroom.methods.desk import name_words
 from newsroom.methods.headlines import headline
@@ -45,10 +45,11 @@ CREATE TABLE IF NOT EXISTS entries (
     names TEXT NOT NULL,
     PRIMARY KEY (week, story_id)
 );
-CREATE TABLE IF NOT EXISTS items (
-    id TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS item_texts (
     week TEXT NOT NULL,
-    body TEXT NOT NULL
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (week, id)
 );
 """
 
@@ -211,16 +212,32 @@ class StorylineStore:
             )
         ]
 
-    def items(self, ids: Iterable[str]) -> dict[str, SourceItem]:
+    def items(self, ids: Iterable[str], before: str | None = None) -> dict[str, SourceItem]:
+        """The stored items by id (as of the latest week before `before` that has each: the
+        same id in two weeks is two items, and an earlier week's is not overwritten)."""
         wanted = list(dict.fromkeys(ids))
         out: dict[str, SourceItem] = {}
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
             marks = ",".join("?" * len(part))
-            for item_id, body in self.conn.execute(
-                f"SELECT id, body FROM items WHERE id IN ({marks})", part
-            ):
+            query = f"SELECT id, body FROM item_texts WHERE id IN ({marks})"
+            args = list(part)
+            if before:
+                query += " AND week < ?"
+                args.append(before)
+            for item_id, body in self.conn.execute(query + " ORDER BY week", args):
                 out[item_id] = SourceItem.model_validate_json(body)
+        return out
+
+    def texts(self, entries: Iterable[Entry]) -> dict[tuple[str, str], str]:
+        """The title-and-summary text of each entry's lead item, keyed by (week, id)."""
+        out: dict[tuple[str, str], str] = {}
+        for e in entries:
+            row = self.conn.execute(
+                "SELECT body FROM item_texts WHERE week = ? AND id = ?", (e.week, e.lead)
+            ).fetchone()
+            if row:
+                out[(e.week, e.lead)] = _text(SourceItem.model_validate_json(row[0]))
         return out
 
     def storylines(self, since: str | None = None, until: str | None = None) -> list[Storyline]:
@@ -268,9 +285,8 @@ class StorylineStore:
         ]
         repeats = {s.id: s.repeats for s in told if s.repeats}
         own = [e for e in current if e.story_id not in repeats]
-        history = self.items(e.lead for e in earlier)
-        texts = {e.lead: _text(items[e.lead]) for e in own}
-        texts.update({e.lead: _text(history[e.lead]) for e in earlier if e.lead in history})
+        texts = self.texts(earlier)
+        texts.update({(e.week, e.lead): _text(items[e.lead]) for e in own})
         link(own, earlier, texts, embedder)
         line_of = {e.story_id: e.storyline for e in own}
         for e in current:
@@ -278,6 +294,7 @@ class StorylineStore:
                 e.storyline = line_of.get(repeats[e.story_id] or "", f"sl-{week}-{e.story_id}")
         with transaction(self.conn):
             self.conn.execute("DELETE FROM entries WHERE week = ?", (week,))
+            self.conn.execute("DELETE FROM item_texts WHERE week = ?", (week,))
             self.conn.executemany(
                 "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -295,9 +312,9 @@ class StorylineStore:
                 ],
             )
             self.conn.executemany(
-                "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO item_texts VALUES (?, ?, ?)",
                 [
-                    (i, week, items[i].model_dump_json())
+                    (week, i, items[i].model_dump_json())
                     for e in current
                     for i in e.item_ids
                     if i in items
@@ -311,7 +328,10 @@ def _text(item: SourceItem) -> str:
 
 
 def link(
-    current: list[Entry], earlier: Sequence[Entry], texts: Mapping[str, str], embedder: Any
+    current: list[Entry],
+    earlier: Sequence[Entry],
+    texts: Mapping[tuple[str, str], str],
+    embedder: Any,
 ) -> None:
     """Each current entry joins the earlier storyline it is closest to (the most similar of its
     stories, and rare names in common with its core: the names most of its stories carry),
@@ -319,7 +339,7 @@ def link(
     story, keeps a story that names everyone from becoming a hub that joins them all."""
     for entry in current:
         entry.storyline = entry.storyline or f"sl-{entry.week}-{entry.story_id}"
-    candidates = [e for e in earlier if e.lead in texts]
+    candidates = [e for e in earlier if (e.week, e.lead) in texts]
     if not current or not candidates:
         return
     everyone = [*candidates, *current]
@@ -333,7 +353,7 @@ def link(
     frequency = Counter(n for names in groups for n in names)
     total = len(groups)
     weight = {n: math.log(total / c) for n, c in frequency.items() if c <= max(2, COMMON * total)}
-    vectors = embedder.encode([texts[e.lead] for e in everyone])
+    vectors = embedder.encode([texts[(e.week, e.lead)] for e in everyone])
     old, new = vectors[: len(candidates)], vectors[len(candidates) :]
     similarity = np.asarray(new @ old.T)
     cores = {}
@@ -483,8 +503,21 @@ def evaluate(store: StorylineStore, labels: Sequence[Mapping[str, Any]]) -> dict
         for i in e.item_ids:
             week_of_item[i] = e.week
             line_of_item[i] = e.storyline
-    truth_line = {i: str(k) for k, s in enumerate(labels) for i in s.get("items", [])}
+    truth_line: dict[str, str] = {}
+    for k, labelled in enumerate(labels):
+        for i in labelled.get("items", []):
+            if i in truth_line and truth_line[i] != str(k):
+                raise UsageError(f"item {i} is labelled in two storylines (#{truth_line[i]}, #{k})")
+            truth_line[i] = str(k)
     held = sorted(i for i in truth_line if i in line_of_item)
+    if not held:
+        return {
+            "labelled_items": len(truth_line),
+            "items_in_store": 0,
+            "precision": None,
+            "recall": None,
+            "note": "no labelled item is in the store: run the labelled weeks into --out first",
+        }
 
     def pairs(line: Mapping[str, str]) -> set[tuple[str, str]]:
         out = set()

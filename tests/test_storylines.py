@@ -239,6 +239,31 @@ def test_history_builds_earlier_weeks_and_the_cli_lists_and_scores_them(tmp_path
     missing = runner.invoke(app, ["storylines", "--out", str(tmp_path / "none")])
     assert missing.exit_code == 2 and "no storylines" in missing.output
 
+    # History where the earlier weeks have no file: skipped, said so, nothing recorded for them.
+    only = tmp_path / "only" / "2026-W09"
+    only.mkdir(parents=True)
+    (only / "items.json").write_bytes((weeks / "2026-W09" / "items.json").read_bytes())
+    lone = tmp_path / "lone"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--week",
+            "2026-W09",
+            "--history",
+            "2",
+            "--out",
+            str(lone),
+            "--sources",
+            str(only / "items.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    run = json.loads((lone / "2026-W09" / "run.json").read_text(encoding="utf-8"))
+    assert run["history"] == [] and set(run["history_skipped"]) == {"2026-W07", "2026-W08"}
+    assert "no sources at" in run["history_skipped"]["2026-W08"]
+    assert "skipped 2026-W07" in result.output
+
 
 def test_a_broken_store_costs_the_outlook_its_memory_not_the_edition(tmp_path: Path) -> None:
     import json
@@ -263,3 +288,63 @@ def test_a_broken_store_costs_the_outlook_its_memory_not_the_edition(tmp_path: P
     assert "Traceback" not in listed.output
     bad_week = runner.invoke(app, ["storylines", "--out", str(out), "--since", "W99"])
     assert bad_week.exit_code == 2 and "invalid week" in bad_week.output
+
+
+def test_one_id_in_two_weeks_is_two_items(store: StorylineStore, embedder: Embedder) -> None:
+    _record(store, embedder)
+    impostor = _item(
+        "a1", "Lumen Chips ships a new fab tool", "Lumen芯片公司推出新工具。", "2026-W13"
+    )
+    story = Story(
+        id="s-a1",
+        title=impostor.title,
+        item_ids=["a1"],
+        outlets=["news.example"],
+        lang="zh",
+        published=impostor.published,
+    )
+    store.record("2026-W14", [story], {"a1": impostor}, embedder)
+    # The week-10 story keeps its own text, for the weeks that cite it.
+    assert "Quillmate" in store.items(["a1"], before="2026-W14")["a1"].title
+    assert store.items(["a1"])["a1"].title == impostor.title
+
+
+def test_headlines_print_as_written_and_empty_labels_score_nothing(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from newsroom.cli import app
+
+    out = tmp_path / "out"
+    opened = StorylineStore(out / ".newsroom" / "storylines.sqlite")
+    try:
+        item = _item(
+            "m1", "Agents [/b] and [bold]markup[/bold] in a title", "no Chinese", "2026-W10"
+        )
+        story = Story(
+            id="s-m1",
+            title=item.title,
+            item_ids=["m1"],
+            outlets=["news.example"],
+            lang="en",
+            published=item.published,
+        )
+        opened.record("2026-W10", [story], {"m1": item}, embedder)
+    finally:
+        opened.close()
+    runner = CliRunner()
+    listed = runner.invoke(app, ["storylines", "--out", str(out)])
+    assert listed.exit_code == 0, listed.output
+    assert "[/b]" in listed.output and "[bold]markup[/bold]" in listed.output
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps([{"name": "x", "items": ["nowhere-1", "nowhere-2"]}]))
+    scored = runner.invoke(app, ["eval", "storylines", "--out", str(out), "--labels", str(labels)])
+    assert scored.exit_code == 0, scored.output
+    figures = json.loads(scored.output)
+    assert figures["precision"] is None and figures["items_in_store"] == 0
+    labels.write_text(json.dumps([{"name": "x", "items": ["m1"]}, {"name": "y", "items": ["m1"]}]))
+    twice = runner.invoke(app, ["eval", "storylines", "--out", str(out), "--labels", str(labels)])
+    assert twice.exit_code == 2 and "two storylines" in twice.output

@@ -114,41 +114,61 @@ async def gather_week(
         return found, opened.calls, [], str(config.folder)
 
 
-async def build_history(ctx: RunContext, weeks: int) -> list[str]:
+# An earlier week with fewer items on the desk than this is a remnant of another week's file
+# (items dated a few days early), not the week: it is not recorded.
+MIN_HISTORY_ITEMS = 5
+
+
+async def build_history(ctx: RunContext, weeks: int) -> tuple[list[str], dict[str, str]]:
     """The storylines of the `weeks` weeks before the run's, from their sources, where the
     store holds none of them yet (the first run on a new desk is not blind). A path naming the
-    run's week (…/2026-W12/items.json) is read with the earlier week's name in its place.
-    No edition is written for them. Returns the weeks built."""
+    run's week (…/2026-W12/items.json) is read with the earlier week's name in its place, and
+    such a week with no file is skipped. No edition is written for them. Returns the weeks
+    built, and the weeks skipped with the reason; a store that cannot be used skips them all
+    (the run goes on: the storylines are the outlook's memory, not the edition)."""
+    import sqlite3
+
+    from newsroom.errors import StorylineStoreError
     from newsroom.storylines import StorylineStore, weeks_between
 
-    if ctx.storylines is None or weeks <= 0:
-        return []
-    store = StorylineStore(ctx.storylines)
     built: list[str] = []
+    skipped: dict[str, str] = {}
+    if ctx.storylines is None or weeks <= 0:
+        return built, skipped
+    first = week_of(ctx.window.start.date() - timedelta(days=7 * weeks))
     try:
-        have = set(store.weeks())
-        first = week_of(ctx.window.start.date() - timedelta(days=7 * weeks))
-        wanted = [w for w in weeks_between(first, ctx.window.week)[:-1] if w not in have]
-        for label in wanted:
-            window = parse_week(label, ctx.window.tz, ctx.window.by)
-            archive = ctx.archive
-            named = str(archive.folder)
-            if ctx.window.week in named:
-                earlier = Path(named.replace(ctx.window.week, label))
-                if earlier.exists():
+        store = StorylineStore(ctx.storylines)
+        try:
+            have = set(store.weeks())
+            for label in weeks_between(first, ctx.window.week)[:-1]:
+                if label in have:
+                    continue
+                archive = ctx.archive
+                named = str(archive.folder)
+                if ctx.sources is None and ctx.window.week in named:
+                    earlier = Path(named.replace(ctx.window.week, label))
+                    if not earlier.exists():
+                        skipped[label] = f"no sources at {earlier}"
+                        continue
                     archive = replace(archive, folder=earlier)
-            found, _, _, _ = await gather_week(ctx, window, archive)
-            kept, _ = screen(ctx.engine.desk, found.items)
-            if not kept:
-                continue
-            items = {item.id: item for item in kept}
-            stories = ctx.engine.deduplicator.stories(kept, ctx.engine.embedder)
-            stories = ctx.engine.clusterer.judge(stories, items)
-            store.record(label, stories, items, ctx.engine.embedder, ctx.engine.desk.language)
-            built.append(label)
-    finally:
-        store.close()
-    return built
+                window = parse_week(label, ctx.window.tz, ctx.window.by)
+                found, _, _, _ = await gather_week(ctx, window, archive)
+                kept, _ = screen(ctx.engine.desk, found.items)
+                if len(kept) < MIN_HISTORY_ITEMS:
+                    skipped[label] = f"{len(kept)} items on the desk: too few to stand for the week"
+                    continue
+                items = {item.id: item for item in kept}
+                stories = ctx.engine.deduplicator.stories(kept, ctx.engine.embedder)
+                stories = ctx.engine.clusterer.judge(stories, items)
+                store.record(label, stories, items, ctx.engine.embedder, ctx.engine.desk.language)
+                built.append(label)
+        finally:
+            store.close()
+    except (StorylineStoreError, sqlite3.Error, ValueError) as exc:
+        for label in weeks_between(first, ctx.window.week)[:-1]:
+            if label not in built:
+                skipped.setdefault(label, f"storylines skipped: {exc}")
+    return built, skipped
 
 
 @step("researcher", "research")
@@ -310,7 +330,8 @@ def storyline_outlook(
             )
             lines = outlook(store, ctx.window.week) if ctx.engine.name == "offline" else []
             history = store.items(
-                p.item_id for line in lines for p in line.parts if p.item_id not in items
+                (p.item_id for line in lines for p in line.parts if p.item_id not in items),
+                before=ctx.window.week,
             )
         finally:
             store.close()
