@@ -489,3 +489,13 @@ def test_an_article_before_a_number_word_is_no_part_of_it() -> None:
     """From w10-u032: "a one-million-token context" is one million, not two."""
     assert [a.value for a in facts.amounts("a one-million-token context")] == [1e6]
     assert [a.value for a in facts.amounts("twenty-five million users")] == [25e6]
+
+
+def test_a_name_or_a_noun_modifier_is_no_predicate() -> None:
+    from newsroom.methods import facts
+
+    # Resolve AI is a company, not "resolve"; 未标识的视频 describes videos, it asserts nothing.
+    assert "solve" not in facts.stance("Resolve AI的本轮融资未由光速创投领投").poles
+    assert "label" not in facts.stance("欧盟要求删除未标识的合成视频").poles
+    assert facts.stance("这些广告不会被明确标注").poles["label"] == {-1}
+    assert facts.stance("The flaw was resolved last week").poles["solve"] == {1}

@@ -1678,6 +1678,18 @@ def stance(text: str) -> Stance:
     for start, end, word in _concept_matches(text):
         if word in ("raise", "raises", "raising", "raised") and _raise_of_money(text, end):
             continue
+        if text[start].isupper() and (
+            (start > 0 and not re.search(r"[.!?。！？]\s*$", text[:start]))
+            or any(
+                n.start <= start
+                and end <= n.end
+                and (n.end - n.start > end - start or is_mostly_cjk(text))
+                for n in names(text)
+            )
+        ):
+            continue  # a capitalised word in a name (Resolve AI) is no verb
+        if _CJK.match(word) and text.startswith("的", end) and _negated(text, start):
+            continue  # 未标识的视频: a negated modifier of a noun, no predicate of the clause
         if word in ("超过了", "高于", "超出") and re.match(
             r"\s*[\d一二三四五六七八九十百千万约近]", text[end:]
         ):
