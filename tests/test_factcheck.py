@@ -189,6 +189,7 @@ TUNE5_CAUGHT = {
     "w09-x028": "allow",  # has not yet won FDA approval against the first to be approved
     "w10-x007": "binding",  # legally binding against 不具约束力
     "w11-x001": "ahead",  # 领先 against 落后于
+    "w08-x028": "sues",  # SerpApi took Google to court against Google sued SerpApi
 }
 TUNE5_SUPPORTED = [
     "w07-x031",  # costs only a tenth to a twentieth: "only" of a size, not a scope

@@ -1825,11 +1825,19 @@ def _group(found: Sequence[Name], text: str, index: int, step: int) -> set[str]:
     return out
 
 
+# "took Google to court": suing, said around its patient.
+_TOOK_TO_COURT = re.compile(
+    r"\b(?:took|takes|taking|take|has taken|have taken)\s+(?P<who>[^,.;]{1,60}?)\s+to court\b",
+    re.I,
+)
+
+
 @lru_cache(maxsize=65536)
 def relations(clause: str) -> tuple[Relation, ...]:
     """The role-bearing verbs of one clause with their agents and patients. Passives are
     turned around: 被X拒绝, 由X领投, rejected by X, X-led make X the agent; 对Y提起诉讼 and
-    向Y提供 make Y the patient."""
+    向Y提供 make Y the patient; "took Y to court" is suing Y."""
+    clause = _TOOK_TO_COURT.sub(lambda m: f"sued {m.group('who')}", clause)
     found = list(names(clause))
     out = []
     for match in _relation_pattern().finditer(clause):
