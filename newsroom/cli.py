@@ -8,8 +8,9 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +19,7 @@ from newsroom.errors import NewsroomError, UsageError
 
 if TYPE_CHECKING:
     from newsroom.config import Settings
+    from newsroom.storylines import StorylineStore
 
 app = typer.Typer(
     name="newsroom",
@@ -654,6 +656,25 @@ def eval_edition(
 OutOption = Annotated[Path | None, typer.Option("--out", help="Output folder [default: out].")]
 
 
+T = TypeVar("T")
+
+
+def _read_storylines(out_dir: Path | None, read: Callable[[StorylineStore], T]) -> T:
+    """`read` applied to the output folder's storyline store; a missing store is exit 2, an
+    unreadable one exit 1, each one line."""
+    from newsroom.runner import storylines_path
+    from newsroom.storylines import opened
+
+    path = storylines_path(_out(out_dir))
+    if not path.is_file():
+        raise _fail(UsageError(f"no storylines at {path}: run a week into that folder first"))
+    try:
+        with opened(path) as store:
+            return read(store)
+    except NewsroomError as exc:
+        raise _fail(exc) from None
+
+
 @eval_app.command("storylines")
 def eval_storylines(
     labels: Annotated[Path, typer.Option(help="Labelled storylines: [{name, items}] (JSON).")],
@@ -661,15 +682,8 @@ def eval_storylines(
 ) -> None:
     """The storylines the runs into an output folder built, against labelled ones: pairwise
     links between labelled items of different weeks (precision, recall)."""
-    import sqlite3
+    from newsroom.storylines import evaluate
 
-    from newsroom.errors import StorylineStoreError
-    from newsroom.runner import storylines_path
-    from newsroom.storylines import StorylineStore, evaluate
-
-    path = storylines_path(_out(out_dir))
-    if not path.is_file():
-        raise _fail(UsageError(f"no storylines at {path}: run some weeks into that folder first"))
     try:
         rows = json.loads(labels.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -681,16 +695,7 @@ def eval_storylines(
         for r in rows
     ):
         raise _fail(UsageError(f"{labels}: expected a list of {{name, items: [item ids]}} (JSON)"))
-    try:
-        store = StorylineStore(path)
-        try:
-            metrics = evaluate(store, rows)
-        finally:
-            store.close()
-    except NewsroomError as exc:
-        raise _fail(exc) from None
-    except (sqlite3.Error, ValueError) as exc:
-        raise _fail(StorylineStoreError(f"storyline store {path} is unreadable: {exc}")) from None
+    metrics = _read_storylines(out_dir, lambda store: evaluate(store, rows))
     out.print_json(json.dumps(metrics, ensure_ascii=False))
 
 
@@ -704,12 +709,6 @@ def storylines(
 ) -> None:
     """The storylines of the editions in an output folder: each with its weeks, its gaps,
     its stories and outlets per week."""
-    import sqlite3
-
-    from newsroom.errors import StorylineStoreError
-    from newsroom.runner import storylines_path
-    from newsroom.storylines import StorylineStore
-
     if since is not None:
         from newsroom.weeks import parse_week
 
@@ -717,19 +716,7 @@ def storylines(
             since = parse_week(since).week
         except NewsroomError as exc:
             raise _fail(exc) from None
-    path = storylines_path(_out(out_dir))
-    if not path.is_file():
-        raise _fail(UsageError(f"no storylines at {path}: run a week into that folder first"))
-    try:
-        store = StorylineStore(path)
-        try:
-            found = store.storylines(since=since)
-        finally:
-            store.close()
-    except NewsroomError as exc:
-        raise _fail(exc) from None
-    except (sqlite3.Error, ValueError) as exc:
-        raise _fail(StorylineStoreError(f"storyline store {path} is unreadable: {exc}")) from None
+    found = _read_storylines(out_dir, lambda store: store.storylines(since=since))
     if as_json:
         out.print_json(json.dumps([s.as_json() for s in found], ensure_ascii=False))
         return

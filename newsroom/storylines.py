@@ -17,7 +17,8 @@ import math
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -139,6 +140,19 @@ class Storyline:
         }
 
 
+@contextmanager
+def opened(path: Path) -> Iterator[StorylineStore]:
+    """The store at `path`, closed after use. Any failure to read or write it (SQLite's, or a
+    row that is not ours: bad JSON) is a StorylineStoreError naming the file."""
+    store = StorylineStore(path)
+    try:
+        yield store
+    except (sqlite3.Error, ValueError) as exc:
+        raise StorylineStoreError(f"storyline store {path} is unreadable: {exc}") from exc
+    finally:
+        store.close()
+
+
 def weeks_between(first: str, last: str) -> list[str]:
     """Every ISO week from `first` to `last`, both included."""
     day = parse_week(first).start.date()
@@ -230,14 +244,21 @@ class StorylineStore:
         return out
 
     def texts(self, entries: Iterable[Entry]) -> dict[tuple[str, str], str]:
-        """The title-and-summary text of each entry's lead item, keyed by (week, id)."""
-        out: dict[tuple[str, str], str] = {}
+        """The title-and-summary text of each entry's lead item, keyed by (week, id): one
+        query per week."""
+        by_week: dict[str, list[str]] = {}
         for e in entries:
-            row = self.conn.execute(
-                "SELECT body FROM item_texts WHERE week = ? AND id = ?", (e.week, e.lead)
-            ).fetchone()
-            if row:
-                out[(e.week, e.lead)] = _text(SourceItem.model_validate_json(row[0]))
+            by_week.setdefault(e.week, []).append(e.lead)
+        out: dict[tuple[str, str], str] = {}
+        for week, leads in by_week.items():
+            for start in range(0, len(leads), 500):
+                part = leads[start : start + 500]
+                marks = ",".join("?" * len(part))
+                for item_id, body in self.conn.execute(
+                    f"SELECT id, body FROM item_texts WHERE week = ? AND id IN ({marks})",
+                    [week, *part],
+                ):
+                    out[(week, item_id)] = _text(SourceItem.model_validate_json(body))
         return out
 
     def storylines(self, since: str | None = None, until: str | None = None) -> list[Storyline]:

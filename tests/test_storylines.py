@@ -88,23 +88,25 @@ def _item(item_id: str, title: str, summary: str, week: str) -> SourceItem:
     )
 
 
+def _story(item: SourceItem, importance: float = 0.0) -> Story:
+    """A story of one item, as dedup makes it."""
+    return Story(
+        id=f"s-{item.id}",
+        title=item.title,
+        item_ids=[item.id],
+        outlets=[item.source],
+        lang="zh",
+        published=item.published,
+        importance=importance,
+    )
+
+
 def _record(store: StorylineStore, embedder: Embedder) -> dict[str, SourceItem]:
     items: dict[str, SourceItem] = {}
     for week in ("2026-W10", "2026-W11", "2026-W12", "2026-W13"):
         mine = {i: _item(i, t, s, week) for w, i, t, s in STORIES if w == week}
         items.update(mine)
-        stories = [
-            Story(
-                id=f"s-{i}",
-                title=it.title,
-                item_ids=[i],
-                outlets=[it.source],
-                lang="zh",
-                published=it.published,
-                importance=5.0 if i.startswith("a") else 3.0,
-            )
-            for i, it in mine.items()
-        ]
+        stories = [_story(it, 5.0 if i.startswith("a") else 3.0) for i, it in mine.items()]
         store.record(week, stories, mine, embedder)
     return items
 
@@ -295,15 +297,7 @@ def test_one_id_in_two_weeks_is_two_items(store: StorylineStore, embedder: Embed
     impostor = _item(
         "a1", "Lumen Chips ships a new fab tool", "Lumen芯片公司推出新工具。", "2026-W13"
     )
-    story = Story(
-        id="s-a1",
-        title=impostor.title,
-        item_ids=["a1"],
-        outlets=["news.example"],
-        lang="zh",
-        published=impostor.published,
-    )
-    store.record("2026-W14", [story], {"a1": impostor}, embedder)
+    store.record("2026-W14", [_story(impostor)], {"a1": impostor}, embedder)
     # The week-10 story keeps its own text, for the weeks that cite it.
     assert "Quillmate" in store.items(["a1"], before="2026-W14")["a1"].title
     assert store.items(["a1"])["a1"].title == impostor.title
@@ -324,15 +318,7 @@ def test_headlines_print_as_written_and_empty_labels_score_nothing(
         item = _item(
             "m1", "Agents [/b] and [bold]markup[/bold] in a title", "no Chinese", "2026-W10"
         )
-        story = Story(
-            id="s-m1",
-            title=item.title,
-            item_ids=["m1"],
-            outlets=["news.example"],
-            lang="en",
-            published=item.published,
-        )
-        opened.record("2026-W10", [story], {"m1": item}, embedder)
+        opened.record("2026-W10", [_story(item)], {"m1": item}, embedder)
     finally:
         opened.close()
     runner = CliRunner()

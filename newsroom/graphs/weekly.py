@@ -126,10 +126,8 @@ async def build_history(ctx: RunContext, weeks: int) -> tuple[list[str], dict[st
     such a week with no file is skipped. No edition is written for them. Returns the weeks
     built, and the weeks skipped with the reason; a store that cannot be used skips them all
     (the run goes on: the storylines are the outlook's memory, not the edition)."""
-    import sqlite3
-
     from newsroom.errors import StorylineStoreError
-    from newsroom.storylines import StorylineStore, weeks_between
+    from newsroom.storylines import opened, weeks_between
 
     built: list[str] = []
     skipped: dict[str, str] = {}
@@ -137,8 +135,7 @@ async def build_history(ctx: RunContext, weeks: int) -> tuple[list[str], dict[st
         return built, skipped
     first = week_of(ctx.window.start.date() - timedelta(days=7 * weeks))
     try:
-        store = StorylineStore(ctx.storylines)
-        try:
+        with opened(ctx.storylines) as store:
             have = set(store.weeks())
             for label in weeks_between(first, ctx.window.week)[:-1]:
                 if label in have:
@@ -162,9 +159,7 @@ async def build_history(ctx: RunContext, weeks: int) -> tuple[list[str], dict[st
                 stories = ctx.engine.clusterer.judge(stories, items)
                 store.record(label, stories, items, ctx.engine.embedder, ctx.engine.desk.language)
                 built.append(label)
-        finally:
-            store.close()
-    except (StorylineStoreError, sqlite3.Error, ValueError) as exc:
+    except StorylineStoreError as exc:
         for label in weeks_between(first, ctx.window.week)[:-1]:
             if label not in built:
                 skipped.setdefault(label, f"storylines skipped: {exc}")
@@ -315,16 +310,13 @@ def storyline_outlook(
     """The week's stories recorded in the storyline store; the offline writer's outlook is
     then built from the storylines (what continues, what is new, what went quiet), each line a
     claim citing this week's story and an earlier week's, checked like any other."""
-    import sqlite3
-
     from newsroom.errors import StorylineStoreError
-    from newsroom.storylines import StorylineStore, outlook, outlook_claims
+    from newsroom.storylines import opened, outlook, outlook_claims
 
     assert ctx.storylines is not None
     started = time.perf_counter()
     try:
-        store = StorylineStore(ctx.storylines)
-        try:
+        with opened(ctx.storylines) as store:
             store.record(
                 ctx.window.week, stories, items, ctx.engine.embedder, ctx.engine.desk.language
             )
@@ -333,9 +325,7 @@ def storyline_outlook(
                 (p.item_id for line in lines for p in line.parts if p.item_id not in items),
                 before=ctx.window.week,
             )
-        finally:
-            store.close()
-    except (StorylineStoreError, sqlite3.Error, ValueError) as exc:
+    except StorylineStoreError as exc:
         # The storylines are the outlook's memory, not the edition: without them the week is
         # published with the writer's own outlook, and run.json says why.
         problem = SourceProblem(origin=str(ctx.storylines), message=f"storylines skipped: {exc}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 import re
 
+from newsroom.methods.desk import name_words
+from newsroom.methods.facts import is_known
 from newsroom.methods.text import entities, is_cjk, quantities, sentences
 from newsroom.models import SourceItem
 
@@ -104,9 +106,6 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-+]*")
 def name_phrase(title: str) -> str:
     """The title's first run of capitalised words that holds a name (`Nano Banana 2`,
     `Goldman Sachs`), or "" when it names nothing."""
-    from newsroom.methods.desk import name_words
-    from newsroom.methods.facts import is_known
-
     names = name_words(title) - {"ai"}
     names |= {
         w.group().lower()
