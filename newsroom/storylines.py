@@ -30,7 +30,7 @@ from newsroom.errors import StorylineStoreError, UsageError
 from newsroom.methods import facts
 from newsroom.methods.desk import name_words
 from newsroom.methods.headlines import headline
-from newsroom.models import Claim, SourceItem, Story
+from newsroom.models import Claim, Draft, SourceItem, Story
 from newsroom.storage import connect, transaction
 from newsroom.weeks import parse_week, week_of
 
@@ -243,12 +243,11 @@ class StorylineStore:
                 out[item_id] = SourceItem.model_validate_json(body)
         return out
 
-    def texts(self, entries: Iterable[Entry]) -> dict[tuple[str, str], str]:
-        """The title-and-summary text of each entry's lead item, keyed by (week, id): one
-        query per week."""
+    def texts(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The title-and-summary text of each (week, item id): one query per week."""
         by_week: dict[str, list[str]] = {}
-        for e in entries:
-            by_week.setdefault(e.week, []).append(e.lead)
+        for week, item_id in keys:
+            by_week.setdefault(week, []).append(item_id)
         out: dict[tuple[str, str], str] = {}
         for week, leads in by_week.items():
             for start in range(0, len(leads), 500):
@@ -306,7 +305,7 @@ class StorylineStore:
         ]
         repeats = {s.id: s.repeats for s in told if s.repeats}
         own = [e for e in current if e.story_id not in repeats]
-        texts = self.texts(earlier)
+        texts = self.texts((e.week, e.lead) for e in earlier)
         texts.update({(e.week, e.lead): _text(items[e.lead]) for e in own})
         link(own, earlier, texts, embedder)
         line_of = {e.story_id: e.storyline for e in own}
@@ -427,6 +426,8 @@ class Part:
     label: str
     text: str
     item_id: str
+    week: str
+    source: str = ""  # the cited item's title and summary: what a model phrases the line from
 
 
 @dataclass
@@ -467,13 +468,13 @@ def outlook(
                 f"本周{len(now)}篇报道、{sum(e.outlets for e in now)}家媒体"
                 f"（此前每周平均{earlier_rate:.1f}篇）。"
             )
-            parts = [Part(f"{prior.week}：", prior.headline, prior.lead)]
-            parts.append(Part("本周：", lead.headline, lead.lead))
+            parts = [Part(f"{prior.week}：", prior.headline, prior.lead, prior.week)]
+            parts.append(Part("本周：", lead.headline, lead.lead, week))
             lines["continues"].append(OutlookLine("continues", context, parts, line.id))
         elif now:
             lead = max(now, key=lambda e: e.importance)
             context = f"【新出现】本周{len(now)}篇报道、{sum(e.outlets for e in now)}家媒体："
-            parts = [Part("", lead.headline, lead.lead)]
+            parts = [Part("", lead.headline, lead.lead, week)]
             lines["new"].append(OutlookLine("new", context, parts, line.id))
         elif last_week and before and max(e.week for e in before) == last_week:
             if len(line.weeks) < 2:
@@ -483,34 +484,66 @@ def outlook(
                 f"【转冷】「{line.name}」此前{len(line.weeks)}周有报道（自{line.weeks[0]}起），"
                 "本周未见新事件。"
             )
-            parts = [Part(f"最近一次（{last_week}）：", prior.headline, prior.lead)]
+            parts = [Part(f"最近一次（{last_week}）：", prior.headline, prior.lead, last_week)]
             lines["quiet"].append(OutlookLine("quiet", context, parts, line.id))
     for kind in ("continues", "new"):
         lines[kind].sort(key=lambda x: -importance.get(x.storyline, 0.0))
     picked = lines["continues"][: limit - 1]
     picked += lines["new"][: max(1, limit - len(picked) - quiet_limit)]
     picked += lines["quiet"][:quiet_limit]
+    # What each part's story says, for a model to phrase the line from (the LLM engine).
+    parts = [p for line in picked for p in line.parts]
+    texts = store.texts((p.week, p.item_id) for p in parts)
+    for p in parts:
+        p.source = texts.get((p.week, p.item_id), p.text)
     return picked
 
 
+def line_claims(number: int, line: OutlookLine) -> list[Claim]:
+    """One outlook line as claims the fact-checker checks, one per part, each citing its own
+    story (final: never rewritten); they share the line's `theme_id` and are published
+    together or not at all."""
+    return [
+        Claim(
+            id=f"outlook-{number}-{p + 1}",
+            theme_id=f"outlook-{number}",
+            kind="outlook",
+            text=part.text,
+            cites=[part.item_id],
+            final=True,
+            context=(line.context if p == 0 else "") + part.label,
+        )
+        for p, part in enumerate(line.parts)
+    ]
+
+
+def phrased_claim(number: int, line: OutlookLine, text: str, rests_on: Sequence[str]) -> Claim:
+    """One outlook line as a model phrased it: a claim citing the line's stories it rests on
+    (all of them where it names none of them), the store's figures beside it (`context`)."""
+    own = [p.item_id for p in line.parts]
+    cites = [i for i in own if i in set(rests_on)] or own
+    return Claim(
+        id=f"outlook-{number}-1",
+        theme_id=f"outlook-{number}",
+        kind="outlook",
+        text=text,
+        cites=list(dict.fromkeys(cites)),
+        final=True,
+        context=line.context,
+    )
+
+
 def outlook_claims(lines: Sequence[OutlookLine]) -> list[Claim]:
-    """The outlook as claims the fact-checker checks, one per part (final: never rewritten);
-    a line's parts share its `theme_id` and are published together or not at all."""
-    out = []
-    for k, line in enumerate(lines, start=1):
-        for p, part in enumerate(line.parts):
-            out.append(
-                Claim(
-                    id=f"outlook-{k}-{p + 1}",
-                    theme_id=f"outlook-{k}",
-                    kind="outlook",
-                    text=part.text,
-                    cites=[part.item_id],
-                    final=True,
-                    context=(line.context if p == 0 else "") + part.label,
-                )
-            )
-    return out
+    """The outlook as claims, line by line (`line_claims`)."""
+    return [c for k, line in enumerate(lines, start=1) for c in line_claims(k, line)]
+
+
+def with_outlook(draft: Draft, lines: Sequence[OutlookLine]) -> Draft:
+    """`draft` with the storylines' outlook in place of its own (the offline phrasing)."""
+    if not lines:
+        return draft
+    claims = [*draft.claims, *outlook_claims(lines)]
+    return draft.model_copy(update={"claims": claims, "outlook": []})
 
 
 # ------------------------------------------------------------ evaluation

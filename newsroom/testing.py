@@ -97,6 +97,16 @@ def echo(prompt: str, schema: str | None, tools: Sequence[str] = ()) -> Reply:
                 for first in firsts[:5]
                 for text, bid in first
             ],
+            # One line per storyline: what its latest story says, in that story's words.
+            "storylines": [
+                {
+                    "storyline": sid,
+                    "text": _first_sentence(re.sub(r"^[^\[]*\[[^\]]+\] ", "", lines[-1])),
+                    "stories": re.findall(r"^[^\[]*\[([^\]]+)\] ", lines[-1])[:1],
+                }
+                for sid, _, lines in sources
+                if sid.startswith("storyline-") and len(lines) > 1
+            ],
             "advice": ["企业决策者：以本周证据为准评估投入。", "研究者：关注可复现的评测。"],
             "closing": "以上内容均据所引来源整理。",
         }

@@ -344,8 +344,9 @@ CITED = re.compile(r"\[\[\d+\]\]\(https?://[^)]+\)")
 def test_every_line_of_the_llm_weekly_is_checked_or_labelled_opinion(
     embedder: Embedder, samples: Path, tmp_path: Path
 ) -> None:
-    """Section leads and outlook lines are claims resting on bullets, checked like them;
-    the advice and the closing are published as opinion, labelled so in both outputs."""
+    """Section leads are claims resting on bullets, outlook lines claims citing the stories of
+    a storyline (the store's figures beside them), checked like them; the advice and the
+    closing are published as opinion, labelled so in both outputs."""
     engine, _ = testing.scripted_engine(embedder)
     summary = anyio.run(
         run_week, RunOptions(week="2026-W06", sources=samples, out_dir=tmp_path), engine
@@ -358,7 +359,9 @@ def test_every_line_of_the_llm_weekly_is_checked_or_labelled_opinion(
     kinds = {c["kind"] for c in published}
     assert {"section_lead", "outlook", "lead", "evidence"} <= kinds
     for claim in claims.values():
-        if claim["kind"] in ("section_lead", "outlook"):
+        if claim["kind"] == "outlook" and claim["theme_id"].startswith("outlook-"):
+            assert claim["cites"] and claim["context"]  # a storyline's line and its figures
+        elif claim["kind"] in ("section_lead", "outlook"):
             assert claim["rests_on"] and all(b in claims for b in claim["rests_on"])
             rested = {i for b in claim["rests_on"] for i in claims[b]["cites"]}
             assert set(claim["cites"]) == rested
@@ -368,6 +371,7 @@ def test_every_line_of_the_llm_weekly_is_checked_or_labelled_opinion(
     markdown = Path(summary.outputs["weekly"]).read_text()
     body = markdown.split("\n---\n", 1)[1].split("### 参考")[0]
     texts = {c["text"].rstrip("。.") for c in published}
+    texts |= {(c["context"] + c["text"]).rstrip("。.") for c in published if c["context"]}
     heading = ""
     for line in (raw.strip() for raw in body.splitlines()):
         if line.startswith("#"):

@@ -111,8 +111,9 @@ class StubbornWriter:
         themes: Sequence[Theme],
         stories: Mapping[str, Story],
         items: Mapping[str, SourceItem],
+        outlook: Sequence[Any] = (),
     ) -> Draft:
-        draft: Draft = await self.inner.write(window, themes, stories, items)
+        draft: Draft = await self.inner.write(window, themes, stories, items, outlook)
         resolve = next(i for i in items.values() if i.title.startswith("AI运维公司Resolve"))
         wrong = draft.claims[0].model_copy(
             update={

@@ -135,10 +135,10 @@ def test_fact_checker_that_rejects_everything_is_stopped(
     )
     result = run(engine, samples, tmp_path)
     assert_partial(tmp_path, result, "ping-pong")
-    # Round 0 also fails the frame's own lead and outlook claims in their first wording; the
-    # revisions then alternate every failing claim A-B-A-B, so the draft of two rounds before
-    # comes back at round 3.
-    assert result["counts"]["revisions"] == 3
+    # Round 0 fails every bullet in wording B (the frame's lead restates them; the outlook's
+    # storyline lines are final, dropped rather than rewritten); the revisions then alternate
+    # every failing claim A-B, so round 0's draft comes back at round 2.
+    assert result["counts"]["revisions"] == 2
 
 
 def test_researcher_calling_the_same_tool_again_is_stopped(

@@ -5,8 +5,10 @@ The sample stories are our own words."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -41,7 +43,7 @@ STORIES = [
         "2026-W11",
         "a2",
         "Quillmate now reviews pull requests, Inkwell says",
-        "Inkwell表示，编程代理Quillmate新增代码审查功能，可在合并请求中自动给出修改建议。",
+        "Inkwell表示，AI编程代理Quillmate新增代码审查功能，可在合并请求中自动给出修改建议。",
     ),
     (
         "2026-W11",
@@ -64,8 +66,8 @@ STORIES = [
     (
         "2026-W13",
         "a4",
-        "Inkwell's Quillmate 2 writes and ships whole data pipelines",
-        "Inkwell发布Quillmate 2，编程代理可独立编写并上线完整的数据管道。",
+        "Inkwell's Quillmate 2, an AI coding agent, writes and ships whole data pipelines",
+        "Inkwell发布Quillmate 2，这款AI编程代理可独立编写并上线完整的数据管道。",
     ),
     (
         "2026-W13",
@@ -334,3 +336,120 @@ def test_headlines_print_as_written_and_empty_labels_score_nothing(
     labels.write_text(json.dumps([{"name": "x", "items": ["m1"]}, {"name": "y", "items": ["m1"]}]))
     twice = runner.invoke(app, ["eval", "storylines", "--out", str(out), "--labels", str(labels)])
     assert twice.exit_code == 2 and "two storylines" in twice.output
+
+
+def _run_weeks_with_llm(
+    tmp_path: Path, embedder: Embedder, frame: Any = None
+) -> tuple[Path, list[dict[str, Any]]]:
+    """The Quillmate weeks run in order by the LLM engine (scripted models; `frame` changes
+    the writer's Frame reply); the writer's calls of the last week."""
+    from newsroom import testing
+    from newsroom.runner import RunOptions, run_week
+
+    out = tmp_path / "out"
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    calls: list[dict[str, Any]] = []
+    for week in ("2026-W10", "2026-W11", "2026-W13"):
+        mine = [_item(i, t, s, week) for w, i, t, s in STORIES if w == week]
+        sources = tmp_path / f"{week}.json"
+        sources.write_text(
+            json.dumps({"items": [i.model_dump(mode="json") for i in mine]}, ensure_ascii=False),
+            encoding="utf-8",
+        )
+        models = {"writer": _changing(frame)} if frame else {}
+        engine, used = testing.scripted_engine(embedder, per_agent_model=True, **models)
+        summary = anyio.run(run_week, RunOptions(week=week, sources=sources, out_dir=out), engine)
+        assert summary.status == "ok", summary
+        calls = used["writer"].calls
+    return out / "2026-W13", calls
+
+
+def _changing(change: Any) -> Any:
+    from newsroom.testing import ScriptedChatModel, _schema_of, echo
+
+    def respond(messages: list[Any], kwargs: dict[str, Any]) -> Any:
+        schema, tools = _schema_of(kwargs)
+        reply = echo("\n".join(str(m.content) for m in messages), schema, tools)
+        return change(reply) if schema == "Frame" else reply
+
+    return ScriptedChatModel(respond=respond)
+
+
+def test_the_llm_engine_phrases_the_outlook_from_the_storylines(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """The model sees the storylines (this week's story and the earlier edition's, with the
+    store's figures) in its one frame call and writes a line for each, citing the stories it
+    rests on, an earlier week's included; each passes the checker against what it cites."""
+    from newsroom.testing import Reply
+
+    change = (
+        "Quillmate新增代码审查功能后，Inkwell又发布了可独立编写并上线完整数据管道的Quillmate 2。"
+    )
+
+    def across_weeks(reply: Any) -> Any:
+        frame = json.loads(reply.content)
+        for line in frame["storylines"]:
+            if "Quillmate" in line["text"]:
+                line.update(text=change, stories=["a2", "a4"])
+        return Reply(json.dumps(frame, ensure_ascii=False))
+
+    folder, calls = _run_weeks_with_llm(tmp_path, embedder, frame=across_weeks)
+    frames = [c for c in calls if c["schema"] == "Frame"]
+    assert len(frames) == 1
+    asked = "\n".join(str(m.content) for m in frames[0]["messages"][1:])
+    assert 'id="storyline-1"' in asked and "[a2]" in asked and "[a4]" in asked
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    verdicts = {v["claim_id"]: v["label"] for v in report["verdicts"]}
+    phrased = {c["text"]: c for c in report["claims"] if c["kind"] == "outlook"}
+    # The model's sentences, not the offline phrasing (a headline per part, labelled).
+    assert change in phrased and set(phrased[change]["cites"]) == {"a2", "a4"}
+    assert "2026-W10" in phrased[change]["context"] and "本周：" not in phrased[change]["context"]
+    harbor = [c for t, c in phrased.items() if t.startswith("Harbor Bank's AI teller")]
+    assert len(harbor) == 1 and harbor[0]["cites"] == ["g4"]
+    assert all(verdicts[c["id"]] == "supported" for c in phrased.values()), verdicts
+    weekly = (folder / "weekly.md").read_text(encoding="utf-8")
+    ahead = weekly[weekly.index("### 趋势展望") :]
+    ahead = ahead[: ahead.index("\n### ", 3)]
+    assert change in ahead and "由离线方法" not in weekly
+
+
+def test_an_llm_outlook_line_the_sources_do_not_bear_is_dropped(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """A model that says Quillmate 2 cannot write pipelines: the line is checked against the
+    story it cites, fails (rule-certain, never put to the model), and is not published; a
+    model that phrases no storyline leaves the offline phrasing in place, said so."""
+    from newsroom.testing import Reply
+
+    def false_line(reply: Any) -> Any:
+        frame = json.loads(reply.content)
+        for line in frame["storylines"]:
+            if "Quillmate" in line["text"]:
+                line["text"] = "Inkwell发布Quillmate 2，这款AI编程代理无法独立编写数据管道。"
+        return Reply(json.dumps(frame, ensure_ascii=False))
+
+    folder, _ = _run_weeks_with_llm(tmp_path / "false", embedder, frame=false_line)
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    false = [c for c in report["dropped"] if "无法" in c["text"]]
+    assert len(false) == 1 and false[0]["cites"] == ["a4"]
+    assert not [c for c in report["claims"] if "无法" in c["text"]]
+    verdicts = {v["claim_id"]: v["label"] for v in report["verdicts"]}
+    assert verdicts[false[0]["id"]] == "contradicted"
+    weekly = (folder / "weekly.md").read_text(encoding="utf-8")
+    ahead = weekly[weekly.index("### 趋势展望") :]
+    ahead = ahead[: ahead.index("\n### ", 3)]
+    assert "无法" not in ahead and "Quillmate" not in ahead and "Harbor" in ahead
+
+    def no_lines(reply: Any) -> Any:
+        frame = json.loads(reply.content)
+        frame["storylines"] = []
+        return Reply(json.dumps(frame, ensure_ascii=False))
+
+    folder, _ = _run_weeks_with_llm(tmp_path / "none", embedder, frame=no_lines)
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    parts = [c for c in report["claims"] if c["kind"] == "outlook" and c["cites"] == ["a2"]]
+    assert parts and parts[0]["context"].endswith("2026-W11：")  # the offline part, labelled
+    weekly = (folder / "weekly.md").read_text(encoding="utf-8")
+    ahead = weekly[weekly.index("### 趋势展望") :]
+    assert "由离线方法依故事线生成" in weekly and "Quillmate" in ahead[: ahead.index("\n### ", 3)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from newsroom.agents.incremental import Base, Placement
 from newsroom.agents.researcher import Research
@@ -15,6 +15,9 @@ from newsroom.methods.embeddings import Embedder
 from newsroom.models import Claim, Draft, SourceItem, Story, Theme, Verdict
 from newsroom.tools.client import ToolSession
 from newsroom.weeks import WeekWindow
+
+if TYPE_CHECKING:
+    from newsroom.storylines import OutlookLine
 
 
 class Researcher(Protocol):
@@ -40,7 +43,11 @@ class Writer(Protocol):
         themes: Sequence[Theme],
         stories: Mapping[str, Story],
         items: Mapping[str, SourceItem],
-    ) -> Draft: ...
+        outlook: Sequence[OutlookLine] = (),
+    ) -> Draft:
+        """The week's draft; its outlook phrased from the storylines' `outlook` lines where
+        there are any."""
+        ...
 
     async def update(
         self,

@@ -27,6 +27,7 @@ from newsroom.llm import (
     source_block,
 )
 from newsroom.models import Claim, ClaimKind, Draft, Section, SourceItem, Story, Theme, Verdict
+from newsroom.storylines import OutlookLine, line_claims, phrased_claim, with_outlook
 from newsroom.tools.client import ToolSession
 from newsroom.weeks import WeekWindow
 
@@ -282,6 +283,12 @@ class FrameLine(BaseModel):
     bullets: list[str] = Field(description="the [bullet: …] ids it rests on")
 
 
+class StorylineLine(BaseModel):
+    storyline: str = Field(description="the storyline's source block id (storyline-N)")
+    text: str = Field(description="one sentence on what the storyline's stories state")
+    stories: list[str] = Field(description="the ids of the stories ([id]) the line rests on")
+
+
 class Frame(BaseModel):
     """The edition's frame around the themes."""
 
@@ -292,6 +299,10 @@ class Frame(BaseModel):
     )
     outlook: list[FrameLine] = Field(
         description="signals to watch, one per line, each with the [bullet: …] ids it rests on"
+    )
+    storylines: list[StorylineLine] = Field(
+        default_factory=list,
+        description="one line per storyline source block, where there are any (the outlook)",
     )
     advice: list[str] = Field(description="one line per role: '角色：建议' (published as opinion)")
     closing: str = Field(description="a closing paragraph (published as the newsroom's opinion)")
@@ -325,9 +336,10 @@ class LLMWriter:
         themes: Sequence[Theme],
         stories: Mapping[str, Story],
         items: Mapping[str, SourceItem],
+        outlook: Sequence[OutlookLine] = (),
     ) -> Draft:
         draft = await self._sections(window, themes, stories, items)
-        return await self._frame(window, draft, draft.claims, draft)
+        return await self._frame(window, draft, draft.claims, draft, outlook)
 
     async def update(
         self,
@@ -439,7 +451,12 @@ class LLMWriter:
         )
 
     async def _frame(
-        self, window: WeekWindow, draft: Draft, claims: Sequence[Claim], fallback: Draft
+        self,
+        window: WeekWindow,
+        draft: Draft,
+        claims: Sequence[Claim],
+        fallback: Draft,
+        outlook: Sequence[OutlookLine] = (),
     ) -> Draft:
         bullets = {c.id: c for c in claims if c.kind in ("evidence", "impact")}
         # Headings and bullets are written from the sources: each theme is one block.
@@ -456,6 +473,26 @@ class LLMWriter:
             )
             for s in draft.sections
         )
+        if outlook:
+            # The outlook is phrased from the storylines: what each one's stories (this
+            # week's and an earlier edition's) state; the store's figures stand beside it.
+            ask_outlook = (
+                "The storylines the newsroom has followed across its editions follow the "
+                "themes, one source block each (id storyline-N): for each, one outlook line "
+                "on what its stories state changed or continued, with that id and the [ids] "
+                "of the stories it rests on (it is checked against each of them). Its weeks "
+                "and counts are published beside your line: leave them out. Leave `outlook` "
+                "empty."
+            )
+            outline += "\n" + "\n".join(
+                source_block(f"storyline-{k}", "", storyline_text(line))
+                for k, line in enumerate(outlook, start=1)
+            )
+        else:
+            ask_outlook = (
+                "Write 4-6 outlook lines (observable signals to watch), each with the "
+                "[bullet: …] ids it rests on."
+            )
         try:
             frame = await self.agent.structured(
                 Frame,
@@ -463,31 +500,38 @@ class LLMWriter:
                     _system("editor", self.lang),
                     _human(
                         f"The themes of week {window.week} are below, one source block each: "
-                        "its heading and its bullets with their ids. Write the edition's title, "
-                        "a lead of 2-4 factual sentences and 4-6 outlook lines (observable "
-                        "signals to watch), each with the [bullet: …] ids it rests on — both "
-                        "are fact-checked against those bullets' sources, and a line that fails "
-                        "is dropped — then advice for 3-4 roles and a closing paragraph, which "
-                        "are published as the newsroom's opinion. Use only what the themes say."
+                        "its heading and its bullets with their ids. Write the edition's title "
+                        "and a lead of 2-4 factual sentences, each with the [bullet: …] ids it "
+                        f"rests on. {ask_outlook} The lead and the outlook are fact-checked "
+                        "against the sources they rest on, and a line that fails is dropped. "
+                        "Then write advice for 3-4 roles and a closing paragraph, which are "
+                        "published as the newsroom's opinion. Use only what the sources say."
                         f"\n{outline}"
                     ),
                 ],
             )
         except StructuredOutputError:
-            return draft.model_copy(update={"notes": ["标题与导语由离线方法生成。"]})
+            notes = [*draft.notes, "标题与导语由离线方法生成。"]
+            if outlook:
+                notes.append("趋势展望由离线方法依故事线生成。")
+            return with_outlook(draft.model_copy(update={"notes": notes}), outlook)
         # The lead and the outlook are claims: each cites the bullets it rests on (their
         # sources are what it is checked against) or is dropped.
         lead = frame_claims("lead", "lead", frame.lead, bullets)
-        outlook = frame_claims("outlook", "outlook", frame.outlook, bullets)
+        if outlook:
+            ahead, notes = storyline_claims(frame.storylines, outlook)
+        else:
+            ahead, notes = frame_claims("outlook", "outlook", frame.outlook, bullets), []
         return draft.model_copy(
             update={
                 "title": frame.title.strip() or fallback.title,
                 "lead": "" if lead else fallback.lead,
-                "claims": [*draft.claims, *lead, *outlook],
-                "outlook": [] if frame.outlook else fallback.outlook,
+                "claims": [*draft.claims, *lead, *ahead],
+                "outlook": [] if outlook or frame.outlook else fallback.outlook,
                 "advice": [line.strip() for line in frame.advice if line.strip()],
                 "closing": frame.closing.strip(),
                 "opinion": True,
+                "notes": [*draft.notes, *notes],
             }
         )
 
@@ -566,6 +610,35 @@ def section_lead(theme_id: str, lead: SectionLead, evidence: Sequence[Claim]) ->
         cites=list(dict.fromkeys(i for c in rests for i in c.cites)),
         rests_on=[c.id for c in rests],
     )
+
+
+def storyline_text(line: OutlookLine) -> str:
+    """A storyline as the model sees it: the store's figures, then each story's week, id and
+    what its item says."""
+    stories = [f"{p.label or '本周：'}[{p.item_id}] {p.source}" for p in line.parts]
+    return "\n".join([line.context, *stories])
+
+
+def storyline_claims(
+    phrased: Sequence[StorylineLine], lines: Sequence[OutlookLine]
+) -> tuple[list[Claim], list[str]]:
+    """The model's outlook lines as claims, each citing the stories of its storyline it rests
+    on; a storyline it left unphrased keeps the offline phrasing, said in a note."""
+    text: dict[int, tuple[str, list[str]]] = {}
+    for said in phrased:
+        number = said.storyline.strip().removeprefix("storyline-")
+        if number.isdigit() and 1 <= int(number) <= len(lines) and said.text.strip():
+            rests_on = [s.strip("[] ") for s in said.stories]
+            text.setdefault(int(number), (said.text.strip(), rests_on))
+    claims = []
+    for k, line in enumerate(lines, start=1):
+        if k in text:
+            claims.append(phrased_claim(k, line, *text[k]))
+        else:
+            claims += line_claims(k, line)
+    missed = len(lines) - len(text)
+    notes = [f"趋势展望中{missed}条由离线方法依故事线生成（模型未写）。"] if missed else []
+    return claims, notes
 
 
 def frame_claims(

@@ -18,6 +18,7 @@ from newsroom.methods.embeddings import Embedder
 from newsroom.methods.headlines import headline, news_sentence
 from newsroom.methods.text import entities, is_cjk, sentences
 from newsroom.models import Claim, ClaimKind, Draft, Section, SourceItem, Story, Theme, Verdict
+from newsroom.storylines import OutlookLine, with_outlook
 from newsroom.weeks import WeekWindow
 
 _ORDINALS = "一二三四五六七八九十"
@@ -233,6 +234,18 @@ class OfflineWriter:
         return picked
 
     async def write(
+        self,
+        window: WeekWindow,
+        themes: Sequence[Theme],
+        stories: Mapping[str, Story],
+        items: Mapping[str, SourceItem],
+        outlook: Sequence[OutlookLine] = (),
+    ) -> Draft:
+        """The week's draft; where the storylines give `outlook` lines, the outlook is theirs
+        (each part a claim citing its story), not one signal per theme."""
+        return with_outlook(await self._draft(window, themes, stories, items), outlook)
+
+    async def _draft(
         self,
         window: WeekWindow,
         themes: Sequence[Theme],

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -28,6 +28,9 @@ from newsroom.publish import FrontMatter, publish_edition
 from newsroom.sources import SourcesFile
 from newsroom.tools.client import ArchiveConfig, open_archive
 from newsroom.weeks import WeekWindow, parse_week, week_of
+
+if TYPE_CHECKING:
+    from newsroom.storylines import OutlookLine
 
 
 @dataclass
@@ -287,31 +290,35 @@ async def write(state: WeeklyState, runtime: Runtime[RunContext]) -> dict[str, A
             ctx.window, state["themes"], affected, ctx.base.draft, stories, _items(state)
         )
         verdicts = reused_verdicts(ctx.base, draft.claims)
+        memory: dict[str, Any] = {}
     else:
-        draft = await ctx.engine.writer.write(ctx.window, state["themes"], stories, _items(state))
-        verdicts = {}
-    update: dict[str, Any] = {"draft": draft, "revisions": 0, "verdicts": verdicts, "rounds": []}
-    if ctx.storylines is not None and ctx.base is None:
-        update.update(
-            storyline_outlook(
-                ctx, draft, state["stories"], _items(state), state.get("problems", [])
+        # The storylines first: the writer phrases the outlook from them.
+        lines: list[OutlookLine] = []
+        memory = {}
+        if ctx.storylines is not None:
+            lines, memory = record_storylines(
+                ctx, state["stories"], _items(state), state.get("problems", [])
             )
+        draft = await ctx.engine.writer.write(
+            ctx.window, state["themes"], stories, _items(state), outlook=lines
         )
-    return update
+        verdicts = {}
+    return {"draft": draft, "revisions": 0, "verdicts": verdicts, "rounds": [], **memory}
 
 
-def storyline_outlook(
+def record_storylines(
     ctx: RunContext,
-    draft: Draft,
     stories: list[Story],
     items: dict[str, SourceItem],
     problems: list[SourceProblem],
-) -> dict[str, Any]:
-    """The week's stories recorded in the storyline store; the offline writer's outlook is
-    then built from the storylines (what continues, what is new, what went quiet), each line a
-    claim citing this week's story and an earlier week's, checked like any other."""
+) -> tuple[list[OutlookLine], dict[str, Any]]:
+    """The week's stories recorded in the storyline store, and the outlook's lines built from
+    the storylines (what continues, what is new, what went quiet), each to be a claim citing
+    this week's story and an earlier week's, checked like any other; with the state's update:
+    the earlier weeks' items the lines cite (`history`), the time it took, or why the store
+    was skipped."""
     from newsroom.errors import StorylineStoreError
-    from newsroom.storylines import opened, outlook, outlook_claims
+    from newsroom.storylines import opened, outlook
 
     assert ctx.storylines is not None
     started = time.perf_counter()
@@ -320,7 +327,7 @@ def storyline_outlook(
             store.record(
                 ctx.window.week, stories, items, ctx.engine.embedder, ctx.engine.desk.language
             )
-            lines = outlook(store, ctx.window.week) if ctx.engine.name == "offline" else []
+            lines = outlook(store, ctx.window.week)
             history = store.items(
                 (p.item_id for line in lines for p in line.parts if p.item_id not in items),
                 before=ctx.window.week,
@@ -329,18 +336,14 @@ def storyline_outlook(
         # The storylines are the outlook's memory, not the edition: without them the week is
         # published with the writer's own outlook, and run.json says why.
         problem = SourceProblem(origin=str(ctx.storylines), message=f"storylines skipped: {exc}")
-        return {
+        return [], {
             "problems": [*problems, problem],
             "timings": {"storylines": round(time.perf_counter() - started, 4)},
         }
     update: dict[str, Any] = {"timings": {"storylines": round(time.perf_counter() - started, 4)}}
     if lines:
-        claims = outlook_claims(lines)
-        update["draft"] = draft.model_copy(
-            update={"claims": [*draft.claims, *claims], "outlook": []}
-        )
         update["history"] = list(history.values())
-    return update
+    return lines, update
 
 
 @step("fact_checker", "fact_check")
