@@ -162,6 +162,7 @@ TUNE3_CAUGHT = {
     "w09-u033": "rise",  # 削弱 against 提升
     "w11-u017": "sues",  # 国防部把Anthropic告上了法庭 against Anthropic起诉国防部
     "w10-u033": "keep",  # keep it in the kitchen against 最终决定将设备从厨房移除
+    "w07-u037": "rise",  # scaled back against 上调, not the title's cut costs and boost returns
 }
 # The fourth tuning set (evals/claims-tune4), written blind after the third was tuned on.
 TUNE4 = REPO / "evals" / "claims-tune4"
@@ -172,6 +173,7 @@ TUNE4_CAUGHT = {
     "w07-v028": "allow",  # 已批准 against 尚未批准, in a clause worded like the claim's
     "w11-v030": "only one",  # only the hosts' teams against all 48 teams
     "w10-v026": "诺基亚",  # 在MWC 2026上 is no subject: 爱立信 against 诺基亚
+    "w09-v028": "planned",  # has signed against 正与五角大楼合作制定 (drafting)
 }
 TUNE4_SUPPORTED = [
     "w07-v009",  # free on Hugging Face: no giver turned around
@@ -195,6 +197,21 @@ TUNE5_SUPPORTED = [
     "w07-x031",  # costs only a tenth to a twentieth: "only" of a size, not a scope
     "w08-x023",  # every half hour is no share of one half
     "w10-x015",  # 25 cents per million tokens is $0.25
+    "w07-x010",  # 目前年化收入达到140亿美元 is no plan, after 计划将资金用于研发
+    "w09-x008",  # 核武器模拟 plans nothing (拟 inside 模拟)
+]
+# The sixth tuning set (evals/claims-tune6), written blind after the fifth was tuned on.
+TUNE6 = REPO / "evals" / "claims-tune6"
+TUNE6_CAUGHT = {
+    "w10-y003": "rise",  # has gone up against 有所下降
+    "w10-y017": "ahead",  # 不及此前的2.5 Flash (a version, no figure) against 超过
+    "w11-y010": "rise",  # 低了6分 against 提高了6分
+    "w11-y011": "ahead",  # 落后于竞争对手 against 表现超过竞争对手, a clause ranked low
+}
+TUNE6_SUPPORTED = [
+    "w07-y025",  # In 2025 Greg Brockman: the year is no part of the name
+    "w08-y030",  # one in four against 四分之一
+    "w11-y040",  # half of the twelve co-founders against 12位联合创始人中已有6人
 ]
 TUNE3_SUPPORTED = [
     "w07-u014",  # one-tenth to one-twentieth against 十分之一至二十分之一
@@ -257,6 +274,7 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         *((TUNE3, i, said) for i, said in sorted(TUNE3_CAUGHT.items())),
         *((TUNE4, i, said) for i, said in sorted(TUNE4_CAUGHT.items())),
         *((TUNE5, i, said) for i, said in sorted(TUNE5_CAUGHT.items())),
+        *((TUNE6, i, said) for i, said in sorted(TUNE6_CAUGHT.items())),
     ],
 )
 def test_rules_from_the_later_tuning_sets(
@@ -282,6 +300,7 @@ def test_the_reporting_outlet_is_no_unsupported_name(
         *((TUNE4, i) for i in TUNE4_SUPPORTED),
         *((TUNE3, i) for i in TUNE3_SUPPORTED),
         *((TUNE5, i) for i in TUNE5_SUPPORTED),
+        *((TUNE6, i) for i in TUNE6_SUPPORTED),
     ],
 )
 def test_true_paraphrases_of_the_later_sets_pass(

@@ -993,29 +993,46 @@ class OfflineFactChecker:
                 continue  # rise and fall around a figure are compared at the figure
             pole = next(iter(poles))
             scope = [*ranked[:3], *worded[:2]] if concept in _LOCAL_CONCEPTS else clause_level
+            # Failing those, for a direction: a clause mostly in the claim's words (表现超过竞争
+            # 对手, in a sentence that ranks lower for its figures).
+            fallback = [
+                (score, u)
+                for score, u in clause_level
+                if concept in _LOCAL_CONCEPTS
+                and (score, u) not in scope
+                and coverage(u.text, clause) >= ECHO_COVERAGE
+            ]
             witness: Passage | None = None
             theirs: set[int] = set()
             using: list[tuple[float, Passage, set[int]]] = []
             claim_words = facts.concept_words(clause, concept)
-            for score, unit in scope:
-                # A clause is as much about the claim as its sentence is (最终决定将设备从厨房
-                # 移除, in a sentence about the month with Alexa+).
-                score = max(score, sentence_scores.get((unit.item_id, unit.sentence), 0.0))
-                # The claim's own word for it (批准), in a passage mostly in the claim's words.
-                echoed = bool(claim_words & facts.concept_words(unit.text, concept))
-                echoed = echoed and coverage(unit.text, clause) >= ECHO_COVERAGE
-                if concept not in _ITEM_WIDE_CONCEPTS and score < RELATED and not echoed:
-                    continue  # a common predicate: only where the passage is about the clause
-                found = facts.stance(unit.text).poles
-                poles = found.get(concept, set())
-                if not poles and concept in _LOCAL_CONCEPTS:
-                    # Up and ahead are one direction (slipped down the rankings, 再次登顶).
-                    poles = {p for c in _LOCAL_CONCEPTS - {concept} for p in found.get(c, set())}
-                if len(poles) > 1 and not unit.clause_level:
-                    continue  # a sentence using it both ways: its clauses decide
-                if poles:
-                    fit = self._witness_fit(clause, subject, score, unit)
-                    using.append((fit + (WITNESS_ECHO if echoed else 0.0), unit, poles))
+            for tier in (scope, fallback):
+                if using:
+                    break
+                for score, unit in tier:
+                    # A clause is as much about the claim as its sentence is (最终决定将设备从厨房
+                    # 移除, in a sentence about the month with Alexa+).
+                    score = max(score, sentence_scores.get((unit.item_id, unit.sentence), 0.0))
+                    # The claim's own word for it (批准), in a passage mostly in the claim's words.
+                    echoed = bool(claim_words & facts.concept_words(unit.text, concept))
+                    echoed = echoed and coverage(unit.text, clause) >= ECHO_COVERAGE
+                    if concept not in _ITEM_WIDE_CONCEPTS and score < RELATED and not echoed:
+                        continue  # a common predicate: only where the passage is about the clause
+                    found = facts.stance(unit.text).poles
+                    poles = found.get(concept, set())
+                    if not poles and concept in _LOCAL_CONCEPTS:
+                        # Up and ahead are one direction (slipped down the rankings, 再次登顶).
+                        others = _LOCAL_CONCEPTS - {concept}
+                        poles = {p for c in others for p in found.get(c, set())}
+                    if len(poles) > 1 and not unit.clause_level:
+                        continue  # a sentence using it both ways: its clauses decide
+                    if poles:
+                        fit = self._witness_fit(clause, subject, score, unit)
+                        using.append((fit + (WITNESS_ECHO if echoed else 0.0), unit, poles))
+            if any(len(poles) == 1 for _, _, poles in using):
+                # A passage using it both ways (cut costs and boost returns) says nothing of
+                # which way the claim's thing went, where another uses it one way.
+                using = [entry for entry in using if len(entry[2]) == 1]
             if using:
                 # The passage using the predicate of the claim's subject, in the claim's words,
                 # decides (特区政府尚未批准其运营计划 against 已批准Waymo的运营计划; not what
@@ -1055,6 +1072,8 @@ class OfflineFactChecker:
                 same = facts.is_mostly_cjk(clause) == facts.is_mostly_cjk(unit.text)
                 theirs_st = facts.stance(unit.text)
                 needed = NEGATION_ALIGNMENT if same else NEGATION_ALIGNMENT_ACROSS
+                if _EXCLUSIVE.search(clause) and theirs_st.negations % 2 and not mine.negations:
+                    continue  # only A is sold in the US: B is not, and says so
                 if score >= needed and mine.negations % 2 != theirs_st.negations % 2:
                     out.append(
                         Finding(
@@ -1084,8 +1103,14 @@ class OfflineFactChecker:
                 and score >= best[0][0] - DONE_MARGIN
             ]
             for unit in candidates:
-                planned = facts.stance(self._context(unit)).planned
-                if planned and not facts.stance(unit.text).certain and not done:
+                # A sentence of several clauses: its clause closest to the claim's says it
+                # (公司计划将资金用于研发，目前年化收入达到140亿美元: the revenue is no plan).
+                unit = self._closest_clause(clause, unit, clause_level)
+                own = facts.stance(unit.text)
+                planned = own.planned or (
+                    facts.stance(self._context(unit)).planned and not facts.is_present(unit.text)
+                )
+                if planned and not own.certain and not done:
                     out.append(
                         Finding(
                             "modality",
@@ -1299,6 +1324,20 @@ class OfflineFactChecker:
             ):
                 return unit
         return None
+
+    def _closest_clause(
+        self, clause: str, unit: Passage, clause_level: Sequence[tuple[float, Passage]]
+    ) -> Passage:
+        """`unit`, or where it is a whole sentence of several clauses, its clause whose wording
+        is closest to `clause`."""
+        if unit.clause_level:
+            return unit
+        parts = [
+            u for _, u in clause_level if u.item_id == unit.item_id and u.sentence == unit.sentence
+        ]
+        if len(parts) < 2:
+            return unit
+        return max(parts, key=lambda u: self._semantic(clause, u.text))
 
     @staticmethod
     def _context(unit: Passage) -> str:

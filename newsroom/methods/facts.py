@@ -272,6 +272,12 @@ _EN_FRACTION = re.compile(
     r"tenths|twentieth|twentieths|hundredth|hundredths)\b",
     re.I,
 )
+# "one in four", "three out of ten": a share.
+_ONE_IN = re.compile(
+    r"\b(?P<n>one|two|three|four|five|\d{1,3}) (?:in|out of) (?P<d>two|three|four|five|six|"
+    r"seven|eight|nine|ten|twenty|\d{1,4})\b(?! (?:years?|months?|weeks?|days?)\b)",
+    re.I,
+)
 _EN_WORDS = {
     "two": 2,
     "three": 3,
@@ -473,6 +479,7 @@ def amounts(text: str) -> tuple[Amount, ...]:
     Gemini 3) and years are not figures."""
     masked = _mask(text, [span for d in _date_spans(text) for span in [d]])
     masked = _mask(masked, [m.span() for m in _VERSIONED.finditer(masked)])
+    masked = _mask(masked, [m.span() for m in _VERSION_FIRST.finditer(masked)])
     masked = _mask(masked, [m.span() for m in _CN_NOT_NUMBER.finditer(masked)])
     found: list[Amount] = []
     taken: list[tuple[int, int]] = []
@@ -493,6 +500,12 @@ def amounts(text: str) -> tuple[Amount, ...]:
         add(50.0, "percent", match.span(), match.group(0))
     for match in _CENTS.finditer(masked):
         add(float(match.group("num")) / 100, "usd", match.span(), match.group(0))
+    for match in _ONE_IN.finditer(masked):
+        n_raw, d_raw = match.group("n").lower(), match.group("d").lower()
+        n = float(n_raw) if n_raw.isdigit() else float(_EN_WORDS.get(n_raw, 1))
+        d = float(d_raw) if d_raw.isdigit() else float(_EN_WORDS[d_raw])
+        if 0 < n < d:
+            add(100.0 * n / d, "percent", match.span(), match.group(0))
     for match in _EN_FRACTION.finditer(masked):
         n = {"a": 1, "one": 1, "two": 2, "three": 3}[match.group("n").lower()]
         d = {"thi": 3, "qua": 4, "fif": 5, "ten": 10, "twe": 20, "hun": 100}[
@@ -581,6 +594,12 @@ def derived(found: Sequence[Amount]) -> list[Amount]:
         for c in counts:
             if 0 < a.value < 100 and c.value >= 2:
                 out.append(Amount(c.value * a.value / 100, c.kind, f"{a.text} of {c.text}"))
+    # A part of a whole, the clause's only two counts (12位联合创始人中已有6人 ⇔ half).
+    if len(counts) == 2 and not shares and {c.kind for c in counts} == {"count"}:
+        part, whole = sorted(counts, key=lambda c: c.value)
+        if 0 < part.value < whole.value <= 10000:
+            share = round(100 * part.value / whole.value, 6)
+            out.append(Amount(share, "percent", f"{part.text} of {whole.text}"))
     return out
 
 
@@ -685,6 +704,10 @@ def date_rivals(claim: DateMention, other: DateMention) -> bool:
 
 
 # ---------------------------------------------------------------- names
+# A version written before its product's name (此前的2.5 Flash, the 2.5 Pro model).
+_VERSION_FIRST = re.compile(
+    r"(?<![\d.$€£¥])\d+\.\d+(?=[ \t]+(?!(?:Million|Billion|Trillion|Thousand)\b)[A-Z][a-z]+)"
+)
 _VERSIONED = re.compile(
     r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9]+|"
     r"[a-z]+[A-Z][A-Za-z0-9]*)(?:[.\-+][A-Za-z0-9]+)*(?:[ \t]+(?:[A-Z][A-Za-z0-9]*"
@@ -713,7 +736,9 @@ _GENERIC = frozenset(
     september october november december monday tuesday wednesday thursday friday saturday
     sunday us u.s uk eu api pro max plus ultra mini lite flash preview beta alpha open source
     however meanwhile although though despite still yet now today week month year
-    its an through their his her one two three first second last next early late mid""".split()
+    its an through their his her one two three first second last next early late mid
+    half many some both few several none four five six seven eight nine ten third quarter
+    dozens hundreds thousands""".split()
 )
 _DESCRIPTIVE = frozenset(
     """ai lab labs inc corp team research model models app intelligence technologies technology
@@ -910,6 +935,10 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
         words = re.match(r"([A-Za-z.\-]+)([ \t]+)", name)
         if words and words.group(1).lower() in _GENERIC:
             start += words.end()
+            continue
+        year = re.match(r"(?:19|20)\d\d[ \t]+(?=[A-Z])", name)  # In 2025 Greg Brockman
+        if year:
+            start += year.end()
             continue
         tail = re.search(r"([ \t]+)([A-Za-z.\-]+)$", name)
         if tail and tail.group(2).lower() in _GENERIC:
@@ -1136,7 +1165,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "raising|higher|expand|expanded|expands|up|upward|doubled|extend|extended|extends|"
             "lengthen|lengthened|增多|扩张|加码|加大|增持|涨价|加息|反弹|回升|走强|新高|提速|widen|"
             "widened|spike|spiked|rally|rallied|rebound|rebounded|hike|hiked|added|adds|增强|加强|"
-            "strengthen|strengthened|strengthens|越来越多|越高|更高|较高|faster|heavier|"
+            "strengthen|strengthened|strengthens|越来越多|越高|更高|较高|高了|faster|heavier|"
             "more expensive|pricier|延长|up by"
         ),
         _words(
@@ -1148,7 +1177,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "down|downward|slowed|slow|shorten|shortened|shortens|halved|减持|降价|降息|收缩|"
             "缩小|流失|走弱|新低|narrow|narrowed|contract|contracted|shed|trimmed|"
             "slashed|scale back|scaled back|scales back|pared back|rolled back|下挫|削弱|弱化|"
-            "weaken|weakened|weakens|延缓|减缓|越来越少|越低|更低|较低|slower|缩水|lighter|"
+            "weaken|weakened|weakens|延缓|减缓|越来越少|越低|更低|较低|低了|slower|缩水|lighter|"
             "cheaper|less expensive|down by"
         ),
     ),
@@ -1161,7 +1190,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "higher than|tops|topped|outscored|outpaced|outdid|outdoes|ahead|更好|更强|胜出|"
             "占优|优势|outshines|outshone|leapfrogged|overtook|overtakes|overtaken|more likely|"
             "更倾向|更可能|larger than|bigger than|greater than|登顶|夺冠|位居榜首|领跑|tops the|"
-            "领先|pulled ahead|several times|数倍|far exceeds"
+            "领先|pulled ahead|several times|数倍|far exceeds|超过"
         ),
         _words(
             "落后|不及|不如|逊于|低于|弱于|输给|不敌|差于|trail|trails|trailed|trailing|lag|lags|"
@@ -1466,15 +1495,17 @@ _CERTAIN = re.compile(
     re.I,
 )
 _PLANNED = re.compile(
-    r"计划|拟|打算|(?<!做好了)(?<!做好)准备(?!好|就绪)|预计|预测(?![模型系统工具结果能力准确数据算法市场])|有望|可能|或将|或许|也许|即将|将于|将在|将会|将要|将推出|将发布|"
+    r"计划|(?<![模虚比])拟(?![人合态真])|打算|(?<!做好了)(?<!做好)准备(?!好|就绪)|预计|预测(?![模型系统工具结果能力准确数据算法市场])|有望|可能|或将|或许|也许|即将|将于|将在|将会|将要|将推出|将发布|"
     r"将上线|将开始|将成为|将加入|将接任|将停止|将继续|将对|将向|将把|将投入|将用于|将从|将与|将被|"
-    r"考虑|寻求|洽谈|谈判|预告|筹备|尚未|正在研发|正在开发|正重新审视|重新审视|评估|试点|测试中|"
+    r"考虑(?!到)|寻求|洽谈|谈判|预告|筹备|尚未|正在研发|正在开发|"
+    r"正(?:在)?(?:与[^，。；]{1,15}?)?(?:合作|共同)?(?:制定|起草|拟定|商讨|磋商|筹划)|正重新审视|重新审视|评估(?!了|显示|发现|结果|报告|称)|试点|测试中|"
     r"将(?=扩大|打造|建设|建立|新建|开设|推动|推进|启动|实施|投资|收购|部署|开放|提供|支持|引入|"
     r"增加|扩展|扩充|招聘|裁减|关闭|迁移|进入|采用|落地|上市|开始|成立|正式|全面|逐步|陆续|进一步)|"
     r"\bwill\b|\bplans?\b|\bplanned\b|\bplanning\b|\bcould\b|\bmay\b|\bmight\b|\bexpected\b|"
     r"\bexpects?\b|\bforecasts?\b|\bpredicts?\b|\bis set to\b|\bare set to\b|\baims?\b|"
     r"\bintends?\b|\bconsidering\b|\bin talks\b|\bwould\b|\bproposed\b|\bupcoming\b|"
-    r"\bcoming soon\b|\bsoon\b|\bpilot\b|\bweighing\b|\breviewing\b|\byet to\b",
+    r"\bcoming soon\b|\bsoon\b|\bpilot\b|\bweighing\b|\breviewing\b|\byet to\b|"
+    r"\b(?:is|are) (?:drafting|negotiating|working on)\b",
     re.I,
 )
 _REPORTED = re.compile(
@@ -1510,6 +1541,15 @@ def actions(text: str) -> frozenset[str]:
 
 
 # Strong completion, for a claim that gives as planned what its source says is done.
+# A clause that says where things stand now, whatever the clause before it plans.
+_PRESENT = re.compile(r"^(?:目前|当前|现已|如今|现在|截至目前)|\bcurrently\b|\bnow\b", re.I)
+
+
+def is_present(clause: str) -> bool:
+    """Whether `clause` says where things stand now (目前年化收入达到140亿美元)."""
+    return bool(_PRESENT.search(clause.strip()))
+
+
 _DONE = re.compile(
     r"(?<!而)已(?!久|有的|知)|已经|业已|已于|正式(?:发布|推出|上线|完成|宣布)|完成了|"
     r"\balready\b|\bcompleted\b|\bofficially\b|\bhas (?:launched|released|completed)\b",
@@ -1690,12 +1730,12 @@ def stance(text: str) -> Stance:
             continue  # a capitalised word in a name (Resolve AI) is no verb
         if _CJK.match(word) and text.startswith("的", end) and _negated(text, start):
             continue  # 未标识的视频: a negated modifier of a noun, no predicate of the clause
-        if word in ("超过了", "高于", "超出") and re.match(
+        if word in ("超过了", "超过", "高于", "超出") and re.match(
             r"\s*[\d一二三四五六七八九十百千万约近]", text[end:]
         ):
             continue  # 超过1000万: a figure's floor, not a comparison
         if word == "up" and not re.search(
-            r"\b(?:rose|went|is|are|was|were|up)\s+up\b|\bup\s+\d",
+            r"\b(?:rose|went|gone|goes|go|moved|is|are|was|were|been|up)\s+up\b|\bup\s+\d",
             text[max(0, start - 8) : end + 4],
             re.I,
         ):
