@@ -207,11 +207,14 @@ TUNE6_CAUGHT = {
     "w10-y017": "ahead",  # 不及此前的2.5 Flash (a version, no figure) against 超过
     "w11-y010": "rise",  # 低了6分 against 提高了6分
     "w11-y011": "ahead",  # 落后于竞争对手 against 表现超过竞争对手, a clause ranked low
+    "w10-y023": "中国",  # around the world against 仅限中国用户使用, not 限制了全球推广
 }
 TUNE6_SUPPORTED = [
     "w07-y025",  # In 2025 Greg Brockman: the year is no part of the name
     "w08-y030",  # one in four against 四分之一
     "w11-y040",  # half of the twelve co-founders against 12位联合创始人中已有6人
+    "w08-y012",  # has scored 77.1%: a passage giving the figure plans nothing
+    "w11-y018",  # has started piloting against 开启试点项目: the pilot is begun, not planned
 ]
 TUNE3_SUPPORTED = [
     "w07-u014",  # one-tenth to one-twentieth against 十分之一至二十分之一

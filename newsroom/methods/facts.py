@@ -1502,7 +1502,8 @@ _PLANNED = re.compile(
     r"将(?=扩大|打造|建设|建立|新建|开设|推动|推进|启动|实施|投资|收购|部署|开放|提供|支持|引入|"
     r"增加|扩展|扩充|招聘|裁减|关闭|迁移|进入|采用|落地|上市|开始|成立|正式|全面|逐步|陆续|进一步)|"
     r"\bwill\b|\bplans?\b|\bplanned\b|\bplanning\b|\bcould\b|\bmay\b|\bmight\b|\bexpected\b|"
-    r"\bexpects?\b|\bforecasts?\b|\bpredicts?\b|\bis set to\b|\bare set to\b|\baims?\b|"
+    r"\bexpects?\b|\bforecasts?\b|\bpredicts?\b|\baims?\b|"
+    r"\b(?:is|are|was|were|reportedly|now|also) set to\b|"
     r"\bintends?\b|\bconsidering\b|\bin talks\b|\bwould\b|\bproposed\b|\bupcoming\b|"
     r"\bcoming soon\b|\bsoon\b|\bpilot\b|\bweighing\b|\breviewing\b|\byet to\b|"
     r"\b(?:is|are) (?:drafting|negotiating|working on)\b",
@@ -1540,7 +1541,12 @@ def actions(text: str) -> frozenset[str]:
     return frozenset(name for name, rx in _ACTION_PATTERNS.items() if rx.search(text))
 
 
-# Strong completion, for a claim that gives as planned what its source says is done.
+def planned_besides(text: str, act: str) -> bool:
+    """Whether `text` gives something as planned by more than naming `act` (开启试点项目 is a
+    pilot begun; 计划开展试点 is one planned)."""
+    return stance(_ACTION_PATTERNS[act].sub("", text)).planned
+
+
 # A clause that says where things stand now, whatever the clause before it plans.
 _PRESENT = re.compile(r"^(?:目前|当前|现已|如今|现在|截至目前)|\bcurrently\b|\bnow\b", re.I)
 
@@ -1550,6 +1556,7 @@ def is_present(clause: str) -> bool:
     return bool(_PRESENT.search(clause.strip()))
 
 
+# Strong completion, for a claim that gives as planned what its source says is done.
 _DONE = re.compile(
     r"(?<!而)已(?!久|有的|知)|已经|业已|已于|正式(?:发布|推出|上线|完成|宣布)|完成了|"
     r"\balready\b|\bcompleted\b|\bofficially\b|\bhas (?:launched|released|completed)\b",
