@@ -125,6 +125,11 @@ def test_headlines_are_whole_clauses_that_name_the_title() -> None:
     # A question word is no name, whatever an alias table says (Who: WHO).
     question = item("q", "Who pays for the agents", "越来越多企业开始为AI代理设立专门预算。")
     assert headline(question) == "越来越多企业开始为AI代理设立专门预算"
+    # A title's opening number, a title-case opener or an unknown acronym names nothing: the
+    # clause stands alone (not "2026：…", "ROI：…").
+    for title in ("20 Best Desk Chairs (2026)", "ROI gains from agentic finance", "It Is Here"):
+        bare = item("b", title, "财务领导者利用自主型AI实现应付账款自动化，节省大量人力。")
+        assert headline(bare) == "财务领导者利用自主型AI实现应付账款自动化", title
     tail = item("t", "新模型发布", "此外，该模型还支持多模态。新模型在推理基准上提升了20%。")
     assert news_sentence(tail).startswith("新模型在推理基准上")
 

@@ -740,6 +740,7 @@ _GENERIC = frozenset(
     half many some both few several none four five six seven eight nine ten third quarter
     dozens hundreds thousands""".split()
 )
+GENERIC_WORDS = _GENERIC  # words that name nothing by themselves (the, report, billion)
 _DESCRIPTIVE = frozenset(
     """ai lab labs inc corp team research model models app intelligence technologies technology
     systems system robotics capital ventures partners group holdings bank fund foundation

@@ -11,7 +11,7 @@ import html
 import re
 
 from newsroom.methods.desk import name_words
-from newsroom.methods.facts import is_known
+from newsroom.methods.facts import GENERIC_WORDS, is_known
 from newsroom.methods.text import entities, is_cjk, quantities, sentences
 from newsroom.models import SourceItem
 
@@ -90,7 +90,8 @@ def headline(item: SourceItem, language: str = "zh", limit: int = 48) -> str:
         if _balanced(c) and len(c) + len(phrase) < limit and not c.startswith("该")
     ]
     if phrase and lead:
-        return f"{phrase}：{lead[0]}"
+        # A phrase that names nothing the reader could look up (It, 2026, ROI) is left off.
+        return f"{phrase}：{lead[0]}" if _worth_naming(phrase, item.summary) else lead[0]
     # Nothing named at all: a whole clause on the title's subject, AI, rather than English.
     for clause in clauses:
         if _names_shared(clause, {"ai"}) and _balanced(clause) and not clause.startswith("该"):
@@ -101,6 +102,30 @@ def headline(item: SourceItem, language: str = "zh", limit: int = 48) -> str:
 # Words that open a question, never a name however an alias table spells them (Who: WHO).
 _QUESTION = frozenset("who what how why when where which whose".split())
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-+]*")
+
+
+# Words a title opens with that name nothing (It, Why, Choose, Best, Our).
+_OPENERS = frozenset(
+    """it why how what when where who which choose best our your my this these those that the
+    other more start starting save get join meet inside here there can should will""".split()
+)
+
+
+def _worth_naming(phrase: str, summary: str) -> bool:
+    """Whether a title's phrase may head a Chinese headline: not a bare number or year, not
+    words a title opens with (It, Choose), not an acronym the alias table does not know and
+    the summary never writes (ROI)."""
+    words = [w.group() for w in _WORD.finditer(phrase)]
+    if is_known(phrase) or phrase.lower() in summary.lower():
+        return True
+    named = [
+        w
+        for w in words
+        if not w.isdigit() and w.lower() not in _OPENERS and w.lower() not in GENERIC_WORDS
+    ]
+    if not named:
+        return False
+    return not (len(words) == 1 and words[0].isupper() and len(words[0]) <= 4)
 
 
 def name_phrase(title: str) -> str:
