@@ -234,3 +234,9 @@ def test_a_top_story_narrowly_on_its_beat_is_still_written(embedder: Embedder) -
     # Without the rule it comes after every story surely on the beat, if at all.
     picked = OfflineWriter(embedder, top_stories=0).pick_stories(theme, stories, items, [], limit=3)
     assert picked[0].id != "s-a"
+    # The week's top stories are written past the theme's limit, whatever beat the desk gave
+    # them, biggest first however the theme orders its stories (by centrality).
+    stories["s-e"] = stories["s-e"].model_copy(update={"beat": "policy", "importance": 8.0})
+    theme = theme.model_copy(update={"story_ids": list(reversed(theme.story_ids))})
+    picked = OfflineWriter(embedder, top_stories=4).pick_stories(theme, stories, items, [], limit=2)
+    assert [s.id for s in picked] == ["s-a", "s-e", "s-b", "s-c"]

@@ -188,8 +188,10 @@ class OfflineWriter:
             s
             for s in fresh
             if theme.beat is None
-            or (s.beat == theme.beat and (s.beat_margin >= self.beat_margin or s.importance >= top))
+            or s.importance >= top
+            or (s.beat == theme.beat and s.beat_margin >= self.beat_margin)
         ]
+        sure.sort(key=lambda s: -s.importance)  # the theme's limit goes to its biggest first
         by_id = {s.id: s for s in members}
         order = [by_id[i] for i in dict.fromkeys(s.id for s in [*sure, *fresh, *members])]
         texts = [f"{items[s.item_ids[0]].title} {items[s.item_ids[0]].summary}" for s in order]
@@ -201,7 +203,8 @@ class OfflineWriter:
         most = limit or self.bullets
         for rank, (story, vector) in enumerate(zip(order, vectors, strict=True)):
             enough = most if rank < len(sure) else self.min_bullets
-            if len(picked) >= enough:
+            # One of the week's top stories is written even past the theme's limit.
+            if len(picked) >= enough and not (rank < len(sure) and story.importance >= top):
                 if rank < len(sure):
                     continue
                 break
