@@ -169,16 +169,17 @@ def story_names(item: SourceItem) -> frozenset[str]:
     and the title's own names (Codex, OpenClaw), lower case, versions dropped (GPT-5.4 and
     GPT-5.3 are one product line)."""
     first = re.split(r"[。.!?！？]", item.summary, maxsplit=1)[0][:200]
+    title = re.sub(r"^\s*\[[^\]]{1,30}\]\s*", "", item.title)  # a newsletter's [AINews]
     found = {
         n.canon
-        for n in facts.names(f"{item.title}\n{first}")
+        for n in facts.names(f"{title}\n{first}")
         if n.known and not facts.is_place(n) and not facts.names_outlet(n, [item.source])
     }
     # The title's names, and the Latin names the summary's first sentence writes inside
     # Chinese (a title's first word, capitalised anyway, is named there).
-    for word in name_words(item.title) | name_words(first):
+    for word in name_words(title) | name_words(first):
         stem = word.rstrip("0123456789.").rstrip("-")
-        if len(stem) >= 3 and not stem.isdigit():
+        if len(stem) >= 3 and not stem.isdigit() and stem not in facts.GENERIC_WORDS:
             found.add(facts.canon(stem) if facts.is_known(stem) else stem)
     return frozenset(found - {"ai"})
 

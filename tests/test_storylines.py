@@ -453,3 +453,17 @@ def test_an_llm_outlook_line_the_sources_do_not_bear_is_dropped(
     weekly = (folder / "weekly.md").read_text(encoding="utf-8")
     ahead = weekly[weekly.index("### 趋势展望") :]
     assert "由离线方法依故事线生成" in weekly and "Quillmate" in ahead[: ahead.index("\n### ", 3)]
+
+
+def test_a_newsletter_tag_and_a_business_acronym_link_no_stories() -> None:
+    """[AINews] heads every issue of one newsletter and ROI a hundred unrelated stories: neither
+    is a name two stories can share a storyline by; the product they tell of is."""
+    from newsroom.storylines import story_names
+
+    issue = _item(
+        "n1",
+        "[AINews] Inkwell's Quillmate 2 lifts ROI for data teams",
+        "数据团队的投资回报提升。",
+        "2026-W10",
+    )
+    assert {"ainews", "roi"}.isdisjoint(story_names(issue)) and "quillmate" in story_names(issue)

@@ -738,7 +738,7 @@ _GENERIC = frozenset(
     however meanwhile although though despite still yet now today week month year
     its an through their his her one two three first second last next early late mid
     half many some both few several none four five six seven eight nine ten third quarter
-    dozens hundreds thousands""".split()
+    dozens hundreds thousands roi kpi llm llms gpu gpus cpu saas""".split()
 )
 GENERIC_WORDS = _GENERIC  # words that name nothing by themselves (the, report, billion)
 _DESCRIPTIVE = frozenset(
