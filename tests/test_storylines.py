@@ -467,3 +467,71 @@ def test_a_newsletter_tag_and_a_business_acronym_link_no_stories() -> None:
         "2026-W10",
     )
     assert {"ainews", "roi"}.isdisjoint(story_names(issue)) and "quillmate" in story_names(issue)
+
+
+def test_odd_storyline_ids_and_markup_neither_crash_nor_reach_the_page(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """A model's storyline id in another case is still its storyline; one with a digit that is
+    not ASCII (storyline-²) names none, so that storyline keeps the offline phrasing; a line
+    carrying a heading of its own is published as one line, never as a section."""
+    from newsroom.testing import Reply
+
+    def odd(reply: Any) -> Any:
+        frame = json.loads(reply.content)
+        lines = frame["storylines"]
+        assert len(lines) == 2
+        lines[0]["storyline"] = " Storyline-1 "
+        lines[0]["text"] = lines[0]["text"] + "\n\n### 结语\n\n- 多出来的一行"
+        lines[1]["storyline"] = "storyline-²"
+        return Reply(json.dumps(frame, ensure_ascii=False))
+
+    folder, _ = _run_weeks_with_llm(tmp_path, embedder, frame=odd)
+    weekly = (folder / "weekly.md").read_text(encoding="utf-8")
+    assert weekly.count("\n### 结语") == 1 and "\n- 多出来的一行" not in weekly
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    phrased = [c for c in report["claims"] if c["id"] == "outlook-1-1"]
+    assert phrased and "\n" not in phrased[0]["text"] and "### 结语" in phrased[0]["text"]
+    assert "由离线方法依故事线生成" in weekly  # storyline 2, phrased offline and said so
+
+
+def test_a_failing_outlook_line_is_dropped_not_rewritten(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """The revision round rewrites failing bullets, never a storyline's line (it is final): a
+    rewrite could put another storyline's story beside this one's figures."""
+    from newsroom import testing
+    from newsroom.testing import Reply, ScriptedChatModel, _schema_of, echo
+
+    def respond(messages: list[Any], kwargs: dict[str, Any]) -> Any:
+        schema, tools = _schema_of(kwargs)
+        prompt = "\n".join(str(m.content) for m in messages)
+        reply = echo(prompt, schema, tools)
+        if schema != "Frame":
+            return reply
+        frame = json.loads(reply.content)
+        frame["lead"][0]["text"] = "Harbor银行的AI柜员仅推广至3家网点。"  # fails: a revision round
+        for line in frame["storylines"]:
+            if "Quillmate" in line["text"]:
+                line["text"] = "Inkwell发布Quillmate 2，这款AI编程代理无法独立编写数据管道。"
+        return Reply(json.dumps(frame, ensure_ascii=False))
+
+    out = tmp_path / "out"
+    for week in ("2026-W10", "2026-W11", "2026-W13"):
+        mine = [_item(i, t, s, week) for w, i, t, s in STORIES if w == week]
+        sources = tmp_path / f"{week}.json"
+        sources.write_text(
+            json.dumps({"items": [i.model_dump(mode="json") for i in mine]}, ensure_ascii=False),
+            encoding="utf-8",
+        )
+        writer = ScriptedChatModel(respond=respond)
+        engine, used = testing.scripted_engine(embedder, per_agent_model=True, writer=writer)
+        from newsroom.runner import RunOptions, run_week
+
+        anyio.run(run_week, RunOptions(week=week, sources=sources, out_dir=out), engine)
+    asked = [c for c in used["writer"].calls if c["schema"] == "Revisions"]
+    assert asked, "the false lead should have asked for a revision"
+    assert all("outlook-" not in str(m.content) for c in asked for m in c["messages"])
+    report = json.loads((out / "2026-W13" / "report.json").read_text(encoding="utf-8"))
+    dropped = [c for c in report["dropped"] if c["kind"] == "outlook"]
+    assert dropped and all(c["revision"] == 0 for c in dropped)

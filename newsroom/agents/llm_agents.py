@@ -431,7 +431,7 @@ class LLMWriter:
                     id=f"{theme.id}-c{number}",
                     theme_id=theme.id,
                     kind="impact" if kind == "impact" else "evidence",
-                    text=bullet.text.strip(),
+                    text=one_line(bullet.text),
                     cites=cites,
                 )
             )
@@ -524,12 +524,12 @@ class LLMWriter:
             ahead, notes = frame_claims("outlook", "outlook", frame.outlook, bullets), []
         return draft.model_copy(
             update={
-                "title": frame.title.strip() or fallback.title,
+                "title": one_line(frame.title) or fallback.title,
                 "lead": "" if lead else fallback.lead,
                 "claims": [*draft.claims, *lead, *ahead],
                 "outlook": [] if outlook or frame.outlook else fallback.outlook,
-                "advice": [line.strip() for line in frame.advice if line.strip()],
-                "closing": frame.closing.strip(),
+                "advice": [one_line(line) for line in frame.advice if one_line(line)],
+                "closing": one_line(frame.closing),
                 "opinion": True,
                 "notes": [*draft.notes, *notes],
             }
@@ -543,7 +543,9 @@ class LLMWriter:
         stories: Mapping[str, Story],
         items: Mapping[str, SourceItem],
     ) -> Draft:
-        failing = [c for c in draft.claims if verdicts[c.id].label != "supported"]
+        # A final claim (a storyline's outlook line) leaves the loop as it is: dropped if it
+        # failed, never rewritten to cite something else.
+        failing = [c for c in draft.claims if verdicts[c.id].label != "supported" and not c.final]
         if not failing:
             return draft
         cited = list(dict.fromkeys(i for c in failing for i in c.cites if i in items))
@@ -589,8 +591,8 @@ class LLMWriter:
                 update: dict[str, Any] = {"revision": claim.revision + 1}
                 cites = [] if fix is None else [shown.get(c, c) for c in fix.cites]
                 cites = list(dict.fromkeys(c for c in cites if c in items))
-                if fix is not None and cites:
-                    update |= {"text": fix.text, "cites": cites}
+                if fix is not None and cites and one_line(fix.text):
+                    update |= {"text": one_line(fix.text), "cites": cites}
                 claim = claim.model_copy(update=update)
             claims.append(claim)
         return draft.model_copy(update={"claims": claims})
@@ -600,16 +602,23 @@ def section_lead(theme_id: str, lead: SectionLead, evidence: Sequence[Claim]) ->
     """A theme's lead as a claim citing the sources of the bullets it rests on; None when it
     rests on none of them (a lead with nothing under it is not published)."""
     rests = [evidence[n - 1] for n in dict.fromkeys(lead.rests_on) if 1 <= n <= len(evidence)]
-    if not rests or not lead.text.strip():
+    if not rests or not one_line(lead.text):
         return None
     return Claim(
         id=f"{theme_id}-lead",
         theme_id=theme_id,
         kind="section_lead",
-        text=lead.text.strip(),
+        text=one_line(lead.text),
         cites=list(dict.fromkeys(i for c in rests for i in c.cites)),
         rests_on=[c.id for c in rests],
     )
+
+
+def one_line(text: str) -> str:
+    """A model's sentence as the edition prints it: one line, whitespace collapsed, no heading,
+    list or quote marker of its own (a reply cannot open a section of the weekly)."""
+    line = " ".join(text.split())
+    return re.sub(r"^(?:[#>*+\-]+|\d+[.)])\s*", "", line).strip()
 
 
 def storyline_text(line: OutlookLine) -> str:
@@ -626,10 +635,11 @@ def storyline_claims(
     on; a storyline it left unphrased keeps the offline phrasing, said in a note."""
     text: dict[int, tuple[str, list[str]]] = {}
     for said in phrased:
-        number = said.storyline.strip().removeprefix("storyline-")
-        if number.isdigit() and 1 <= int(number) <= len(lines) and said.text.strip():
+        number = re.fullmatch(r"storyline-([0-9]{1,4})", said.storyline.strip().lower())
+        sentence = one_line(said.text)
+        if number and 1 <= int(number.group(1)) <= len(lines) and sentence:
             rests_on = [s.strip("[] ") for s in said.stories]
-            text.setdefault(int(number), (said.text.strip(), rests_on))
+            text.setdefault(int(number.group(1)), (sentence, rests_on))
     claims = []
     for k, line in enumerate(lines, start=1):
         if k in text:
@@ -649,14 +659,14 @@ def frame_claims(
     out = []
     for number, line in enumerate(lines, start=1):
         rests = [bullets[b] for b in dict.fromkeys(b.strip() for b in line.bullets) if b in bullets]
-        if not rests or not line.text.strip():
+        if not rests or not one_line(line.text):
             continue
         out.append(
             Claim(
                 id=f"{prefix}-c{number}",
                 theme_id=prefix,
                 kind=kind,
-                text=line.text.strip(),
+                text=one_line(line.text),
                 cites=list(dict.fromkeys(i for c in rests for i in c.cites)),
                 rests_on=[c.id for c in rests],
             )
