@@ -149,6 +149,7 @@ TUNE2_CAUGHT = {
     "w08-t027": "preview or a trial",  # has rolled out against 已开始测试
     "w09-t018": "promise",  # written guarantees against 拒绝提供明确书面保证
     "w09-t019": "rise",  # slipped down the leaderboards against 再次登顶
+    "w08-t006": "ready",  # 已经做好了准备 against 尚未完全准备好, anywhere in the item
 }
 TUNE2_SUPPORTED = ["w10-t006", "w11-t013", "w10-t009"]  # the outlet names itself as reporter
 
@@ -163,6 +164,7 @@ TUNE3_CAUGHT = {
     "w11-u017": "sues",  # 国防部把Anthropic告上了法庭 against Anthropic起诉国防部
     "w10-u033": "keep",  # keep it in the kitchen against 最终决定将设备从厨房移除
     "w07-u037": "rise",  # scaled back against 上调, not the title's cut costs and boost returns
+    "w07-u038": "affect",  # ads affect the answers against 不受广告影响, anywhere in the item
 }
 # The fourth tuning set (evals/claims-tune4), written blind after the third was tuned on.
 TUNE4 = REPO / "evals" / "claims-tune4"
@@ -208,6 +210,7 @@ TUNE6_CAUGHT = {
     "w11-y010": "rise",  # 低了6分 against 提高了6分
     "w11-y011": "ahead",  # 落后于竞争对手 against 表现超过竞争对手, a clause ranked low
     "w10-y023": "中国",  # around the world against 仅限中国用户使用, not 限制了全球推广
+    "w07-y013": "solve",  # has solved its security problems against 安全问题仍未解决, anywhere
 }
 TUNE6_SUPPORTED = [
     "w07-y025",  # In 2025 Greg Brockman: the year is no part of the name

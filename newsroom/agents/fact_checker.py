@@ -85,6 +85,9 @@ _ITEM_WIDE_CONCEPTS = frozenset(
         "speed",
         "join",
         "optimism",
+        "solve",
+        "ready",
+        "affect",
     }
 )
 # Conflicts read off the wording around the facts rather than the facts themselves.
