@@ -194,6 +194,8 @@ TUNE5_CAUGHT = {
     "w10-x007": "binding",  # legally binding against 不具约束力
     "w11-x001": "ahead",  # 领先 against 落后于
     "w08-x028": "sues",  # SerpApi took Google to court against Google sued SerpApi
+    "w09-x006": "agree",  # turning down the terms against 已同意新条款
+    "w10-x039": "中国",  # 已向全球用户开放 against 仅限中国用户使用, a passage ranked low
 }
 TUNE5_SUPPORTED = [
     "w07-x031",  # costs only a tenth to a twentieth: "only" of a size, not a scope

@@ -1308,11 +1308,11 @@ class OfflineFactChecker:
             return []
         claimed = {n.canon for n in facts.names(clause) if facts.is_place(n)}
         related = [(score, unit) for score, unit in ranked[:4] if score >= RELATED]
-        # A passage limiting it to named places (仅限中国用户使用) outweighs a mention of the
-        # world (限制了技术的全球推广).
+        # A passage anywhere in the items limiting it to named places (仅限中国用户使用, only in
+        # the US and India) outweighs a mention of the world (限制了技术的全球推广).
         limited = [
             (score, unit)
-            for score, unit in related
+            for score, unit in ranked
             if _EXCLUSIVE.search(unit.sentence)
             and {n.canon for n in facts.names(unit.text) if facts.is_place(n)} - claimed
         ]

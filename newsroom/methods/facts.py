@@ -1218,7 +1218,8 @@ CONCEPTS: tuple[Concept, ...] = (
         ),
         _words(
             "拒绝|拒不|回绝|婉拒|抵制|reject|rejected|rejects|refuse|refused|refuses|decline|"
-            "declined|declines|turn down|turned down|rebuff|rebuffed|resist|resisted"
+            "declined|declines|turn down|turned down|turning down|turns down|rebuff|rebuffed|"
+            "resist|resisted"
         ),
     ),
     Concept(
@@ -1244,7 +1245,8 @@ CONCEPTS: tuple[Concept, ...] = (
         ),
         _words(
             "关闭|禁用|停用|下线|关停|disable|disabled|turn off|turned off|switch off|switched off|"
-            "deactivate|deactivated|shut down|shutting down|shuts down|taken down|pulled"
+            "deactivate|deactivated|shut down|shutting down|shuts down|taken down|pulled|"
+            "holding back|holds back|held back|withheld|withholding"
         ),
     ),
     Concept(
