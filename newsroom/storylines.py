@@ -522,7 +522,8 @@ def phrased_claim(number: int, line: OutlookLine, text: str, rests_on: Sequence[
     """One outlook line as a model phrased it: a claim citing the line's stories it rests on
     (all of them where it names none of them), the store's figures beside it (`context`)."""
     own = [p.item_id for p in line.parts]
-    cites = [i for i in own if i in set(rests_on)] or own
+    named = set(rests_on)
+    cites = [i for i in own if i in named] or own
     return Claim(
         id=f"outlook-{number}-1",
         theme_id=f"outlook-{number}",

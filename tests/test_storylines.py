@@ -500,15 +500,9 @@ def test_a_failing_outlook_line_is_dropped_not_rewritten(
 ) -> None:
     """The revision round rewrites failing bullets, never a storyline's line (it is final): a
     rewrite could put another storyline's story beside this one's figures."""
-    from newsroom import testing
-    from newsroom.testing import Reply, ScriptedChatModel, _schema_of, echo
+    from newsroom.testing import Reply
 
-    def respond(messages: list[Any], kwargs: dict[str, Any]) -> Any:
-        schema, tools = _schema_of(kwargs)
-        prompt = "\n".join(str(m.content) for m in messages)
-        reply = echo(prompt, schema, tools)
-        if schema != "Frame":
-            return reply
+    def false_lead_and_line(reply: Any) -> Any:
         frame = json.loads(reply.content)
         frame["lead"][0]["text"] = "Harbor银行的AI柜员仅推广至3家网点。"  # fails: a revision round
         for line in frame["storylines"]:
@@ -516,22 +510,10 @@ def test_a_failing_outlook_line_is_dropped_not_rewritten(
                 line["text"] = "Inkwell发布Quillmate 2，这款AI编程代理无法独立编写数据管道。"
         return Reply(json.dumps(frame, ensure_ascii=False))
 
-    out = tmp_path / "out"
-    for week in ("2026-W10", "2026-W11", "2026-W13"):
-        mine = [_item(i, t, s, week) for w, i, t, s in STORIES if w == week]
-        sources = tmp_path / f"{week}.json"
-        sources.write_text(
-            json.dumps({"items": [i.model_dump(mode="json") for i in mine]}, ensure_ascii=False),
-            encoding="utf-8",
-        )
-        writer = ScriptedChatModel(respond=respond)
-        engine, used = testing.scripted_engine(embedder, per_agent_model=True, writer=writer)
-        from newsroom.runner import RunOptions, run_week
-
-        anyio.run(run_week, RunOptions(week=week, sources=sources, out_dir=out), engine)
-    asked = [c for c in used["writer"].calls if c["schema"] == "Revisions"]
+    folder, calls = _run_weeks_with_llm(tmp_path, embedder, frame=false_lead_and_line)
+    asked = [c for c in calls if c["schema"] == "Revisions"]
     assert asked, "the false lead should have asked for a revision"
     assert all("outlook-" not in str(m.content) for c in asked for m in c["messages"])
-    report = json.loads((out / "2026-W13" / "report.json").read_text(encoding="utf-8"))
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     dropped = [c for c in report["dropped"] if c["kind"] == "outlook"]
     assert dropped and all(c["revision"] == 0 for c in dropped)

@@ -1059,12 +1059,7 @@ class OfflineFactChecker:
             for score, top in [*ranked[:1], *worded[:1]]:
                 # A sentence of several clauses: its clause whose wording is closest to the
                 # claim's clause (not the one that merely shares its names).
-                parts = [
-                    u
-                    for _, u in clause_level
-                    if u.item_id == top.item_id and u.sentence == top.sentence
-                ]
-                fits = [(self._semantic(clause, u.text), u) for u in parts]
+                fits = self._clause_fits(clause, top, clause_level)
                 fit, unit = max(fits, key=lambda pair: pair[0], default=(score, top))
                 score = min(score, max(fit, COMPARE_ALIGNMENT))
                 figures = facts.amounts(clause)
@@ -1346,6 +1341,16 @@ class OfflineFactChecker:
                 return unit
         return None
 
+    def _clause_fits(
+        self, clause: str, unit: Passage, clause_level: Sequence[tuple[float, Passage]]
+    ) -> list[tuple[float, Passage]]:
+        """The clauses of `unit`'s sentence, each with how closely its wording fits `clause`."""
+        return [
+            (self._semantic(clause, u.text), u)
+            for _, u in clause_level
+            if u.item_id == unit.item_id and u.sentence == unit.sentence
+        ]
+
     def _closest_clause(
         self, clause: str, unit: Passage, clause_level: Sequence[tuple[float, Passage]]
     ) -> Passage:
@@ -1353,12 +1358,10 @@ class OfflineFactChecker:
         is closest to `clause`."""
         if unit.clause_level:
             return unit
-        parts = [
-            u for _, u in clause_level if u.item_id == unit.item_id and u.sentence == unit.sentence
-        ]
-        if len(parts) < 2:
+        fits = self._clause_fits(clause, unit, clause_level)
+        if len(fits) < 2:
             return unit
-        return max(parts, key=lambda u: self._semantic(clause, u.text))
+        return max(fits, key=lambda pair: pair[0])[1]
 
     @staticmethod
     def _context(unit: Passage) -> str:

@@ -116,8 +116,9 @@ def _worth_naming(phrase: str, summary: str) -> bool:
     words a title opens with (It, Choose), not an acronym the alias table does not know and
     the summary never writes (ROI)."""
     words = [w.group() for w in _WORD.finditer(phrase)]
-    if is_known(phrase) or phrase.lower() in summary.lower():
-        return True
+    written = re.search(rf"(?i)(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", summary)
+    if is_known(phrase) or written:
+        return True  # the summary writes it as a word of its own (Go, not inside AlphaGo)
     named = [
         w
         for w in words
