@@ -636,7 +636,12 @@ def eval_factcheck(
 
 @eval_app.command("edition")
 def eval_edition(
-    items: Annotated[Path, typer.Option(help="The week's items (items.json or JSONL).")],
+    items: Annotated[
+        Path,
+        typer.Option(
+            help="The week's items (items.json or JSONL, or the week's folder holding items.json)."
+        ),
+    ],
     labels: Annotated[Path, typer.Option(help="The week's labels.json.")],
     edition: Annotated[
         Path, typer.Option(help="The edition folder (weekly.md, briefing.md, report.json).")

@@ -162,7 +162,13 @@ def _stamp(value: Any) -> datetime | None:
 
 
 def item_rows(path: Path) -> list[Any]:
-    """The rows of an items file: `{"items": [...]}`, a bare list, or JSON lines."""
+    """The rows of an items file: `{"items": [...]}`, a bare list, or JSON lines.
+
+    A folder stands for the `items.json` inside it (a real week's folder)."""
+    if path.is_dir():
+        if not (path / "items.json").is_file():
+            raise UsageError(f"{path} is a folder with no items.json in it")
+        path = path / "items.json"
     if not path.is_file():
         raise UsageError(f"{path} does not exist")
     text = path.read_text(encoding="utf-8")

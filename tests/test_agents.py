@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -156,3 +157,48 @@ def test_blockwise_semantic_pass_finds_the_same_stories(engine: Engine, samples:
             map(sorted, whole)
         )
     assert any(len(group) == 3 for group in whole)
+
+
+def test_revision_never_repeats_an_item_the_edition_cites(engine: Engine) -> None:
+    """A failed bullet is replaced by another story's sentence, never by a second bullet on an
+    item another bullet already cites (W10: the same Oracle item was written twice)."""
+    from newsroom.agents.writer import OfflineWriter
+    from newsroom.models import Draft, Section, Story, Theme, Verdict
+
+    items = {
+        "a": item("a", "甲骨文裁员", "甲骨文计划裁员数千人。甲骨文的数据中心开支巨大。"),
+        "b": item("b", "某公司发布模型", "某公司发布了新模型。"),
+    }
+    stories = {
+        f"s-{k}": Story(
+            id=f"s-{k}", title=v.title, item_ids=[k], outlets=["S"], lang="zh", published=WHEN
+        )
+        for k, v in items.items()
+    }
+    theme = Theme(id="t", name="x", keywords=[], headline="x", story_ids=list(stories), weight=3.0)
+    claims = [
+        Claim(id="t-c1", theme_id="t", text="甲骨文计划裁员数千人。", cites=["a"]),
+        Claim(
+            id="t-c2", theme_id="t", text="**某公司发布模型**：某公司发布了新模型。", cites=["b"]
+        ),
+    ]
+    draft = Draft(
+        title="t",
+        lead="",
+        sections=[Section(theme_id="t", heading="h", lead="", claim_ids=["t-c1", "t-c2"])],
+        claims=claims,
+        outlook=[],
+        closing="",
+    )
+    verdicts = {
+        "t-c1": Verdict(claim_id="t-c1", label="supported", support=["a"]),
+        "t-c2": Verdict(claim_id="t-c2", label="unsupported"),
+    }
+    writer = engine.writer
+    assert isinstance(writer, OfflineWriter)
+    revised = asyncio.run(writer.revise(draft, verdicts, [theme], stories, items))
+    replaced = next(c for c in revised.claims if c.id == "t-c2")
+    # The theme's only other sentences are the Oracle item's, which has its bullet already:
+    # the claim leaves the loop as it is rather than become a second Oracle bullet.
+    assert replaced.cites == ["b"]
+    assert replaced.final

@@ -58,7 +58,7 @@ def test_a_real_week_runs_end_to_end_and_is_judged(tmp_path: Path) -> None:
             "eval",
             "edition",
             "--items",
-            str(folder / "items.json"),
+            str(folder),  # a week's folder stands for its items.json
             "--labels",
             str(LABELS / WEEK / "labels.json"),
             "--edition",

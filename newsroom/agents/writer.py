@@ -403,8 +403,10 @@ class OfflineWriter:
         stories: Mapping[str, Story],
         items: Mapping[str, SourceItem],
     ) -> Draft:
-        """Attribute claims whose sources disagree; replace claims no source supports."""
+        """Attribute claims whose sources disagree; replace claims no source supports, never with
+        a claim about an item the edition already cites (one story, one bullet)."""
         used = {c.text for c in draft.claims}
+        cited = {i for c in draft.claims for i in c.cites}
         claims: list[Claim] = []
         by_theme = {t.id: t for t in themes}
         for claim in draft.claims:
@@ -432,11 +434,12 @@ class OfflineWriter:
             pool = [
                 c
                 for c in self.candidates(theme, stories, items)
-                if c.kind == claim.kind and c.text not in used
+                if c.kind == claim.kind and c.text not in used and not cited & set(c.cites)
             ]
             replacement = self.rank(self._theme_vector(theme, stories), pool, 1)
             if replacement:
                 used.add(replacement[0].text)
+                cited.update(replacement[0].cites)
                 claims.append(
                     claim.model_copy(
                         update={
