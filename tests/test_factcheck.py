@@ -294,6 +294,26 @@ def test_rules_from_the_later_tuning_sets(
     )
 
 
+@pytest.mark.parametrize(
+    ("folder", "claim_id", "said"),
+    [
+        (TUNE5, "w09-x010", "limited"),  # 仅向Max档订阅用户开放: no item limits anything
+        (TUNE6, "w08-y019", "limited"),  # super PACs aimed solely at Republicans
+        (TUNE4, "w08-v033", "limited"),  # backing only Republican candidates
+        (TUNE5, "w09-x034", "world"),  # 向全球用户推出: no item speaks of the world
+    ],
+)
+def test_a_limit_or_a_reach_no_item_speaks_of_is_flagged(
+    folder: Path, claim_id: str, said: str, checker: OfflineFactChecker
+) -> None:
+    """Unsupported rather than contradicted: the items do not say otherwise, they say nothing
+    of it."""
+    verdict = verdict_on(claim_id, checker, folder)
+    assert verdict.label == "unsupported" and any(said in r for r in verdict.reasons), (
+        verdict.reasons
+    )
+
+
 @pytest.mark.parametrize("claim_id", TUNE2_SUPPORTED)
 def test_the_reporting_outlet_is_no_unsupported_name(
     claim_id: str, checker: OfflineFactChecker

@@ -164,6 +164,18 @@ _WORLDWIDE = re.compile(
     r"\binternationally\b",
     re.I,
 )
+# Any word limiting a thing to some (what a claim of "only" needs in its items).
+_LIMITING = re.compile(
+    _EXCLUSIVE.pattern
+    + r"|仅|只|限|独家|专属|专供|\bonly\b|\blimit|\bexclusiv|\brestrict|\bsole\b",
+    re.I,
+)
+# Reach said without the word world: countries and markets named as many.
+_ABROAD = re.compile(
+    r"国际|海外|多国|多个国家|\d+个国家|\d+个市场|\binternational|\boverseas\b|"
+    r"\b\d+ (?:countries|markets|regions|languages)\b|\bcountries\b",
+    re.I,
+)
 _FIRST = re.compile(
     r"首个|首家|首款|首位|第一个|第一家|唯一|\bthe first\b|\bfirst-ever\b|\bthe only\b", re.I
 )
@@ -635,6 +647,7 @@ class OfflineFactChecker:
         for clause in clauses:
             conflicts.extend(self._stance(clause, aligned[clause]))
             conflicts.extend(self._places(clause, aligned[clause], whole))
+            conflicts.extend(self._unstated(clause, whole))
         conflicts = list({f.reason: f for f in conflicts}.values())
         # Support: every clause aligned with some passage.
         scores = [self._support(c, aligned[c], whole) for c in clauses]
@@ -1294,6 +1307,19 @@ class OfflineFactChecker:
         claim's subject."""
         named = subject is not None and facts.mentioned(subject, unit.text) is True
         return score + 0.5 * coverage(unit.text, clause) + (WITNESS_SUBJECT if named else 0.0)
+
+    @staticmethod
+    def _unstated(clause: str, whole: str) -> list[Finding]:
+        """A limit or a reach the items never speak of: a claim that a thing is only for some
+        (仅向Max订阅用户开放, limited to, solely) where no cited item limits anything, or that it
+        reaches the whole world where none speaks of the world. Unsupported, not contradicted:
+        the items do not say otherwise, they do not say it at all."""
+        out: list[Finding] = []
+        if _EXCLUSIVE.search(clause) and not _LIMITING.search(whole):
+            out.append(Finding("scope_unstated", "no cited item says it is limited to some"))
+        if _WORLDWIDE.search(clause) and not _WORLDWIDE.search(whole) and not _ABROAD.search(whole):
+            out.append(Finding("scope_unstated", "no cited item says it reaches the world"))
+        return out
 
     @staticmethod
     def _places(clause: str, ranked: Sequence[tuple[float, Passage]], whole: str) -> list[Finding]:
