@@ -196,6 +196,8 @@ TUNE5_CAUGHT = {
     "w08-x028": "sues",  # SerpApi took Google to court against Google sued SerpApi
     "w09-x006": "agree",  # turning down the terms against 已同意新条款
     "w10-x039": "中国",  # 已向全球用户开放 against 仅限中国用户使用, a passage ranked low
+    "w08-x010": "ahead",  # 逊于前代 against 得分77.1%，远超前代: the clause after the figure
+    "w11-x039": "rise",  # 延长了一倍 against 减少50%: a figure the items do not give
 }
 TUNE5_SUPPORTED = [
     "w07-x031",  # costs only a tenth to a twentieth: "only" of a size, not a scope
@@ -213,6 +215,8 @@ TUNE6_CAUGHT = {
     "w11-y011": "ahead",  # 落后于竞争对手 against 表现超过竞争对手, a clause ranked low
     "w10-y023": "中国",  # around the world against 仅限中国用户使用, not 限制了全球推广
     "w07-y013": "solve",  # has solved its security problems against 安全问题仍未解决, anywhere
+    "w08-y011": "join",  # is joining Anthropic against 将加入OpenAI
+    "w07-y019": "ahead",  # 准确率超过更大的模型 against 低于; 超过每秒1000个 is a floor
 }
 TUNE6_SUPPORTED = [
     "w07-y025",  # In 2025 Greg Brockman: the year is no part of the name

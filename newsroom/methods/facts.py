@@ -1741,9 +1741,10 @@ def stance(text: str) -> Stance:
         if _CJK.match(word) and text.startswith("的", end) and _negated(text, start):
             continue  # 未标识的视频: a negated modifier of a noun, no predicate of the clause
         if word in ("超过了", "超过", "高于", "超出") and re.match(
-            r"\s*[\d一二三四五六七八九十百千万约近]", text[end:]
+            r"\s*(?:每秒|每分钟|每小时|每天|每年|每)?\s*[\d一二三四五六七八九十百千万约近]",
+            text[end:],
         ):
-            continue  # 超过1000万: a figure's floor, not a comparison
+            continue  # 超过1000万, 超过每秒1000个: a figure's floor, not a comparison
         if word == "up" and not re.search(
             r"\b(?:rose|went|gone|goes|go|moved|is|are|was|were|been|up)\s+up\b|\bup\s+\d",
             text[max(0, start - 8) : end + 4],
@@ -1819,6 +1820,7 @@ _RELATIONS: dict[str, tuple[str, ...]] = {
         "took over"
     ),
     "partner_lead": _words("主导|牵头|spearhead|spearheaded|spearheads"),
+    "join": _words("加入|加盟|入职|跳槽至|跳槽到|join|joins|joined|joining"),
     "announce": _words(
         "宣布|发布|公布|推出|announce|announces|announced|unveil|unveiled|unveils|launch|launched|"
         "launches|release|released|releases|introduce|introduced|introduces"
