@@ -165,10 +165,13 @@ TUNE3_CAUGHT = {
     "w10-u033": "keep",  # keep it in the kitchen against 最终决定将设备从厨房移除
     "w07-u037": "rise",  # scaled back against 上调, not the title's cut costs and boost returns
     "w07-u038": "affect",  # ads affect the answers against 不受广告影响, anywhere in the item
+    "w11-u015": "H1",  # 预计于2026年上半年推出 against 预计2026年下半年发布
+    "w08-u037": "join",  # 将加盟Anthropic against 将加入OpenAI，OpenClaw也将转型: the comma ends it
 }
 # The fourth tuning set (evals/claims-tune4), written blind after the third was tuned on.
 TUNE4 = REPO / "evals" / "claims-tune4"
 TUNE4_CAUGHT = {
+    "w07-v020": "megawatts",  # 10 megawatts against 10吉瓦
     "w10-v032": "planned (pilot)",  # have begun piloting against 计划于秋季开展试点
     "w11-v023": "opposite ways",  # six points lower against 比前一版本提高了6分
     "w09-v032": "promise",  # 已提供书面保证 against 拒绝提供明确书面保证

@@ -199,6 +199,7 @@ _ROLE_SUBSTITUTION = frozenset(
 # clause, and never turned around (what is said has no patient).
 _SPEECH = frozenset({"announce", "say", "find"})
 _ROLE_REVERSAL = _ROLE_SUBSTITUTION | {"reject", "designate", "partner_lead"}
+_CLAUSE_BREAK = re.compile(r"[，,；;。]")
 # Whom the actor joined or bought: the same actor with another counterpart is another fact.
 _COUNTERPART = frozenset({"join", "acquire"})
 
@@ -585,6 +586,24 @@ class OfflineFactChecker:
             elif not _dated_by(date, cited):
                 home = aligned[clause][0][1]
                 gaps.append(Finding("date", f"{date.text} is not in {where(home)}", home.item_id))
+        # Parts of a year: a half or a quarter the items give as another.
+        for clause in clauses:
+            mine = facts.periods(clause)
+            if not mine or mine & facts.periods(whole):
+                continue
+            for _, unit in aligned[clause][:3]:
+                theirs = {p for p in facts.periods(unit.sentence) if p[0] == next(iter(mine))[0]}
+                if theirs:
+                    conflicts.append(
+                        Finding(
+                            "date",
+                            f"claim says {'/'.join(sorted(mine))}, {where(unit)} says "
+                            f"{'/'.join(sorted(theirs))}",
+                            unit.item_id,
+                            unit.sentence,
+                        )
+                    )
+                    break
         # Names: each named by a cited item in one of its spellings.
         claim_names = facts.names(text)
         claim_canons = {n.canon for n in claim_names}
@@ -913,9 +932,13 @@ class OfflineFactChecker:
         """Whom the claim's actor joined or bought: where the items have the same actor join
         or buy only others (joins Anthropic against 将加入OpenAI)."""
         found: list[Finding] = []
-        source_rel = [(u, r) for u in units for r in facts.relations(u.text)]
+
+        def parts(text: str) -> list[str]:  # whom a verb takes ends at the comma
+            return [p for p in _CLAUSE_BREAK.split(text) if p.strip()]
+
+        source_rel = [(u, r) for u in units for p in parts(u.text) for r in facts.relations(p)]
         for clause in clauses:
-            for rel in facts.relations(clause):
+            for rel in (r for p in parts(clause) for r in facts.relations(p)):
                 if rel.verb not in _COUNTERPART or not rel.agents or not rel.patients:
                     continue
                 same = [

@@ -471,6 +471,46 @@ def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+# Parts of a year, each in its spellings: H1 against H2, Q3 against Q4.
+_PERIODS = {
+    "H1": r"上半年|前半年|\bfirst half\b|\bH1\b|\bearly (?:in )?(?:the year|20\d\d)\b",
+    "H2": r"下半年|后半年|\bsecond half\b|\blatter half\b|\bH2\b|\blater (?:this|in the) year\b|"
+    r"\blate (?:in )?(?:the year|20\d\d)\b",
+    "Q1": r"第一季度|一季度|\bQ1\b|\bfirst quarter\b",
+    "Q2": r"第二季度|二季度|\bQ2\b|\bsecond quarter\b",
+    "Q3": r"第三季度|三季度|\bQ3\b|\bthird quarter\b",
+    "Q4": r"第四季度|四季度|\bQ4\b|\bfourth quarter\b",
+}
+_PERIOD_PATTERNS = {key: re.compile(pattern, re.I) for key, pattern in _PERIODS.items()}
+
+
+def periods(text: str) -> set[str]:
+    """The parts of a year `text` names: H1, H2 (上半年, second half) and Q1–Q4."""
+    return {key for key, pattern in _PERIOD_PATTERNS.items() if pattern.search(text)}
+
+
+# Power, as data centres are sized: 10吉瓦, 10 GW and ten gigawatts are one figure.
+_POWER = re.compile(
+    r"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>太瓦|吉瓦|兆瓦|千瓦|TW|GW|MW|kW|"
+    r"(?:tera|giga|mega|kilo)watts?)(?![A-Za-z])",
+    re.I,
+)
+_WATTS = {
+    "太瓦": 1e12,
+    "吉瓦": 1e9,
+    "兆瓦": 1e6,
+    "千瓦": 1e3,
+    "tw": 1e12,
+    "gw": 1e9,
+    "mw": 1e6,
+    "kw": 1e3,
+    "tera": 1e12,
+    "giga": 1e9,
+    "mega": 1e6,
+    "kilo": 1e3,
+}
+
+
 @lru_cache(maxsize=65536)
 def amounts(text: str) -> tuple[Amount, ...]:
     """Every figure in `text`, normalised: 3800亿美元, $380B, 380 billion dollars and
@@ -516,6 +556,10 @@ def amounts(text: str) -> tuple[Amount, ...]:
         add(10.0 * _CN_DIGIT[match.group("num")], "percent", match.span(), match.group(0))
     for match in _TWICE.finditer(masked):
         add(2.0, "times", match.span(), match.group(0))
+    for match in _POWER.finditer(masked):
+        unit = match.group("unit").lower()
+        watts = next(v for k, v in _WATTS.items() if unit.startswith(k))
+        add(float(match.group("num")) * watts, "watt", match.span(), match.group(0))
     for match in _ARABIC.finditer(masked):
         raw = match.group("num").replace(",", "")
         cnmult, enmult = match.group("cnmult") or "", (match.group("enmult") or "").lower()
