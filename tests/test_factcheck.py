@@ -228,6 +228,17 @@ TUNE6_SUPPORTED = [
     "w08-y012",  # has scored 77.1%: a passage giving the figure plans nothing
     "w11-y018",  # has started piloting against 开启试点项目: the pilot is begun, not planned
 ]
+# The seventh tuning set (evals/claims-tune7), written blind after the sixth was tuned on.
+TUNE7 = REPO / "evals" / "claims-tune7"
+TUNE7_SUPPORTED = [
+    "w09-z001",  # 1600多万次 is sixteen million, not 1600
+    "w09-z028",  # half a million wafers is 500,000, not a share of one half
+    "w10-z023",  # 相差无几 (close to) negates nothing
+    "w11-z004",  # needs neither a connection nor a subscription against 无需联网或订阅
+    "w08-z036",  # every half hour is how often, not how many
+    "w11-z029",  # according to the Wall Street Journal. against 据《华尔街日报》报道
+    "w08-z002",  # 速度能提高一倍 against 快两倍: both twice as fast
+]
 TUNE3_SUPPORTED = [
     "w07-u014",  # one-tenth to one-twentieth against 十分之一至二十分之一
     "w10-u008",  # Krieger posted on X that Claude…: the speaker is no subject of the news
@@ -336,6 +347,7 @@ def test_the_reporting_outlet_is_no_unsupported_name(
         *((TUNE3, i) for i in TUNE3_SUPPORTED),
         *((TUNE5, i) for i in TUNE5_SUPPORTED),
         *((TUNE6, i) for i in TUNE6_SUPPORTED),
+        *((TUNE7, i) for i in TUNE7_SUPPORTED),
     ],
 )
 def test_true_paraphrases_of_the_later_sets_pass(

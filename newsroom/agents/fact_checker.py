@@ -879,7 +879,7 @@ class OfflineFactChecker:
         if match is None:
             return None
         name = (match.group("a") or match.group("b") or match.group("c") or "").strip()
-        name = name.strip("《》“”\"' ")
+        name = name.strip("《》“”\"' ").rstrip(".。")  # …according to the Wall Street Journal.
         return name or None
 
     def _rival_amount(

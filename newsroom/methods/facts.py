@@ -243,7 +243,7 @@ _SUFFIX_UNIT = (
 )
 _ARABIC = re.compile(
     _PREFIX_CURRENCY + r"?(?<![A-Za-z0-9.\-])(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?:\s*(?P<cnmult>[十百千万亿]+)|\s*-?\s*(?P<enmult>trillion|billion|million|thousand|bn|tn|mn"
+    r"(?:\s*(?:多|余)?(?P<cnmult>[十百千万亿]+)|\s*-?\s*(?P<enmult>trillion|billion|million|thousand|bn|tn|mn"
     r"|[kmb](?![a-z0-9])))?\s*" + _SUFFIX_UNIT,
     re.I,
 )
@@ -262,7 +262,8 @@ _CN_FRACTION = re.compile(
 )
 _HALF = re.compile(
     r"(?:近|约|超过|超|逾|过)?(?:一半|半数|过半|近半|半壁)|"
-    r"\b(?:half|halved)\b(?![\s-]*(?:an?\s+)?(?:hour|day|week|month|year|minute|second)s?\b)",
+    r"\b(?:half|halved)\b(?![\s-]*(?:an?\s+)?(?:hour|day|week|month|year|minute|second|million|"
+    r"billion|thousand|trillion|dozen)s?\b)",
     re.I,
 )
 # US cents: "25 cents per million tokens" is $0.25.
@@ -316,7 +317,16 @@ _EN_NUMBER = re.compile(
     r"(?:\s+(?P<unit>percent|dollars|euros|pounds|yuan|times|fold))?\b",
     re.I,
 )
-_TWICE = re.compile(r"\b(?:twice|doubled?|doubling)\b|翻倍|翻番|翻了一番", re.I)
+# Twice, and 提高一倍 (raised by one fold: doubled). A time drawn out by one fold (延长了一倍)
+# is left a bare 一倍: read as twice it would meet "twice as fast", and a longer time cannot
+# yet be set against a faster speed at one figure, while its words can (延长 against 减少50%).
+_TWICE = re.compile(
+    r"\b(?:twice|doubled?|doubling)\b|翻倍|翻番|翻了一番|"
+    r"(?:提高|提升|增加|增长|扩大|上涨|加快|翻)了?一倍",
+    re.I,
+)
+# Half a million is 500,000.
+_HALF_SCALE = re.compile(r"\bhalf an? (?P<scale>thousand|million|billion|trillion)\b", re.I)
 _TENTHS = re.compile(
     r"(?<![完形达变构组促造赞])(?P<num>[一二两三四五六七八九])成(?![为立功本员熟长果交])"
 )
@@ -536,6 +546,8 @@ def amounts(text: str) -> tuple[Amount, ...]:
         num = float(num_raw) if re.fullmatch(r"[\d.]+", num_raw) else cn_number(num_raw)
         if den and num is not None:
             add(100.0 * num / den, "percent", match.span(), match.group(0))
+    for match in _HALF_SCALE.finditer(masked):
+        add(0.5 * _EN_SCALE[match.group("scale").lower()], "count", match.span(), match.group(0))
     for match in _HALF.finditer(masked):
         add(50.0, "percent", match.span(), match.group(0))
     for match in _CENTS.finditer(masked):
@@ -1300,7 +1312,8 @@ CONCEPTS: tuple[Concept, ...] = (
         ),
         _words(
             "无需|不需要|不必|免去|无须|不用|without needing|no need|does not need|doesn't need|"
-            "does not require|doesn't require|without"
+            "does not require|doesn't require|without|needs neither|need neither|"
+            "requires neither|require neither|needs no|requires no"
         ),
     ),
     Concept(
@@ -1512,6 +1525,7 @@ _NEGATORS_CN = re.compile(
 _NOT_NEGATION_CN = re.compile(
     r"不断|不仅|不少|不同|不久|不过|不管|不论|不足|不得不|不可或缺|不错|不但|不光|不妨|不然|不到|"
     r"不低于|不少于|不超过|不高于|不止|未来|无人机|无人驾驶|无论|无限|无线|无缝|无数|无疑|非常|"
+    r"相差无几|无几|无异|"
     r"非洲|"
     r"非营利|非法|否则|非凡|无比|未成年|莫斯科|毫无疑问|无与伦比|非盈利|不平等|非英语|非公开|"
     r"不确定|"
@@ -1609,15 +1623,20 @@ _DONE = re.compile(
     r"\balready\b|\bcompleted\b|\bofficially\b|\bhas (?:launched|released|completed)\b",
     re.I,
 )
+# "Every" of a thing, not of a time (every half hour is how often, not how many).
+_EVERY = (
+    r"\bevery\b(?!\s+(?:half\s+|other\s+|single\s+)?(?:\d+\s+|few\s+)?(?:hour|day|week|month|"
+    r"year|minute|second|morning|night|evening|time|quarter)s?\b)"
+)
 _UNIVERSAL_CLAIM = re.compile(
-    r"全部|所有|全体|一律|全数|无一例外|任何|每一个|每个|无条件|全都|\ball\b|\bevery\b|"
+    r"全部|所有|全体|一律|全数|无一例外|任何|每一个|每个|无条件|全都|\ball\b|" + _EVERY + r"|"
     r"\beveryone\b|"
     r"\bentire\b|\bentirely\b|\bwhole\b|\bunconditionally\b|\bwithout conditions?\b|\bfully\b|"
     r"\bacross the board\b|\buniversally\b|\bno matter\b",
     re.I,
 )
 _UNIVERSAL_SOURCE = re.compile(
-    r"全部|所有|全体|一律|全数|全面|全球|任何|每个|各个|均|都|完全|无条件|\ball\b|\bevery\b|"
+    r"全部|所有|全体|一律|全数|全面|全球|任何|每个|各个|均|都|完全|无条件|\ball\b|" + _EVERY + r"|"
     r"(?<!illion )(?<![\d%] )\beach\b|\bentire\b|\bwhole\b|\bfully\b|\bworldwide\b|"
     r"\bglobal(?:ly)?\b|\bany\b",
     re.I,
