@@ -202,3 +202,10 @@ def test_revision_never_repeats_an_item_the_edition_cites(engine: Engine) -> Non
     # the claim leaves the loop as it is rather than become a second Oracle bullet.
     assert replaced.cites == ["b"]
     assert replaced.final
+
+    # The failed claim's own story may still give another of its sentences.
+    items["b"] = item("b", "某公司发布模型", "某公司发布了新模型。新模型的参数量达到一千亿个。")
+    revised = asyncio.run(writer.revise(draft, verdicts, [theme], stories, items))
+    replaced = next(c for c in revised.claims if c.id == "t-c2")
+    assert replaced.cites == ["b"] and not replaced.final
+    assert "一千亿" in replaced.text

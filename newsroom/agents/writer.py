@@ -8,6 +8,7 @@ come from clustering alone (no desk) are written by maximal marginal relevance i
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -404,9 +405,10 @@ class OfflineWriter:
         items: Mapping[str, SourceItem],
     ) -> Draft:
         """Attribute claims whose sources disagree; replace claims no source supports, never with
-        a claim about an item the edition already cites (one story, one bullet)."""
+        a claim about an item another bullet of the edition cites (one story, one bullet; the
+        failed claim's own story may give another sentence)."""
         used = {c.text for c in draft.claims}
-        cited = {i for c in draft.claims for i in c.cites}
+        cited = Counter(i for c in draft.claims for i in c.cites)
         claims: list[Claim] = []
         by_theme = {t.id: t for t in themes}
         for claim in draft.claims:
@@ -431,15 +433,16 @@ class OfflineWriter:
                 )
                 continue
             theme = by_theme[claim.theme_id]
+            others = cited - Counter(claim.cites)  # the items the other bullets cite
             pool = [
                 c
                 for c in self.candidates(theme, stories, items)
-                if c.kind == claim.kind and c.text not in used and not cited & set(c.cites)
+                if c.kind == claim.kind and c.text not in used and not others.keys() & set(c.cites)
             ]
             replacement = self.rank(self._theme_vector(theme, stories), pool, 1)
             if replacement:
                 used.add(replacement[0].text)
-                cited.update(replacement[0].cites)
+                cited = others + Counter(replacement[0].cites)
                 claims.append(
                     claim.model_copy(
                         update={
