@@ -591,8 +591,9 @@ class OfflineFactChecker:
             mine = facts.periods(clause)
             if not mine or mine & facts.periods(whole):
                 continue
+            kinds = {p[0] for p in mine}  # halves against halves, quarters against quarters
             for _, unit in aligned[clause][:3]:
-                theirs = {p for p in facts.periods(unit.sentence) if p[0] == next(iter(mine))[0]}
+                theirs = {p for p in facts.periods(unit.sentence) if p[0] in kinds}
                 if theirs:
                     conflicts.append(
                         Finding(
@@ -1141,7 +1142,6 @@ class OfflineFactChecker:
                 fits = self._clause_fits(clause, top, clause_level)
                 fit, unit = max(fits, key=lambda pair: pair[0], default=(score, top))
                 score = min(score, max(fit, COMPARE_ALIGNMENT))
-                figures = facts.amounts(clause)
                 if _complement(clause, top.text) or not all(
                     _amount_found(a, top.text) for a in figures
                 ):
@@ -1181,7 +1181,6 @@ class OfflineFactChecker:
             ]
             # A passage giving the claim's figures with no plan in it says they are so
             # (在ARC-AGI-2上得分77.1%).
-            figures = facts.amounts(clause)
             done += [
                 u
                 for _, u in best

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
@@ -494,9 +494,14 @@ _PERIODS = {
 _PERIOD_PATTERNS = {key: re.compile(pattern, re.I) for key, pattern in _PERIODS.items()}
 
 
-def periods(text: str) -> set[str]:
+def _named(patterns: Mapping[str, re.Pattern[str]], text: str) -> frozenset[str]:
+    """The keys of `patterns` whose pattern `text` matches."""
+    return frozenset(key for key, pattern in patterns.items() if pattern.search(text))
+
+
+def periods(text: str) -> frozenset[str]:
     """The parts of a year `text` names: H1, H2 (上半年, second half) and Q1–Q4."""
-    return {key for key, pattern in _PERIOD_PATTERNS.items() if pattern.search(text)}
+    return _named(_PERIOD_PATTERNS, text)
 
 
 # Power, as data centres are sized: 10吉瓦, 10 GW and ten gigawatts are one figure.
@@ -1599,7 +1604,7 @@ _ACTION_PATTERNS = {name: re.compile(rx, re.I) for name, rx in _ACTIONS.items()}
 
 def actions(text: str) -> frozenset[str]:
     """The acts of `_ACTIONS` a text names (试点/pilot, 投资/invest...)."""
-    return frozenset(name for name, rx in _ACTION_PATTERNS.items() if rx.search(text))
+    return _named(_ACTION_PATTERNS, text)
 
 
 def planned_besides(text: str, act: str) -> bool:
