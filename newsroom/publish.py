@@ -404,7 +404,17 @@ def briefing_data(view: RunView, highlights: int = 10) -> dict[str, Any]:
         s.id: headline(view.items[s.item_ids[0]]) if s.item_ids[0] in view.items else s.title
         for s in [*top, *others]
     }
-    return {"highlights": top, "sections": sections, "others": others, "headlines": headlines}
+    # A highlight cites its story's reports and those the weekly's checked bullet on it cites
+    # beside them (a newsletter's report of the same event).
+    checked = {c.cites[0]: c.cites for c in claims.values() if c.kind == "evidence" and c.cites}
+    cites = {s.id: list(dict.fromkeys([*s.item_ids, *checked.get(s.item_ids[0], [])])) for s in top}
+    return {
+        "highlights": top,
+        "cites": cites,
+        "sections": sections,
+        "others": others,
+        "headlines": headlines,
+    }
 
 
 def render_briefing(view: RunView) -> tuple[str, dict[str, Any]]:
@@ -421,7 +431,7 @@ def render_briefing(view: RunView) -> tuple[str, dict[str, Any]]:
     )
     json_data = {
         "highlights": [
-            {"title": s.title, "headline": data["headlines"][s.id], "cites": s.item_ids}
+            {"title": s.title, "headline": data["headlines"][s.id], "cites": data["cites"][s.id]}
             for s in data["highlights"]
         ],
         "sections": [

@@ -209,3 +209,106 @@ def test_revision_never_repeats_an_item_the_edition_cites(engine: Engine) -> Non
     replaced = next(c for c in revised.claims if c.id == "t-c2")
     assert replaced.cites == ["b"] and not replaced.final
     assert "一千亿" in replaced.text
+
+
+def _beat_story(key: str, it: SourceItem, importance: float, margin: float, **extra: Any) -> Any:
+    from newsroom.models import Story
+
+    return Story(
+        id=f"s-{key}",
+        title=it.title,
+        item_ids=[key],
+        outlets=[it.source],
+        lang="zh",
+        published=WHEN,
+        beat="funding_ma",
+        beat_margin=margin,
+        importance=importance,
+        **extra,
+    )
+
+
+def test_a_theme_fills_with_its_biggest_stories_and_different_sums_are_different_events(
+    engine: Engine,
+) -> None:
+    """Past the stories surely on the theme's beat, the next are taken by importance, not by
+    how central they sit (W11: a $1B seed round lost its bullet to a minor report); and two
+    leads alike in wording but naming different sums are two events, not one (the $1B seed
+    had been taken for the $26B plan)."""
+    from newsroom.agents.writer import OfflineWriter
+    from newsroom.models import Theme
+
+    writer = engine.writer
+    assert isinstance(writer, OfflineWriter)
+    items = {
+        "a": item(
+            "a", "某芯片公司计划投入260亿美元开发开源模型", "该公司计划五年内投入260亿美元。"
+        ),
+        "b": item("b", "一家咨询机构发布制造业数字化白皮书", "白皮书介绍了工厂的数字化经验。"),
+        "c": item(
+            "c", "知名学者创立的实验室完成10亿美元种子轮融资", "实验室获得10亿美元种子轮投资。"
+        ),
+    }
+    stories = {
+        "s-a": _beat_story("a", items["a"], 7.0, 3.0),
+        "s-b": _beat_story("b", items["b"], 3.7, 0.2),
+        "s-c": _beat_story("c", items["c"], 5.6, 0.2),
+    }
+    # Centrality puts the white paper before the seed round; only one place is left.
+    theme = Theme(
+        id="t",
+        name="x",
+        keywords=[],
+        headline="x",
+        story_ids=["s-a", "s-b", "s-c"],
+        weight=3.0,
+        beat="funding_ma",
+    )
+    writer = OfflineWriter(writer.embedder, min_bullets=2, top_stories=1)
+    picked = writer.pick_stories(theme, stories, items, [], limit=2)
+    assert [s.id for s in picked] == ["s-a", "s-c"]
+
+    one = writer.embedder.encode(["同一句话"])[0]
+    assert writer._alike(one, "投入260亿美元", one, "计划投入260亿美元开发")
+    assert not writer._alike(one, "投入260亿美元", one, "完成10亿美元种子轮融资")
+
+
+def test_a_bullet_cites_the_reports_of_its_event_and_drops_one_that_does_not_say_it(
+    engine: Engine,
+) -> None:
+    """A story's bullet cites the reports marked as repeating it (W08: the newsletter's Sonnet
+    4.6 item went uncited); where one of them does not back the sentence (W09: an invoicing
+    vendor's "100% automated" taken for a survey's), that citation goes and the sentence stays."""
+    from newsroom.agents.writer import OfflineWriter
+    from newsroom.models import Theme, Verdict
+    from newsroom.weeks import parse_week
+
+    writer = engine.writer
+    assert isinstance(writer, OfflineWriter)
+    items = {
+        "a": item("a", "调查：六成企业仍把财务AI当实验", "调查显示，61%的企业仅将财务AI视为实验。"),
+        "b": item("b", "某厂商的AI代理实现发票处理全自动", "该厂商称发票处理已100%自动化。"),
+    }
+    stories = {
+        "s-a": _beat_story("a", items["a"], 6.0, 3.0),
+        "s-b": _beat_story("b", items["b"], 3.0, 3.0, repeats="s-a"),
+    }
+    theme = Theme(
+        id="t",
+        name="x",
+        keywords=[],
+        headline="x",
+        story_ids=["s-a", "s-b"],
+        weight=2.0,
+        beat="funding_ma",
+    )
+    draft = asyncio.run(writer.write(parse_week("2026-W06"), [theme], stories, items))
+    bullet = next(c for c in draft.claims if c.kind == "evidence")
+    assert bullet.cites == ["a", "b"]
+
+    verdicts = {
+        bullet.id: Verdict(claim_id=bullet.id, label="contradicted", support=["a"], against=["b"])
+    }
+    revised = asyncio.run(writer.revise(draft, verdicts, [theme], stories, items))
+    kept = next(c for c in revised.claims if c.id == bullet.id)
+    assert kept.cites == ["a"] and kept.text == bullet.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -240,3 +241,43 @@ def test_a_top_story_narrowly_on_its_beat_is_still_written(embedder: Embedder) -
     theme = theme.model_copy(update={"story_ids": list(reversed(theme.story_ids))})
     picked = OfflineWriter(embedder, top_stories=4).pick_stories(theme, stories, items, [], limit=2)
     assert [s.id for s in picked] == ["s-a", "s-e", "s-b", "s-c"]
+
+
+def test_an_event_told_by_reports_dedup_kept_apart_counts_their_outlets(
+    embedder: Embedder,
+) -> None:
+    """A report marked as repeating a story adds its outlet to that story's `outlets` term (the
+    issue's "distinct outlets after dedup"): two outlets on one event outrank one."""
+    from newsroom.agents.clusterer import OfflineClusterer
+    from newsroom.models import Story
+
+    text = (
+        "Anthropic releases Claude Sonnet 4.6",
+        "Anthropic发布Claude Sonnet 4.6，支持百万上下文。",
+    )
+    items = {
+        "a": item("a", *text, source="the-decoder.com"),
+        "b": item("b", *text, source="bensbites.com"),
+        "c": item("c", "Meta delays Avocado", "Meta推迟新模型Avocado的发布。", source="x.com"),
+    }
+    stories = [
+        Story(
+            id=f"s-{k}",
+            title=items[k].title,
+            item_ids=[k],
+            outlets=[items[k].source],
+            lang="zh",
+            published=WHEN,
+            importance=5.0,
+            importance_terms={"outlets": 1.0},
+        )
+        for k in items
+    ]
+    out = OfflineClusterer(embedder).mark_repeats(stories, items)
+    shown = {s.id: s for s in out if s.repeats is None}
+    assert [s.repeats for s in out].count(None) == 2
+    told = next(s for s in shown.values() if s.id in ("s-a", "s-b"))
+    # The desk's outlets weight × (log2(1 + 2) − log2(1 + 1)) more.
+    gain = default_desk().weights["outlets"] * (math.log2(3) - 1)
+    assert told.importance_terms["outlets"] == pytest.approx(1.0 + gain, abs=1e-3)
+    assert told.importance > shown["s-c"].importance

@@ -158,13 +158,19 @@ WRONG_BULLET = "Resolve AI完成9亿美元A轮融资。"  # a figure the rules c
 
 
 def slipped(content: str, readings: Sequence[Reading]) -> str:
-    """A section that also has, for each hostile source, a loose bullet (the fact-checker's
-    model is asked about it) and, for a hostile source with a figure, a wrong one (the writer
-    is asked to revise it): both cite the source by the id its block shows."""
+    """A section that also has, for each hostile source, a bullet of its last line (the frame
+    quotes it), a loose bullet (the fact-checker's model is asked about it) and, for a hostile
+    source with a figure, a wrong one (the writer is asked to revise it): all cite the source
+    by the id its block shows."""
     section = json.loads(content)
     for block in (b for r in readings for b in r.blocks):
         shown = block.attributes.get("id", "")
         if "hostile" in shown:
+            # Its own words too, so that the frame's prompt quotes a hostile text wherever
+            # the section's stories rank.
+            lines = [line for line in block.text.splitlines() if line.strip()]
+            if lines:
+                section["evidence"].append({"text": lines[-1], "cites": [shown]})
             section["evidence"].append({"text": LOOSE_BULLET, "cites": [shown]})
             if "1.25亿美元" in block.text:
                 section["evidence"].append({"text": WRONG_BULLET, "cites": [shown]})

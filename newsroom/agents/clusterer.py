@@ -427,6 +427,27 @@ class OfflineClusterer:
                     out[same] = out[same].model_copy(
                         update={"importance": stories[k].importance, "importance_terms": terms}
                     )
+        return self._count_repeat_outlets(stories, out)
+
+    def _count_repeat_outlets(self, stories: list[Story], out: list[Story]) -> list[Story]:
+        """An event told by reports that dedup kept apart counts the outlets of them all: the
+        `outlets` term of the story shown for it grows by the outlets its repeats add."""
+        index = {s.id: k for k, s in enumerate(out)}
+        added: dict[int, set[str]] = {}
+        for k, story in enumerate(out):
+            if story.repeats is not None:
+                added.setdefault(index[story.repeats], set()).update(stories[k].outlets)
+        weight = self.desk.weights["outlets"]
+        for k, extra in added.items():
+            own = set(out[k].outlets)
+            if not extra - own:
+                continue
+            gain = weight * (math.log2(1 + len(own | extra)) - math.log2(1 + len(own)))
+            terms = dict(out[k].importance_terms)
+            terms["outlets"] = round(terms.get("outlets", 0.0) + gain, 3)
+            out[k] = out[k].model_copy(
+                update={"importance": round(out[k].importance + gain, 4), "importance_terms": terms}
+            )
         return out
 
     def _coverage(self, stories: Sequence[Story], items: Mapping[str, SourceItem]) -> list[int]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from newsroom.methods.dedup import numbers_agree
 from newsroom.methods.embeddings import Embedder
 from newsroom.methods.headlines import headline, news_sentence
 from newsroom.methods.text import entities, is_cjk, sentences
@@ -172,7 +173,7 @@ class OfflineWriter:
         theme: Theme,
         stories: Mapping[str, Story],
         items: Mapping[str, SourceItem],
-        told: list[tuple[Any, set[str]]],
+        told: list[tuple[Any, set[str], str]],
         limit: int | None = None,
     ) -> list[Story]:
         """The theme's stories to write, most important first, `limit` (default `bullets`) at
@@ -194,13 +195,14 @@ class OfflineWriter:
         ]
         sure.sort(key=lambda s: -s.importance)  # the theme's limit goes to its biggest first
         by_id = {s.id: s for s in members}
-        order = [by_id[i] for i in dict.fromkeys(s.id for s in [*sure, *fresh, *members])]
+        rest = sorted(fresh, key=lambda s: -s.importance)
+        order = [by_id[i] for i in dict.fromkeys(s.id for s in [*sure, *rest, *members])]
         texts = [f"{items[s.item_ids[0]].title} {items[s.item_ids[0]].summary}" for s in order]
         if not texts:
             return []
         vectors = self.embedder.encode(texts)
         picked: list[Story] = []
-        mine: list[tuple[Any, set[str]]] = []
+        mine: list[tuple[Any, set[str], str]] = []
         most = limit or self.bullets
         for rank, (story, vector) in enumerate(zip(order, vectors, strict=True)):
             enough = most if rank < len(sure) else self.min_bullets
@@ -210,32 +212,39 @@ class OfflineWriter:
                     continue
                 break
             names = _versioned_names(items[story.item_ids[0]].title)
+            text = texts[rank]
             if any(
-                float(vector @ other) >= self.same_event or (names & other_names)
-                for other, other_names in [*told, *mine]
+                (names & other_names) or self._alike(vector, text, other, other_text)
+                for other, other_names, other_text in [*told, *mine]
             ):
                 continue
-            mine.append((vector, names))
+            mine.append((vector, names, text))
             picked.append(story)
         # A thin theme still gets its `min_bullets`: its other stories, those telling no event
         # of the edition's bullets first; never a story marked as repeating one it shows.
         shown = {s.id for s in picked}
         fills = [
-            (story, vector)
-            for story, vector in zip(order, vectors, strict=True)
+            (story, vector, text)
+            for story, vector, text in zip(order, vectors, texts, strict=True)
             if story not in picked and story.repeats not in shown
         ]
         fills.sort(
-            key=lambda pair: any(
-                float(pair[1] @ other) >= self.same_event for other, _ in [*told, *mine]
+            key=lambda fill: any(
+                self._alike(fill[1], fill[2], other, other_text)
+                for other, _, other_text in [*told, *mine]
             )
         )
-        for story, _ in fills:
+        for story, _, _ in fills:
             if len(picked) >= min(self.min_bullets, len(order)):
                 break
             picked.append(story)
         told.extend(mine)
         return picked
+
+    def _alike(self, vector: Any, text: str, other: Any, other_text: str) -> bool:
+        """Two stories tell one event: their leads are `same_event` alike and no kind of
+        number both state differs (a $1B seed and a $26B plan are two events)."""
+        return float(vector @ other) >= self.same_event and numbers_agree(text, other_text)
 
     async def write(
         self,
@@ -260,8 +269,13 @@ class OfflineWriter:
             return await self.write_by_relevance(window, themes, stories, items)
         sections: list[Section] = []
         claims: list[Claim] = []
-        told: list[tuple[Any, set[str]]] = []
+        told: list[tuple[Any, set[str], str]] = []
         limits = self.allot(themes, stories)
+        # A story's bullet cites the reports marked as repeating it: one event, all its sources.
+        echoes: dict[str, list[str]] = {}
+        for other in stories.values():
+            if other.repeats is not None:
+                echoes.setdefault(other.repeats, []).extend(other.item_ids[:1])
         for theme in themes:
             picked = self.pick_stories(theme, stories, items, told, limits[theme.id])
             ids = []
@@ -271,7 +285,7 @@ class OfflineWriter:
                     theme_id=theme.id,
                     kind="evidence",
                     text=self.story_bullet(story, items),
-                    cites=[story.item_ids[0]],
+                    cites=[story.item_ids[0], *echoes.get(story.id, [])],
                 )
                 claims.append(claim)
                 ids.append(claim.id)
@@ -404,7 +418,8 @@ class OfflineWriter:
         stories: Mapping[str, Story],
         items: Mapping[str, SourceItem],
     ) -> Draft:
-        """Attribute claims whose sources disagree; replace claims no source supports, never with
+        """Keep a claim on the sources that support it where its own does; attribute claims whose
+        sources disagree; replace claims no source supports, never with
         a claim about an item another bullet of the edition cites (one story, one bullet; the
         failed claim's own story may give another sentence)."""
         used = {c.text for c in draft.claims}
@@ -415,6 +430,15 @@ class OfflineWriter:
             verdict = verdicts.get(claim.id)
             if verdict is None or verdict.label == "supported" or claim.final:
                 claims.append(claim)  # a final claim leaves the loop as it is
+                continue
+            if verdict.support and len(claim.cites) > 1 and claim.cites[0] in verdict.support:
+                # The sentence's own source says it; a report cited beside it does not (an
+                # echo marked as the same event that is another): that citation goes.
+                claims.append(
+                    claim.model_copy(
+                        update={"cites": list(verdict.support), "revision": claim.revision + 1}
+                    )
+                )
                 continue
             if verdict.support and verdict.label == "contradicted":
                 outlet = items[verdict.support[0]].source
