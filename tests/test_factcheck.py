@@ -239,6 +239,23 @@ TUNE7_SUPPORTED = [
     "w11-z029",  # according to the Wall Street Journal. against 据《华尔街日报》报道
     "w08-z002",  # 速度能提高一倍 against 快两倍: both twice as fast
 ]
+# The eighth tuning set (evals/claims-tune8), written blind after the seventh was tuned on.
+TUNE8 = REPO / "evals" / "claims-tune8"
+TUNE8_CAUGHT = {
+    "w09-y029": "trial",  # 已把…投入日常合规工作 against 正在测试
+    "w10-y016": "trial",  # now open to the public against an AI-executed payment pilot
+    "w10-y023": "planned",  # has signed its $40 billion loan against SoftBank seeks it
+    "w08-y029": "speed",  # 训练的速度更慢 against 训练速度快两倍
+    "w09-y019": "of some",  # anywhere in the world against outside the US
+}
+TUNE8_SUPPORTED = [
+    "w07-y012",  # 多赚一成二 is 12% more
+    "w07-y017",  # 六百多亿张 is 60 billion and more, not 600
+    "w09-y032",  # 一千六百多万次 is sixteen million and more
+    "w07-y024",  # 音乐人帕特里克·达林在…: the name, not the characters beside it
+    "w08-y026",  # 七成以上（72%）: a floor 72% keeps
+    "w09-y028",  # 逾六成（61%）
+]
 TUNE3_SUPPORTED = [
     "w07-u014",  # one-tenth to one-twentieth against 十分之一至二十分之一
     "w10-u008",  # Krieger posted on X that Claude…: the speaker is no subject of the news
@@ -301,6 +318,7 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         *((TUNE4, i, said) for i, said in sorted(TUNE4_CAUGHT.items())),
         *((TUNE5, i, said) for i, said in sorted(TUNE5_CAUGHT.items())),
         *((TUNE6, i, said) for i, said in sorted(TUNE6_CAUGHT.items())),
+        *((TUNE8, i, said) for i, said in sorted(TUNE8_CAUGHT.items())),
     ],
 )
 def test_rules_from_the_later_tuning_sets(
@@ -348,6 +366,7 @@ def test_the_reporting_outlet_is_no_unsupported_name(
         *((TUNE5, i) for i in TUNE5_SUPPORTED),
         *((TUNE6, i) for i in TUNE6_SUPPORTED),
         *((TUNE7, i) for i in TUNE7_SUPPORTED),
+        *((TUNE8, i) for i in TUNE8_SUPPORTED),
     ],
 )
 def test_true_paraphrases_of_the_later_sets_pass(

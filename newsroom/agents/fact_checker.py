@@ -143,9 +143,12 @@ _ROLE_AFTER = re.compile(
 )
 # Stages of a launch: a claim that it shipped against passages that call it a preview or a trial.
 _SHIPPED = re.compile(
-    r"generally available|全面(?:上线|推出|部署|开放|铺开|采用)|正式(?:上线|推出|发布|启用|投入)|"
-    r"投入生产|量产|\brolled out\b|\brolls out\b|\bshipped\b|\bin production\b|"
-    r"\bavailable to (?:all|everyone)\b|\bwidely available\b",
+    r"generally available|全面(?:上线|推出|部署|开放|铺开|采用|改用|启用|应用|投用)|"
+    r"正式(?:上线|推出|发布|启用|投入|商用|运营)|商用|投入(?:日常|实际)?(?:使用|运营|运行)|投入日常|"
+    r"投入生产|量产|上市销售|开售|\brolled out\b|\brolls out\b|\bshipped\b|\bin production\b|"
+    r"\bavailable to (?:all|everyone|the public)\b|\bwidely available\b|\bopen to the public\b|"
+    r"\bpublicly available\b|\bon sale\b|\bin (?:routine|daily|everyday) use\b|"
+    r"\bcommercially (?:launched|available)\b",
     re.I,
 )
 _TRIAL = re.compile(

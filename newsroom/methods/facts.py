@@ -250,7 +250,7 @@ _ARABIC = re.compile(
 _CN_DIGITS_ALL = "零〇一二两三四五六七八九十百千万亿"
 _CN_NUMBER = rf"[{_CN_DIGITS_ALL}]*[一二两三四五六七八九十百千万亿][{_CN_DIGITS_ALL}]*"
 _CN_AMOUNT = re.compile(
-    rf"(?<![第星周初统唯同逐单万之])(?P<num>{_CN_NUMBER})"
+    rf"(?<![第星周初统唯同逐单万之])(?P<num>{_CN_NUMBER})(?:[多余](?=[万亿]))?"
     r"(?P<unit>元人民币|美元|美金|澳元|港元|欧元|英镑|日元|韩元|人民币|元|个百分点|倍|"
     r"成(?![为立功本员熟长果])"
     r"|个|位|名|家|款|项|件|次|条|张|台|套|枚|人|座|所|颗|块|辆|架|部|支|只|笔|份|轮|周|天|小时|"
@@ -327,8 +327,10 @@ _TWICE = re.compile(
 )
 # Half a million is 500,000.
 _HALF_SCALE = re.compile(r"\bhalf an? (?P<scale>thousand|million|billion|trillion)\b", re.I)
+# 七成 is 70%, 一成二 is 12%.
 _TENTHS = re.compile(
-    r"(?<![完形达变构组促造赞])(?P<num>[一二两三四五六七八九])成(?![为立功本员熟长果交])"
+    r"(?<![完形达变构组促造赞])(?P<num>[一二两三四五六七八九])成"
+    r"(?P<sub>[一二三四五六七八九](?![成十百千万亿]))?(?![为立功本员熟长果交])"
 )
 _YEARISH = re.compile(r"^(?:19|20)\d{2}$")
 # Words made of numeral characters that are no figure.
@@ -367,6 +369,13 @@ class Amount:
         if not self.compatible(other):
             return False
         if self.same_value(other):
+            return True
+        # 七成以上 for 72%, "up to 40%" for 35%: a floor or a ceiling an exact figure keeps
+        # (within a factor of two: "more than 100" is no reading of two hundred million). Two
+        # floors that differ are two figures (more than 30 billion, more than 60 billion).
+        if not other.bound and self.bound == ">" and self.value < other.value <= 2 * self.value:
+            return True
+        if not other.bound and self.bound == "<" and self.value / 2 <= other.value < self.value:
             return True
         # "about $20 billion" for 198亿美元: a claim marked approximate may round.
         return self.approximate and _rounds_to(other.value, self.value)
@@ -570,7 +579,8 @@ def amounts(text: str) -> tuple[Amount, ...]:
         ]
         add(100.0 * n / d, "percent", match.span(), match.group(0))
     for match in _TENTHS.finditer(masked):
-        add(10.0 * _CN_DIGIT[match.group("num")], "percent", match.span(), match.group(0))
+        sub = _CN_DIGIT[match.group("sub")] if match.group("sub") else 0
+        add(10.0 * _CN_DIGIT[match.group("num")] + sub, "percent", match.span(), match.group(0))
     for match in _TWICE.finditer(masked):
         add(2.0, "times", match.span(), match.group(0))
     for match in _POWER.finditer(masked):
@@ -1118,6 +1128,21 @@ def _spellings() -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in grouped.items()}
 
 
+def _transliterated_in(name: str, text: str) -> bool:
+    """Whether a transliterated name (帕特里克·达林), read with whatever characters stand
+    beside it in the claim (音乐人帕特里克·达林在), is written in `text`: two characters or
+    more of each side, around one middle dot."""
+    left, _, right = name.partition("·")
+    for dot in re.finditer("·", text):
+        before = text[max(0, dot.start() - len(left)) : dot.start()]
+        after = text[dot.end() : dot.end() + len(right)]
+        tail = next((k for k in range(len(before), 0, -1) if left.endswith(before[-k:])), 0)
+        head = next((k for k in range(len(after), 0, -1) if right.startswith(after[:k])), 0)
+        if tail >= 2 and head >= 2:
+            return True
+    return False
+
+
 @lru_cache(maxsize=262144)
 def mentioned(name: Name, text: str) -> bool | None:
     """Is `name` in `text` under any of its names? None when that cannot be told: an
@@ -1128,7 +1153,9 @@ def mentioned(name: Name, text: str) -> bool | None:
     if name.known:
         return False
     if _CJK.search(name.text):
-        return None if "·" in name.text and not _CJK.search(text) else False
+        if "·" in name.text and not _CJK.search(text):
+            return None
+        return "·" in name.text and _transliterated_in(name.text, text)
     words = [w for w in re.split(r"[\s\-]+", name.text) if w and w.lower() not in _GENERIC]
     core = [w for w in words if w.lower() not in _DESCRIPTIVE]
     if core and all(
@@ -1410,9 +1437,13 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         "speed",
         _words(
-            "更快|加快|提速|加速|faster|quicker|sped up|speeds up|speed up|accelerate|accelerates"
+            "更快|加快|提速|加速|速度快|快两倍|快一倍|快了|faster|quicker|sped up|speeds up|"
+            "speed up|accelerate|accelerates|twice as fast|times as fast"
         ),
-        _words("更慢|放慢|减速|拖慢|延缓|减缓|slower|slowed down|slows down|decelerate"),
+        _words(
+            "更慢|放慢|减速|拖慢|延缓|减缓|速度慢|慢了|slower|slowed down|slows down|decelerate|"
+            "half as fast"
+        ),
     ),
     Concept(
         "cost",
@@ -1572,6 +1603,7 @@ _PLANNED = re.compile(
     r"\b(?:is|are|was|were|reportedly|now|also) set to\b|"
     r"\bintends?\b|\bconsidering\b|\bin talks\b|\bwould\b|\bproposed\b|\bupcoming\b|"
     r"\bcoming soon\b|\bsoon\b|\bpilot\b|\bweighing\b|\breviewing\b|\byet to\b|"
+    r"\bseek(?:s|ing)\b|"
     r"\b(?:is|are) (?:drafting|negotiating|working on)\b",
     re.I,
 )
@@ -1634,7 +1666,10 @@ _EVERY = (
     r"year|minute|second|morning|night|evening|time|quarter)s?\b)"
 )
 _UNIVERSAL_CLAIM = re.compile(
-    r"全部|所有|全体|一律|全数|无一例外|任何|每一个|每个|无条件|全都|\ball\b|" + _EVERY + r"|"
+    r"全部|所有|全体|一律|全数|无一例外|任何|每一个|每个|无条件|全都|不分|各款|\ball\b|"
+    + _EVERY
+    + r"|"
+    r"\banywhere\b|"
     r"\beveryone\b|"
     r"\bentire\b|\bentirely\b|\bwhole\b|\bunconditionally\b|\bwithout conditions?\b|\bfully\b|"
     r"\bacross the board\b|\buniversally\b|\bno matter\b",
@@ -1667,7 +1702,11 @@ _UNIVERSAL_STRICT_SOURCE = re.compile(
 _PARTIAL_SOURCE = re.compile(
     r"部分|一些|少数|仅|只有|只|仅有|仅剩|一半|半数|首款|首批|其余|其他|剩余|其中|个别|\d+岁以上|"
     r"分之|试点|\bonly\b|\bsome\b|\bpart of\b|\bhalf\b|\blimited\b|\bselect\b|\bcertain\b|"
-    r"\bremaining\b|\bthe rest\b|\bexcept\b|\bover \d+\b|\b\d+\+",
+    r"\bremaining\b|\bthe rest\b|\bexcept\b|\bover \d+\b|\b\d+\+|"
+    # more to come later: not all yet (other models later; 其他机型稍后支持)
+    r"\b(?:more|other)\b[^.;。；]{0,40}\blater\b|稍后|陆续|"
+    r"\boutside (?:the )?(?:US|U\.S\.|United States)\b|美国以外|\bcurrently available in\b|"
+    r"目前(?:仅)?(?:在|向)",
     re.I,
 )
 
