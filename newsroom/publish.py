@@ -121,15 +121,18 @@ class References:
             if item_id not in self._number:
                 self.order.append(item_id)
                 self._number[item_id] = len(self.order)
-            marks.append(f"[[{self._number[item_id]}]]({self.items[item_id].url})")
+            number = self._number[item_id]
+            # An item without a web address (quoted from a newsletter) links to its reference.
+            marks.append(f"[[{number}]]({self.items[item_id].url or f'#ref-{number}'})")
         return "".join(marks)
 
     def render(self) -> list[str]:
         lines = []
         for number, item_id in enumerate(self.order, start=1):
             item = self.items[item_id]
+            title = f"[{item.title}]({item.url})" if item.url else item.title
             lines.append(
-                f'{number}. <a id="ref-{number}"></a>[{item.title}]({item.url})'
+                f'{number}. <a id="ref-{number}"></a>{title}'
                 f" — {item.source}，{item.published:%Y-%m-%d}"
             )
         return lines

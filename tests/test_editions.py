@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +147,26 @@ def test_three_editions_from_one_llm_run(embedder: Embedder, samples: Path, tmp_
 def test_edition_flags_are_checked(args: list[str], message: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", "--week", "2026-W06", "--out", str(tmp_path), *args])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_an_item_without_a_web_address_links_to_its_reference() -> None:
+    """A newsletter's item may have no URL: its citation mark points at its line in the
+    references (no empty `()` link), and that line names it without a link."""
+    from newsroom.models import SourceItem
+    from newsroom.publish import References
+
+    quoted = SourceItem(
+        id="q1",
+        title="某周报摘录",
+        summary="某公司发布了新模型。",
+        url="",
+        source="某周报",
+        published=datetime(2026, 2, 4, tzinfo=UTC),
+        lang="zh",
+    )
+    linked = quoted.model_copy(update={"id": "l1", "url": "https://e.com/l1", "title": "原文"})
+    references = References({"q1": quoted, "l1": linked})
+    assert references.mark(["l1", "q1"]) == "[[1]](https://e.com/l1)[[2]](#ref-2)"
+    lines = references.render()
+    assert lines[1].startswith('2. <a id="ref-2"></a>某周报摘录 — 某周报') and "()" not in lines[1]
+    assert "[原文](https://e.com/l1)" in lines[0]
