@@ -74,18 +74,20 @@ class ModelConfig:
 def chat_model(config: ModelConfig) -> Any:
     """A `ChatOpenAI` with connect and read timeouts apart, and no retries of its own: the
     agent retries, so that every attempt is reserved, settled and traced."""
-    import httpx
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
         model=config.model,
         base_url=config.base_url,
         api_key=SecretStr(config.api_key or "not-needed"),
-        timeout=httpx.Timeout(
-            connect=config.connect_timeout,
-            read=config.read_timeout(),
-            write=config.timeout,
-            pool=config.connect_timeout,
+        # (connect, read, write, pool) as a tuple: the HTTP client the SDK brings takes it,
+        # whichever it is (httpx, or the httpx2 of openai 3.63 and later, which refuses an
+        # httpx.Timeout).
+        timeout=(
+            config.connect_timeout,
+            config.read_timeout(),
+            config.timeout,
+            config.connect_timeout,
         ),
         max_retries=0,
         max_completion_tokens=config.max_tokens,
