@@ -281,3 +281,13 @@ def test_an_event_told_by_reports_dedup_kept_apart_counts_their_outlets(
     gain = default_desk().weights["outlets"] * (math.log2(3) - 1)
     assert told.importance_terms["outlets"] == pytest.approx(1.0 + gain, abs=1e-3)
     assert told.importance > shown["s-c"].importance
+
+
+def test_the_figures_of_a_date_tie_no_two_reports() -> None:
+    """`2026 2` (a month written 2026年2月) is no name: two reports of a week both dated in
+    February were marked as one event by it (W07: a newsletter issue and GPT-4o's retirement)."""
+    from newsroom.methods.desk import anchors
+
+    found = anchors("Sci-Fi with a touch of Madness，2026年2月 GPT-5.4 发布")
+    assert "2026 2" not in found and not any(a.replace(" ", "").isdigit() for a in found)
+    assert "gpt5.4" in found and "madness" in found

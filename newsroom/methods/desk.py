@@ -435,6 +435,8 @@ def anchors(text: str) -> set[str]:
                     continue
                 if n == 1 and (len(gram[0]) < 3 or gram[0].isdigit()):
                     continue
+                if all(re.fullmatch(r"[\d.]+", w) for w in gram):
+                    continue  # "2026 2" is a date's figures, no name
                 out.add(" ".join(gram))
     for q in quantities(text):
         if q.kind in ("usd", "cny") and q.value >= 1e6:
