@@ -247,6 +247,9 @@ TUNE8_CAUGHT = {
     "w10-y023": "planned",  # has signed its $40 billion loan against SoftBank seeks it
     "w08-y029": "speed",  # 训练的速度更慢 against 训练速度快两倍
     "w09-y019": "of some",  # anywhere in the world against outside the US
+    "w08-y004": "rise",  # lift employment by 0.7% against 就业则小幅减少0.7%
+    "w09-y009": "ahead",  # less inclined than US models against 比美国模型更倾向于
+    "w10-y035": "ahead",  # 已经超过了OpenAI against approaching (接近) OpenAI's $20B
 }
 TUNE8_SUPPORTED = [
     "w07-y012",  # 多赚一成二 is 12% more

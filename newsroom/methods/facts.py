@@ -1252,6 +1252,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "increasing|grow|grew|grows|growing|grown|gain|gained|gains|jump|jumped|jumps|climb|"
             "climbed|climbs|surge|surged|surges|soar|soared|boost|boosted|boosts|raise|raises|"
             "raising|higher|expand|expanded|expands|up|upward|doubled|extend|extended|extends|"
+            "lift|lifts|lifted|"
             "lengthen|lengthened|增多|扩张|加码|加大|增持|涨价|加息|反弹|回升|走强|新高|提速|widen|"
             "widened|spike|spiked|rally|rallied|rebound|rebounded|hike|hiked|added|adds|增强|加强|"
             "strengthen|strengthened|strengthens|越来越多|越高|更高|较高|高了|faster|heavier|"
@@ -1279,13 +1280,15 @@ CONCEPTS: tuple[Concept, ...] = (
             "higher than|tops|topped|outscored|outpaced|outdid|outdoes|ahead|更好|更强|胜出|"
             "占优|优势|outshines|outshone|leapfrogged|overtook|overtakes|overtaken|more likely|"
             "更倾向|更可能|larger than|bigger than|greater than|登顶|夺冠|位居榜首|领跑|tops the|"
+            "more inclined|more prone|"
             "领先|pulled ahead|several times|数倍|far exceeds|超过"
         ),
         _words(
             "落后|不及|不如|逊于|低于|弱于|输给|不敌|差于|trail|trails|trailed|trailing|lag|lags|"
             "lagged|lagging|behind|fall short|fell short|falls short|below|lower than|worse than|"
             "can't keep up|cannot keep up|couldn't keep up|short of|跟不上|赶不上|追不上|更差|"
-            "更弱|劣势|落于下风|less likely|smaller than|a fraction of|approaching|closing in on|"
+            "更弱|劣势|落于下风|less likely|less inclined|less prone|smaller than|a fraction of|"
+            "approaching|closing in on|接近|"
             "逼近|"
             "underperform|underperforms|underperformed|lost to|loses to|falls behind|fell behind"
         ),
