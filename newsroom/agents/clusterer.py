@@ -437,12 +437,11 @@ class OfflineClusterer:
         for k, story in enumerate(out):
             if story.repeats is not None:
                 added.setdefault(index[story.repeats], set()).update(stories[k].outlets)
-        weight = self.desk.weights["outlets"]
         for k, extra in added.items():
             own = set(out[k].outlets)
             if not extra - own:
                 continue
-            gain = weight * (math.log2(1 + len(own | extra)) - math.log2(1 + len(own)))
+            gain = self.desk.outlets_term(len(own | extra)) - self.desk.outlets_term(len(own))
             terms = dict(out[k].importance_terms)
             terms["outlets"] = round(terms.get("outlets", 0.0) + gain, 3)
             out[k] = out[k].model_copy(

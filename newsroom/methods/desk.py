@@ -364,6 +364,10 @@ class Desk:
         rest = next((p.sub("", item.title, count=1) for p in self.round_up_titles), item.title)
         return bool(_SEVERAL.search(rest))
 
+    def outlets_term(self, outlets: int) -> float:
+        """The `outlets` term of a story told by this many distinct outlets."""
+        return self.weights["outlets"] * math.log2(1 + outlets)
+
     def importance(
         self,
         story: Story,
@@ -396,7 +400,7 @@ class Desk:
         w = self.weights
         outlets = len(set(story.outlets))
         terms = {
-            "outlets": w["outlets"] * math.log2(1 + outlets),
+            "outlets": self.outlets_term(outlets),
             "weight": w["weight"] * max(0.0, story.weight - outlets),
             "major": w["major"] * min(1, self.majors.count(head)),
             "magnitude": w["magnitude"] * min(1, len(_magnitudes(head))),
@@ -433,10 +437,10 @@ def anchors(text: str) -> set[str]:
                 gram = words[k : k + n]
                 if gram[0] in _ANCHOR_STOP or gram[-1] in _ANCHOR_STOP:
                     continue
-                if n == 1 and (len(gram[0]) < 3 or gram[0].isdigit()):
+                if n == 1 and len(gram[0]) < 3:
                     continue
                 if all(re.fullmatch(r"[\d.]+", w) for w in gram):
-                    continue  # "2026 2" is a date's figures, no name
+                    continue  # figures alone name nothing: "2026 2" (a date), "3.1" (a version)
                 out.add(" ".join(gram))
     for q in quantities(text):
         if q.kind in ("usd", "cny") and q.value >= 1e6:

@@ -1669,11 +1669,9 @@ _EVERY = (
     r"year|minute|second|morning|night|evening|time|quarter)s?\b)"
 )
 _UNIVERSAL_CLAIM = re.compile(
-    r"全部|所有|全体|一律|全数|无一例外|任何|每一个|每个|无条件|全都|不分|各款|\ball\b|"
+    r"全部|所有|全体|一律|全数|无一例外|任何|每一个|每个|无条件|全都|不分|各款|\banywhere\b|\ball\b|"
     + _EVERY
-    + r"|"
-    r"\banywhere\b|"
-    r"\beveryone\b|"
+    + r"|\beveryone\b|"
     r"\bentire\b|\bentirely\b|\bwhole\b|\bunconditionally\b|\bwithout conditions?\b|\bfully\b|"
     r"\bacross the board\b|\buniversally\b|\bno matter\b",
     re.I,
