@@ -238,6 +238,8 @@ TUNE7_SUPPORTED = [
     "w08-z036",  # every half hour is how often, not how many
     "w11-z029",  # according to the Wall Street Journal. against 据《华尔街日报》报道
     "w08-z002",  # 速度能提高一倍 against 快两倍: both twice as fast
+    "w09-z013",  # IBM, Anthropic's Claude Code and COBOL in one part: no pairs traded
+    "w10-z033",  # 亚马逊出资500亿美元，英伟达和软银各投300亿美元: the pairs the items have
 ]
 # The eighth tuning set (evals/claims-tune8), written blind after the seventh was tuned on.
 TUNE8 = REPO / "evals" / "claims-tune8"
@@ -250,6 +252,15 @@ TUNE8_CAUGHT = {
     "w08-y004": "rise",  # lift employment by 0.7% against 就业则小幅减少0.7%
     "w09-y009": "ahead",  # less inclined than US models against 比美国模型更倾向于
     "w10-y035": "ahead",  # 已经超过了OpenAI against approaching (接近) OpenAI's $20B
+}
+# The ninth tuning set (evals/claims-tune9), written blind after the eighth was tuned on.
+TUNE9 = REPO / "evals" / "claims-tune9"
+TUNE9_CAUGHT = {
+    "w07-q002": "claim pairs",  # Microsoft's WebMCP, Google's NLWeb: the items have it reversed
+    "w07-q028": "claim pairs",  # Alibaba's Youtu-Agent, Tencent on Qwen: the roles swapped
+    "w08-q023": "claim pairs",  # SoftBank's $30 billion, where the items make it Nvidia's
+    "w09-q037": "buy",  # will no longer buy GPUs against 将向Nvidia和AMD购买大量GPU
+    "w10-q021": "binding",  # 具有法律约束力 against 非约束性承诺
 }
 TUNE8_SUPPORTED = [
     "w07-y012",  # 多赚一成二 is 12% more
@@ -322,6 +333,7 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         *((TUNE5, i, said) for i, said in sorted(TUNE5_CAUGHT.items())),
         *((TUNE6, i, said) for i, said in sorted(TUNE6_CAUGHT.items())),
         *((TUNE8, i, said) for i, said in sorted(TUNE8_CAUGHT.items())),
+        *((TUNE9, i, said) for i, said in sorted(TUNE9_CAUGHT.items())),
     ],
 )
 def test_rules_from_the_later_tuning_sets(

@@ -203,6 +203,8 @@ _ROLE_SUBSTITUTION = frozenset(
 _SPEECH = frozenset({"announce", "say", "find"})
 _ROLE_REVERSAL = _ROLE_SUBSTITUTION | {"reject", "designate", "partner_lead"}
 _CLAUSE_BREAK = re.compile(r"[，,；;。]")
+# Where one holder's part of a sentence ends and another's begins (A launched X, while B …).
+_HOLDER_BREAK = re.compile(r"[，,；;。:：!?！？]|\b(?:while|whereas|but)\b|而|但", re.I)
 # Whom the actor joined or bought: the same actor with another counterpart is another fact.
 _COUNTERPART = frozenset({"join", "acquire"})
 
@@ -669,6 +671,7 @@ class OfflineFactChecker:
         # Roles: who did what to whom.
         conflicts.extend(self._roles(clauses, units, whole, aligned))
         conflicts.extend(self._counterparts(clauses, units))
+        conflicts.extend(self._swapped_pairs(text, cited, whole))
         # Stance: negation, modality, direction, scope, clause by clause.
         for clause in clauses:
             conflicts.extend(self._stance(clause, aligned[clause]))
@@ -964,6 +967,73 @@ class OfflineFactChecker:
                     )
                 )
         return found
+
+    @staticmethod
+    def _swapped_pairs(text: str, cited: Sequence[SourceItem], whole: str) -> list[Finding]:
+        """Two holders traded what they hold: the claim has A with X in one part and B with Y
+        in another, the items have A with Y and B with X and neither of the claim's pairs
+        (Microsoft's WebMCP and Google's NLWeb, where Google launched WebMCP and Microsoft
+        has NLWeb; SoftBank's $30 billion where it is Nvidia's). A holder is a name; what it
+        holds is a name or a figure, in the same part of a sentence."""
+        Node = tuple[dict[str, Name], tuple[Amount, ...]]
+
+        def parts(passage: str) -> list[Node]:
+            out = []
+            for part in _HOLDER_BREAK.split(passage):
+                if part and part.strip():
+                    found = {n.canon: n for n in facts.names(part) if not facts.is_place(n)}
+                    out.append((found, facts.amounts(part)))
+            return out
+
+        mine = parts(text)
+        if sum(1 for found, _ in mine if found) < 2:
+            return []
+        theirs = [
+            node
+            for item in cited
+            for sentence in facts.split_sentences(f"{item.title}。{item.summary}")
+            for node in parts(sentence)
+        ]
+        figures = [a for _, amounts in theirs for a in amounts]
+
+        def together(holder: str, held: str | Amount, where: Sequence[Node]) -> bool:
+            for found, amounts in where:
+                if holder in found and (
+                    held in found
+                    if isinstance(held, str)
+                    else any(held.matches(a) for a in amounts)
+                ):
+                    return True
+            return False
+
+        pairs: list[tuple[int, str, str | Amount]] = []
+        for index, (found, amounts) in enumerate(mine):
+            present = [k for k, n in found.items() if facts.mentioned(n, whole) is True]
+            held: list[str | Amount] = [
+                *present,
+                *(a for a in amounts if any(a.matches(f) for f in figures)),
+            ]
+            pairs.extend((index, a, x) for a in present for x in held if x != a)
+        for i, a, x in pairs:
+            if together(a, x, theirs):
+                continue
+            for j, b, y in pairs:
+                if i == j or b in (a, x) or y in (a, x):
+                    continue
+                if together(a, y, mine) or together(b, x, mine) or together(b, y, theirs):
+                    continue
+                if together(b, x, theirs) and together(a, y, theirs):
+                    shown = [v if isinstance(v, str) else v.text for v in (a, x, b, y)]
+                    return [
+                        Finding(
+                            "attribution",
+                            f"claim pairs {shown[0]} with {shown[1]} and {shown[2]} with "
+                            f"{shown[3]}; the items pair {shown[0]} with {shown[3]} and "
+                            f"{shown[2]} with {shown[1]}",
+                            cited[0].id,
+                        )
+                    ]
+        return []
 
     def _roles(
         self,

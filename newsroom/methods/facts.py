@@ -1395,7 +1395,7 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     Concept(
         "binding",
-        _words("具约束力|有约束力|具有约束力|legally binding|binding"),
+        _words("具约束力|有约束力|具有约束力|法律约束力|约束力|legally binding|binding"),
         _words("非约束性|无约束力|non-binding|nonbinding|not binding"),
     ),
     Concept(
@@ -1506,7 +1506,7 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     Concept(
         "buy",
-        _words("买入|购入|增购|采购|bought|buys|buying|purchased|purchases"),
+        _words("买入|购入|增购|采购|购买|buy|bought|buys|buying|purchase|purchased|purchases"),
         _words("卖出|出售|抛售|减持|sold|sells|selling|sell off|offloaded|divested"),
     ),
     Concept(
