@@ -1327,7 +1327,14 @@ class OfflineFactChecker:
                 and facts.stance(u.text).done
                 and not facts.stance(self._context(u)).planned
             ]
-            if done:
+            # …unless a passage as close gives it as planned too (计划将Claude用于交易核算,
+            # beside 此前已在软件开发中使用Claude: the done use is another one).
+            planned_too = any(
+                facts.stance(u.text).planned and not facts.stance(u.text).done
+                for _, u in best[:2]
+                if u.clause_level
+            )
+            if done and not planned_too:
                 out.append(
                     Finding(
                         "modality",
