@@ -338,6 +338,8 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         *((TUNE6, i, said) for i, said in sorted(TUNE6_CAUGHT.items())),
         *((TUNE8, i, said) for i, said in sorted(TUNE8_CAUGHT.items())),
         *((TUNE9, i, said) for i, said in sorted(TUNE9_CAUGHT.items())),
+        (TUNE4, "w08-v028", "ahead"),  # even larger than advertised against 远没有宣传的那么大
+        (TUNE7, "w10-z034", "rise"),  # has been climbing against 就业率有所下降
     ],
 )
 def test_rules_from_the_later_tuning_sets(
