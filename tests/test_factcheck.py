@@ -340,6 +340,9 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         *((TUNE9, i, said) for i, said in sorted(TUNE9_CAUGHT.items())),
         (TUNE4, "w08-v028", "ahead"),  # even larger than advertised against 远没有宣传的那么大
         (TUNE7, "w10-z034", "rise"),  # has been climbing against 就业率有所下降
+        (TUNE9, "w10-q011", "still"),  # 将不再向美军提供 against 继续向军方提供
+        (TUNE8, "w09-y011", "continue"),  # will keep evaluating against we no longer evaluate
+        (TUNE7, "w09-z005", "continue"),  # will keep Vy up and running against 将关闭Vy
     ],
 )
 def test_rules_from_the_later_tuning_sets(

@@ -68,6 +68,8 @@ EVIDENCE_SENTENCES = 3
 # Predicates compared only with the best-aligned passages (an item often says "rise" of one
 # thing and "fall" of another); the others are looked for in every passage.
 _LOCAL_CONCEPTS = frozenset({"rise", "ahead"})
+# Predicates that say one thing in other words: either stands for the other in a passage.
+_KIN = (_LOCAL_CONCEPTS, frozenset({"continue", "still", "enable"}))
 # Predicates specific enough to be looked for in every passage of the items (a passage may
 # say "the feature" where the claim names it); the others only in passages about the clause.
 _ITEM_WIDE_CONCEPTS = frozenset(
@@ -1170,10 +1172,12 @@ class OfflineFactChecker:
                         continue  # a common predicate: only where the passage is about the clause
                     found = facts.stance(unit.text).poles
                     poles = found.get(concept, set())
-                    if not poles and concept in _LOCAL_CONCEPTS:
-                        # Up and ahead are one direction (slipped down the rankings, 再次登顶).
-                        others = _LOCAL_CONCEPTS - {concept}
-                        poles = {p for c in others for p in found.get(c, set())}
+                    if not poles:
+                        # Kin predicates: up and ahead are one direction (slipped down the
+                        # rankings, 再次登顶); going on, still and running are one (不再提供
+                        # against 继续提供, keeps it running against 将关闭).
+                        kin = next((k for k in _KIN if concept in k), frozenset())
+                        poles = {p for c in kin - {concept} for p in found.get(c, set())}
                     if not poles and concept in _LOCAL_CONCEPTS and unit.clause_level:
                         # A clause holding the names and the figure, its direction in the next
                         # clause (Gemini 3.1 Pro得分77.1%，远超前代产品): the sentence's own,
