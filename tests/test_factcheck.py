@@ -343,6 +343,7 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         (TUNE9, "w10-q011", "still"),  # 将不再向美军提供 against 继续向军方提供
         (TUNE8, "w09-y011", "continue"),  # will keep evaluating against we no longer evaluate
         (TUNE7, "w09-z005", "continue"),  # will keep Vy up and running against 将关闭Vy
+        (TUNE8, "w08-y023", "planned"),  # already on sale against OpenAI is building a speaker
     ],
 )
 def test_rules_from_the_later_tuning_sets(

@@ -1611,7 +1611,8 @@ _PLANNED = re.compile(
     r"\bintends?\b|\bconsidering\b|\bin talks\b|\bwould\b|\bproposed\b|\bupcoming\b|"
     r"\bcoming soon\b|\bsoon\b|\bpilot\b|\bweighing\b|\breviewing\b|\byet to\b|"
     r"\bseek(?:s|ing)\b|"
-    r"\b(?:is|are) (?:drafting|negotiating|working on)\b",
+    r"\b(?:is|are) (?:drafting|negotiating|working on|building|developing)\b|"
+    r"\b(?:in|under) development\b",
     re.I,
 )
 _REPORTED = re.compile(
