@@ -364,13 +364,13 @@ def test_rules_from_the_later_tuning_sets(
         (TUNE5, "w09-x034", "world"),  # 向全球用户推出: no item speaks of the world
     ],
 )
-def test_a_limit_or_a_reach_no_item_speaks_of_is_flagged(
+def test_a_limit_or_a_reach_no_item_speaks_of_is_contradicted(
     folder: Path, claim_id: str, said: str, checker: OfflineFactChecker
 ) -> None:
-    """Unsupported rather than contradicted: the items do not say otherwise, they say nothing
-    of it."""
+    """The claim narrows or widens what the items say (all paid users made Max only, two
+    countries made the world): a scope contradiction, as each of these claims is labelled."""
     verdict = verdict_on(claim_id, checker, folder)
-    assert verdict.label == "unsupported" and any(said in r for r in verdict.reasons), (
+    assert verdict.label == "contradicted" and any(said in r for r in verdict.reasons), (
         verdict.reasons
     )
 

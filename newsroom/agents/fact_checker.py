@@ -92,7 +92,8 @@ _ITEM_WIDE_CONCEPTS = frozenset(
         "affect",
     }
 )
-# Conflicts read off the wording around the facts rather than the facts themselves.
+# Conflicts read off the wording around the facts rather than the facts themselves: beside a
+# detail no item states, a gap (see `_judge`).
 _SOFT = frozenset({"scope", "modality"})
 _ATTRIBUTION = re.compile(
     r"据(?P<a>[^，,。；]{2,20}?)(?:报道|消息|援引|披露|透露)|(?P<b>[^，,。；\s]{2,20}?)报道称"
@@ -693,12 +694,17 @@ class OfflineFactChecker:
                 if entry not in evidence:
                     evidence.append(entry)
         evidence = evidence[: max(EVIDENCE_SENTENCES, len(clauses))]
-        # A claim the items barely bear out, whose only conflict is one of scope or modality,
-        # is more likely a detail they do not state than a fact they state otherwise.
+        # A conflict of scope or modality contradicts the claim however loosely the items bear
+        # the rest of it out, and so does an "only" or "worldwide" no item says: a writer who
+        # widens a preview for two countries to the world has changed a fact (the labelled
+        # claim sets call nearly all such claims contradicted). Two exceptions are gaps: a bare
+        # "all" no item says, which is as likely a detail the items leave out (the founders
+        # will all join); and a claim that also adds what no item states (a name, a figure),
+        # whose "all" came with an invented detail.
         unstated = [f for f in conflicts if f.kind == "scope_unstated"]
         conflicts = [f for f in conflicts if f.kind != "scope_unstated"]
         gaps.extend(unstated)
-        if conflicts and weakest < self.settled and all(f.kind in _SOFT for f in conflicts):
+        if gaps and conflicts and all(f.kind in _SOFT for f in conflicts):
             gaps = [*conflicts, *gaps]
             conflicts = []
         reasons = [f.reason for f in conflicts]
@@ -1461,13 +1467,13 @@ class OfflineFactChecker:
     def _unstated(clause: str, whole: str) -> list[Finding]:
         """A limit or a reach the items never speak of: a claim that a thing is only for some
         (仅向Max订阅用户开放, limited to, solely) where no cited item limits anything, or that it
-        reaches the whole world where none speaks of the world. Unsupported, not contradicted:
-        the items do not say otherwise, they do not say it at all."""
+        reaches the whole world where none speaks of the world: the claim has narrowed or
+        widened what the items say."""
         out: list[Finding] = []
         if _EXCLUSIVE.search(clause) and not _LIMITING.search(whole):
-            out.append(Finding("scope_unstated", "no cited item says it is limited to some"))
+            out.append(Finding("scope", "no cited item says it is limited to some"))
         if _WORLDWIDE.search(clause) and not _WORLDWIDE.search(whole) and not _ABROAD.search(whole):
-            out.append(Finding("scope_unstated", "no cited item says it reaches the world"))
+            out.append(Finding("scope", "no cited item says it reaches the world"))
         return out
 
     @staticmethod
