@@ -277,6 +277,7 @@ TUNE8_SUPPORTED = [
 TUNE3_SUPPORTED = [
     "w07-u014",  # one-tenth to one-twentieth against 十分之一至二十分之一
     "w10-u008",  # Krieger posted on X that Claude…: the speaker is no subject of the news
+    "w10-u039",  # 尚未向公众推出 against 尚未面向公众推出: negated in both
 ]
 TUNE2_SUPPORTED_NEGATION = [
     "w08-t005",  # 尚未承诺 in both: the clause compared is the one worded like the claim's
@@ -344,6 +345,7 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         (TUNE8, "w09-y011", "continue"),  # will keep evaluating against we no longer evaluate
         (TUNE7, "w09-z005", "continue"),  # will keep Vy up and running against 将关闭Vy
         (TUNE8, "w08-y023", "planned"),  # already on sale against OpenAI is building a speaker
+        (TUNE7, "w10-z027", "面向公众推出"),  # 已面向公众推出 against 目前尚未面向公众推出
     ],
 )
 def test_rules_from_the_later_tuning_sets(

@@ -206,6 +206,12 @@ _ROLE_SUBSTITUTION = frozenset(
 _SPEECH = frozenset({"announce", "say", "find"})
 _ROLE_REVERSAL = _ROLE_SUBSTITUTION | {"reject", "designate", "partner_lead"}
 _CLAUSE_BREAK = re.compile(r"[，,；;。]")
+# Negation of the claim's own wording (see `_echoed_negation`).
+ECHO_CHARS = 4
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_NEGATOR_BEFORE = re.compile(r"(?:尚未|并未|从未|未曾|未能|没有|不再|无法|并非|未|不|没)$")
+_NEGATOR_WORD = re.compile(r"尚未|并未|从未|未曾|未能|没有|不再|无法|并非")
+_NEGATOR_TAILS = frozenset("能再有法曾")
 # Where one holder's part of a sentence ends and another's begins (A launched X, while B …).
 _HOLDER_BREAK = re.compile(r"[，,；;。:：!?！？]|\b(?:while|whereas|but)\b|而|但", re.I)
 # Whom the actor joined or bought: the same actor with another counterpart is another fact.
@@ -337,6 +343,30 @@ def _complement(clause: str, text: str) -> bool:
         and any(a.matches(o) for o in facts.derived(own))
         for a in facts.amounts(clause)
     )
+
+
+def _shared_wording(claim: str, passage: str) -> str:
+    """The longest run of Chinese characters the claim and the passage both write."""
+    best = ""
+    for start in range(len(claim)):
+        end = start + len(best) + 1
+        while end <= len(claim) and _CJK_RUN.fullmatch(claim[start:end]):
+            if claim[start:end] not in passage:
+                break
+            best = claim[start:end]
+            end += 1
+    return best
+
+
+def _negated_at(text: str, index: int) -> bool:
+    """A negator right before `index` (尚未推出, 不再维护)."""
+    return bool(_NEGATOR_BEFORE.search(text[max(0, index - 2) : index]))
+
+
+def _negated_near(text: str, index: int) -> bool:
+    """A negator before `index` in the same clause, up to four characters off."""
+    window = re.split(r"[，。；,;：:]", text[max(0, index - 4) : index])[-1]
+    return bool(_NEGATOR_WORD.search(window)) or _negated_at(text, index)
 
 
 def _mantissa(value: float) -> str:
@@ -675,6 +705,7 @@ class OfflineFactChecker:
         conflicts.extend(self._roles(clauses, units, whole, aligned))
         conflicts.extend(self._counterparts(clauses, units))
         conflicts.extend(self._swapped_pairs(text, cited, whole))
+        conflicts.extend(self._echoed_negation(clauses, units))
         # Stance: negation, modality, direction, scope, clause by clause.
         for clause in clauses:
             conflicts.extend(self._stance(clause, aligned[clause]))
@@ -974,6 +1005,38 @@ class OfflineFactChecker:
                         unit.sentence,
                     )
                 )
+        return found
+
+    @staticmethod
+    def _echoed_negation(clauses: Sequence[str], units: Sequence[Passage]) -> list[Finding]:
+        """The claim's own words, negated right before them in a passage and not in the
+        claim, or the other way round: 已正式面向公众推出 against 目前尚未面向公众推出, 将不再全职
+        维护 against 依然全职维护. Chinese wording of four characters or more; a negation a few
+        characters further off (尚未承诺在自家平台) governs another verb and counts for neither."""
+        found: list[Finding] = []
+        for clause in clauses:
+            for unit in units:
+                if not unit.clause_level or _complement(clause, unit.text):
+                    continue
+                shared = _shared_wording(clause, unit.text)
+                if len(shared) < ECHO_CHARS or shared[0] in _NEGATOR_TAILS:
+                    continue  # 未能 is one negator: 能实现 is no wording of its own
+                if facts.names(shared):
+                    continue  # a name both give is no predicate
+                mine, theirs = clause.index(shared), unit.text.index(shared)
+                if (_negated_at(clause, mine) and not _negated_near(unit.text, theirs)) or (
+                    _negated_at(unit.text, theirs) and not _negated_near(clause, mine)
+                ):
+                    found.append(
+                        Finding(
+                            "negation",
+                            f"claim and {unit.outlet or unit.item_id} differ in negation of "
+                            f"“{shared}”",
+                            unit.item_id,
+                            unit.sentence,
+                        )
+                    )
+                    return found
         return found
 
     @staticmethod
