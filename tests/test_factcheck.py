@@ -253,6 +253,8 @@ TUNE8_CAUGHT = {
     "w09-y009": "ahead",  # less inclined than US models against 比美国模型更倾向于
     "w10-y035": "ahead",  # 已经超过了OpenAI against approaching (接近) OpenAI's $20B
 }
+# The tenth tuning set (evals/claims-tune10), written blind while the ninth was tuned on.
+TUNE10 = REPO / "evals" / "claims-tune10"
 # The ninth tuning set (evals/claims-tune9), written blind after the eighth was tuned on.
 TUNE9 = REPO / "evals" / "claims-tune9"
 TUNE9_CAUGHT = {
@@ -346,6 +348,8 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         (TUNE7, "w09-z005", "continue"),  # will keep Vy up and running against 将关闭Vy
         (TUNE8, "w08-y023", "planned"),  # already on sale against OpenAI is building a speaker
         (TUNE7, "w10-z027", "面向公众推出"),  # 已面向公众推出 against 目前尚未面向公众推出
+        (TUNE4, "w07-v017", "contributes"),  # Calendar Gym contributed by Meta, not Turing
+        (TUNE10, "w11-r037", "finds"),  # 谷歌自己的研究显示 against SE Ranking's study
     ],
 )
 def test_rules_from_the_later_tuning_sets(
@@ -395,6 +399,8 @@ def test_the_reporting_outlet_is_no_unsupported_name(
         *((TUNE7, i) for i in TUNE7_SUPPORTED),
         *((TUNE8, i) for i in TUNE8_SUPPORTED),
         *((TUNE9, i) for i in TUNE9_SUPPORTED),
+        (TUNE9, "w07-q029"),  # Calendar Gym, contributed by Turing: no reversal read into it
+        (TUNE10, "w07-r021"),
     ],
 )
 def test_true_paraphrases_of_the_later_sets_pass(

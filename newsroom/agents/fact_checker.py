@@ -199,12 +199,16 @@ _ROLE_SUBSTITUTION = frozenset(
         "announce",
         "say",
         "find",
+        "contribute",
     }
 )
 # Who said, found or announced: compared only with the passages aligned with the claim's
 # clause, and never turned around (what is said has no patient).
 _SPEECH = frozenset({"announce", "say", "find"})
 _ROLE_REVERSAL = _ROLE_SUBSTITUTION | {"reject", "designate", "partner_lead"}
+# Verbs whose "other way round" a parse cannot tell (Calendar Gym, contributed by Turing): only
+# another agent counts.
+_SUBSTITUTION_ONLY = frozenset({"contribute"})
 _CLAUSE_BREAK = re.compile(r"[，,；;。]")
 # Negation of the claim's own wording (see `_echoed_negation`).
 ECHO_CHARS = 4
@@ -1146,7 +1150,9 @@ class OfflineFactChecker:
                 if rel.agents & agents:
                     continue
                 reversed_ = rel.agents & patients
-                if reversed_ or (rel.patients & agents and not rel.patients & patients):
+                if rel.verb not in _SUBSTITUTION_ONLY and (
+                    reversed_ or (rel.patients & agents and not rel.patients & patients)
+                ):
                     unit = next(
                         (u for u, r in same if r.patients & rel.agents or r.agents & rel.patients),
                         same[0][0],

@@ -1943,7 +1943,11 @@ _RELATIONS: dict[str, tuple[str, ...]] = {
         "表示|声称|称|预测|指出|认为|承认|说|said|says|predicted|predicts|admitted|admits|"
         "claimed|claims|argued|argues|told"
     ),
-    "find": _words("研究发现|调查发现|发现|found|finds|discovered|concluded|showed|shows"),
+    "find": _words(
+        "研究发现|调查发现|发现|研究显示|调查显示|报告显示|研究表明|调查表明|found|finds|discovered|"
+        "concluded|showed|shows"
+    ),
+    "contribute": _words("贡献|contributed|contributes|contributing|donated"),
     "hire": _words(
         "聘请|招募|招聘|挖来|引入|hire|hires|hired|recruit|recruits|recruited|poached|brought in|"
         "brings in"
