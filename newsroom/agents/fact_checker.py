@@ -213,8 +213,8 @@ _CLAUSE_BREAK = re.compile(r"[，,；;。]")
 # Negation of the claim's own wording (see `_echoed_negation`).
 ECHO_CHARS = 4
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
-_NEGATOR_BEFORE = re.compile(r"(?:尚未|并未|从未|未曾|未能|没有|不再|无法|并非|未|不|没)$")
 _NEGATOR_WORD = re.compile(r"尚未|并未|从未|未曾|未能|没有|不再|无法|并非")
+_NEGATOR_BEFORE = re.compile(rf"(?:{_NEGATOR_WORD.pattern}|未|不|没)$")
 _NEGATOR_TAILS = frozenset("能再有法曾")
 # Where one holder's part of a sentence ends and another's begins (A launched X, while B …).
 _HOLDER_BREAK = re.compile(r"[，,；;。:：!?！？]|\b(?:while|whereas|but)\b|而|但", re.I)
@@ -708,7 +708,7 @@ class OfflineFactChecker:
         # Roles: who did what to whom.
         conflicts.extend(self._roles(clauses, units, whole, aligned))
         conflicts.extend(self._counterparts(clauses, units))
-        conflicts.extend(self._swapped_pairs(text, cited, whole))
+        conflicts.extend(self._swapped_pairs(text, units, whole))
         conflicts.extend(self._echoed_negation(clauses, units))
         # Stance: negation, modality, direction, scope, clause by clause.
         for clause in clauses:
@@ -1017,7 +1017,6 @@ class OfflineFactChecker:
         claim, or the other way round: 已正式面向公众推出 against 目前尚未面向公众推出, 将不再全职
         维护 against 依然全职维护. Chinese wording of four characters or more; a negation a few
         characters further off (尚未承诺在自家平台) governs another verb and counts for neither."""
-        found: list[Finding] = []
         for clause in clauses:
             for unit in units:
                 if not unit.clause_level or _complement(clause, unit.text):
@@ -1031,7 +1030,7 @@ class OfflineFactChecker:
                 if (_negated_at(clause, mine) and not _negated_near(unit.text, theirs)) or (
                     _negated_at(unit.text, theirs) and not _negated_near(clause, mine)
                 ):
-                    found.append(
+                    return [
                         Finding(
                             "negation",
                             f"claim and {unit.outlet or unit.item_id} differ in negation of "
@@ -1039,12 +1038,11 @@ class OfflineFactChecker:
                             unit.item_id,
                             unit.sentence,
                         )
-                    )
-                    return found
-        return found
+                    ]
+        return []
 
     @staticmethod
-    def _swapped_pairs(text: str, cited: Sequence[SourceItem], whole: str) -> list[Finding]:
+    def _swapped_pairs(text: str, units: Sequence[Passage], whole: str) -> list[Finding]:
         """Two holders traded what they hold: the claim has A with X in one part and B with Y
         in another, the items have A with Y and B with X and neither of the claim's pairs
         (Microsoft's WebMCP and Google's NLWeb, where Google launched WebMCP and Microsoft
@@ -1063,12 +1061,9 @@ class OfflineFactChecker:
         mine = parts(text)
         if sum(1 for found, _ in mine if found) < 2:
             return []
-        theirs = [
-            node
-            for item in cited
-            for sentence in facts.split_sentences(f"{item.title}。{item.summary}")
-            for node in parts(sentence)
-        ]
+        # The items' sentences, as the passages already hold them.
+        sentences = dict.fromkeys(u.sentence for u in units)
+        theirs = [node for sentence in sentences for node in parts(sentence)]
         figures = [a for _, amounts in theirs for a in amounts]
 
         def together(holder: str, held: str | Amount, where: Sequence[Node]) -> bool:
@@ -1105,7 +1100,7 @@ class OfflineFactChecker:
                             f"claim pairs {shown[0]} with {shown[1]} and {shown[2]} with "
                             f"{shown[3]}; the items pair {shown[0]} with {shown[3]} and "
                             f"{shown[2]} with {shown[1]}",
-                            cited[0].id,
+                            units[0].item_id,
                         )
                     ]
         return []
