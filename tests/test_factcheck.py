@@ -350,6 +350,12 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         (TUNE7, "w10-z027", "面向公众推出"),  # 已面向公众推出 against 目前尚未面向公众推出
         (TUNE4, "w07-v017", "contributes"),  # Calendar Gym contributed by Meta, not Turing
         (TUNE10, "w11-r037", "finds"),  # 谷歌自己的研究显示 against SE Ranking's study
+        (TUNE7, "w08-z022", "from 79.3% to 15.3%"),  # 从79.3%降到了15.3% against 15.3％から79.3％に
+        (TUNE7, "w07-z001", "ahead"),  # smaller average returns than against 显著高于…67%
+        (TUNE7, "w09-z017", "demo"),  # has rolled out … to its cardholders against 演示了
+        (TUNE9, "w08-q002", "trial"),  # has moved past testing and is now using against 开始测试
+        (TUNE9, "w10-q027", "trial"),  # rolled out … following their pilot against 仍处试点
+        (TUNE10, "w08-r034", "trial"),  # 已全面部署AI，自动生成广告脚本 against 已开始测试
     ],
 )
 def test_rules_from_the_later_tuning_sets(

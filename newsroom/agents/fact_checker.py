@@ -151,12 +151,24 @@ _SHIPPED = re.compile(
     r"投入生产|量产|上市销售|开售|\brolled out\b|\brolls out\b|\bshipped\b|\bin production\b|"
     r"\bavailable to (?:all|everyone|the public)\b|\bwidely available\b|\bopen to the public\b|"
     r"\bpublicly available\b|\bon sale\b|\bin (?:routine|daily|everyday) use\b|"
-    r"\bcommercially (?:launched|available)\b",
+    r"\bcommercially (?:launched|available)\b|\balready (?:working|operating|running|in use|"
+    r"live|being used|deployed)\b|\bnow (?:using|uses|in use)\b|已经?在[^，,。]{1,14}?(?:全职)?"
+    r"(?:工作|干活|运行|运营|使用)|全职",
     re.I,
 )
 _TRIAL = re.compile(
-    r"预览|测试版|内测|公测|试点|试用|测试|实验|\bpreview\b|\bbeta\b|\bpilot\b|\btrials?\b|"
-    r"\btesting\b|\btests\b|\bexperiment",
+    r"预览|测试版|内测|公测|试点|试用|测试|实验|演示|\bpreview\b|\bbeta\b|\bpilot\b|"
+    r"\btrials?\b|\btesting\b|\btests\b|\bexperiment|\bdemo(?:s|ed|nstrat\w*)?\b",
+    re.I,
+)
+# A trial the claim puts behind the thing (moved past testing, following their pilot).
+_TRIAL_BEHIND = re.compile(
+    r"\b(?:moved|moves|moving|gone|went|got|gets|getting)\s+(?:past|beyond)\s+(?:the\s+|its\s+)?"
+    r"(?:[\w-]+\s+){0,2}?[\w-]*?(?:testing|pilots?|trials?|tests?|previews?|beta)"
+    r"(?:\s+(?:stage|phase))?|"
+    r"\b(?:following|after)\s+(?:its|their|the|a|his|her)\s+(?:[\w-]+\s+){0,3}?[\w-]*?"
+    r"(?:pilots?|trials?|tests?|testing|demo|previews?|beta)\b|"
+    r"(?:结束|完成|走出)了?(?:测试|试点|试用)(?:阶段)?|(?:测试|试点|试用)(?:阶段)?(?:结束|完成)后?",
     re.I,
 )
 _SETTING = re.compile(
@@ -710,11 +722,14 @@ class OfflineFactChecker:
         conflicts.extend(self._counterparts(clauses, units))
         conflicts.extend(self._swapped_pairs(text, units, whole))
         conflicts.extend(self._echoed_negation(clauses, units))
+        conflicts.extend(self._reversed_changes(text, units))
         # Stance: negation, modality, direction, scope, clause by clause.
         for clause in clauses:
             conflicts.extend(self._stance(clause, aligned[clause]))
             conflicts.extend(self._places(clause, aligned[clause], whole))
             conflicts.extend(self._unstated(clause, whole))
+        if not any(f.kind == "modality" for f in conflicts):
+            conflicts.extend(self._staged(text, clauses, aligned))
         conflicts = list({f.reason: f for f in conflicts}.values())
         # Support: every clause aligned with some passage.
         scores = [self._support(c, aligned[c], whole) for c in clauses]
@@ -1039,6 +1054,57 @@ class OfflineFactChecker:
                             unit.sentence,
                         )
                     ]
+        return []
+
+    @staticmethod
+    def _staged(
+        text: str, clauses: Sequence[str], aligned: Mapping[str, Sequence[tuple[float, Passage]]]
+    ) -> list[Finding]:
+        """A claim that a thing shipped or is in use, where the passages its clauses align with
+        best call it a demo, a preview or a trial (a pilot "following" which it shipped is the
+        claim's own past, no hedge)."""
+        told = _TRIAL_BEHIND.sub(" ", text)
+        if not _SHIPPED.search(told) or _TRIAL.search(told):
+            return []
+        near = [
+            unit
+            for clause in clauses
+            for score, unit in aligned[clause][:2]
+            if score >= COMPARE_ALIGNMENT
+        ]
+        staged = [u for u in near if _TRIAL.search(u.sentence)]
+        if not staged or any(_SHIPPED.search(u.sentence) for u in near):
+            return []
+        return [
+            Finding(
+                "modality",
+                f"claim says it shipped, {staged[0].outlet or staged[0].item_id} gives a "
+                "demo, a preview or a trial",
+                staged[0].item_id,
+                staged[0].sentence,
+            )
+        ]
+
+    @staticmethod
+    def _reversed_changes(text: str, units: Sequence[Passage]) -> list[Finding]:
+        """A change the claim runs one way between two figures and an item the other way:
+        从79.3%降到15.3% against 15.3%から79.3%に向上."""
+        mine = [(a, b) for a, b in facts.changes(text) if not a.same_value(b)]
+        if not mine:
+            return []
+        for sentence, unit in {u.sentence: u for u in units}.items():
+            for start, end in facts.changes(sentence):
+                for a, b in mine:
+                    if a.compatible(end) and a.same_value(end) and b.same_value(start):
+                        return [
+                            Finding(
+                                "direction",
+                                f"claim goes from {a.text} to {b.text}, "
+                                f"{unit.outlet or unit.item_id} from {start.text} to {end.text}",
+                                unit.item_id,
+                                sentence,
+                            )
+                        ]
         return []
 
     @staticmethod
@@ -1374,23 +1440,6 @@ class OfflineFactChecker:
                             )
                         )
                         break
-        if (
-            _SHIPPED.search(clause)
-            and not _TRIAL.search(clause)
-            and not any(f.kind == "modality" for f in out)
-        ):
-            # Shipped, where the passages about it call it a preview or a trial.
-            staged = [u for _, u in best[:2] if _TRIAL.search(u.sentence)]
-            if staged and not any(_SHIPPED.search(u.sentence) for _, u in best[:2]):
-                out.append(
-                    Finding(
-                        "modality",
-                        f"claim says it shipped, {staged[0].outlet or staged[0].item_id} gives a "
-                        "preview or a trial",
-                        staged[0].item_id,
-                        staged[0].sentence,
-                    )
-                )
         # "said the next day that it would challenge it in court": the plan is what was said.
         announced_plan = bool(_SAID_PLAN.search(clause))
         if mine.planned and not mine.certain and not mine.done and not announced_plan:

@@ -542,18 +542,46 @@ def amounts(text: str) -> tuple[Amount, ...]:
     三千八百亿美元 are one value; 25%, 百分之二十五 and a quarter are 25 (percent); two-thirds,
     三分之二, 两成, 一半 are percents too; 15倍 and 15x are `times`. Dates, versions (GPT-5.4,
     Gemini 3) and years are not figures."""
+    return tuple(amount for amount, _ in _amounts_at(text))
+
+
+# A change from one figure to another: 从15.3%提升至79.3%, from 15.3% to 79.3%, 15.3％から79.3％に.
+_CHANGE_FROM = re.compile(
+    r"(?:从|由)[^，,。；;：:]{0,8}$|\bfrom(?:\s+(?:about|around|roughly))?$", re.I
+)
+_CHANGE_TO = re.compile(r"^\s*(?:[\u4e00-\u9fff]{0,4}(?:到|至)了?|(?:[a-z]+\s+){0,2}?to)\s*$", re.I)
+_CHANGE_MARK = re.compile(r"^\s*(?:から|→|->|-->)\s*$")  # a change without a "from"
+
+
+def changes(text: str) -> list[tuple[Amount, Amount]]:
+    """The figure-to-figure changes `text` states, each as (from, to), in the order given."""
+    spans = sorted(_amounts_at(text), key=lambda found: found[1])
+    out = []
+    for (first, (start, end)), (second, (next_start, _)) in pairwise(spans):
+        before = text[max(0, start - 12) : start].rstrip()
+        between = text[end:next_start]
+        if first.compatible(second) and (
+            (_CHANGE_FROM.search(before) and _CHANGE_TO.match(between))
+            or _CHANGE_MARK.match(between)
+        ):
+            out.append((first, second))
+    return out
+
+
+def _amounts_at(text: str) -> list[tuple[Amount, tuple[int, int]]]:
+    """`amounts` with each figure's span in `text`."""
     masked = _mask(text, [span for d in _date_spans(text) for span in [d]])
     masked = _mask(masked, [m.span() for m in _VERSIONED.finditer(masked)])
     masked = _mask(masked, [m.span() for m in _VERSION_FIRST.finditer(masked)])
     masked = _mask(masked, [m.span() for m in _CN_NOT_NUMBER.finditer(masked)])
-    found: list[Amount] = []
+    found: list[tuple[Amount, tuple[int, int]]] = []
     taken: list[tuple[int, int]] = []
 
     def add(value: float, kind: str, span: tuple[int, int], raw: str) -> None:
         if any(s < span[1] and span[0] < e for s, e in taken):
             return
         taken.append(span)
-        found.append(Amount(value, kind, raw.strip(), _bound(text, *span)))
+        found.append((Amount(value, kind, raw.strip(), _bound(text, *span)), span))
 
     for match in _CN_FRACTION.finditer(masked):
         den_raw, num_raw = match.group("den"), match.group("num")
@@ -645,7 +673,7 @@ def amounts(text: str) -> tuple[Amount, ...]:
             value = base * 100
         kind = _unit_kind(match.group("unit") or "", match.group("cur") or "")
         add(value, kind, match.span(), match.group(0))
-    return tuple(found)
+    return found
 
 
 def derived(found: Sequence[Amount]) -> list[Amount]:
@@ -1834,6 +1862,26 @@ def _raise_of_money(text: str, end: int) -> bool:
     )
 
 
+_SPLIT_COMPARISONS = (
+    (
+        re.compile(
+            r"\b(?:more|higher|larger|bigger|greater|better|stronger|faster)(?:\s+[\w-]+){1,3}"
+            r"\s+than\b|比[^，。；,;！？]{1,12}?更(?:多|高|大|快|强|好)",
+            re.I,
+        ),
+        1,
+    ),
+    (
+        re.compile(
+            r"\b(?:less|lower|smaller|fewer|weaker|worse|slower)(?:\s+[\w-]+){1,3}\s+than\b|"
+            r"比[^，。；,;！？]{1,12}?更(?:少|低|小|慢|弱|差)",
+            re.I,
+        ),
+        -1,
+    ),
+)
+
+
 @lru_cache(maxsize=65536)
 def stance(text: str) -> Stance:
     found = Stance()
@@ -1868,6 +1916,11 @@ def stance(text: str) -> Stance:
             if _negated(text, start):
                 pole = -pole
             found.poles.setdefault(concept, set()).add(pole)
+    # A comparison split around its object: smaller average returns than, 比人类更少.
+    for pattern, pole in _SPLIT_COMPARISONS:
+        for match in pattern.finditer(text):
+            if not _negated(text, match.start()):
+                found.poles.setdefault("ahead", set()).add(pole)
     found.negations = len(_NEGATORS_CN.findall(cleaned)) + len(_NEGATORS_EN.findall(text))
     found.certain = bool(_CERTAIN.search(text))
     found.planned = bool(_PLANNED.search(text))
