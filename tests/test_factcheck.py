@@ -255,6 +255,8 @@ TUNE8_CAUGHT = {
 }
 # The tenth tuning set (evals/claims-tune10), written blind while the ninth was tuned on.
 TUNE10 = REPO / "evals" / "claims-tune10"
+# The eleventh tuning set (evals/claims-tune11), written blind while the tenth was tuned on.
+TUNE11 = REPO / "evals" / "claims-tune11"
 # The ninth tuning set (evals/claims-tune9), written blind after the eighth was tuned on.
 TUNE9 = REPO / "evals" / "claims-tune9"
 TUNE9_CAUGHT = {
@@ -355,6 +357,14 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         (TUNE7, "w09-z017", "demo"),  # has rolled out … to its cardholders against 演示了
         (TUNE9, "w08-q002", "trial"),  # has moved past testing and is now using against 开始测试
         (TUNE9, "w10-q027", "trial"),  # rolled out … following their pilot against 仍处试点
+        (TUNE11, "w11-s038", "Karpathy"),  # Anthropic reported against Karpathy报道
+        (TUNE11, "w08-s018", "Nick Bostrom"),  # 有经济学家主张 against 学者Nick Bostrom主张
+        (
+            TUNE11,
+            "w11-s040",
+            "迈克尔",
+        ),  # 美国国防部长表示 against 国防部首席技术官埃米尔·迈克尔指出
+        (TUNE4, "w09-v037", "Emil Michael"),  # Hegseth threatened against Emil Michael威胁
         (TUNE10, "w08-r034", "trial"),  # 已全面部署AI，自动生成广告脚本 against 已开始测试
     ],
 )
@@ -407,6 +417,8 @@ def test_the_reporting_outlet_is_no_unsupported_name(
         *((TUNE9, i) for i in TUNE9_SUPPORTED),
         (TUNE9, "w07-q029"),  # Calendar Gym, contributed by Turing: no reversal read into it
         (TUNE10, "w07-r021"),
+        (TUNE2, "w11-t015"),  # a Defense Department official said: the 国防部 the item names
+        (TUNE10, "w10-r010"),  # Mike Krieger在X上透露: the speaker the item names beside it
     ],
 )
 def test_true_paraphrases_of_the_later_sets_pass(

@@ -122,6 +122,22 @@ _SPEAKS_THAT = re.compile(
     r"\b[^.;]{0,30}?\bthat\b|[^。；]{0,12}?(?:表示|称|透露|写道|发文称)",
     re.I,
 )
+# Who said, found, warned or threatened it: the words before the verb, back to the clause's start.
+_SPEAKER = re.compile(
+    r"(?P<who>[^，,；;。:：“”\"]{2,60}?)\s*(?:\b(?:said|says|reported|reports|argued|argues|"
+    r"claimed|claims|warned|warns|threatened|threatens|told|noted|wrote|stated|contends|"
+    r"maintains)\b|表示|称|指出|报道|认为|主张|警告|威胁|透露|写道|强调|坦言|声称)",
+    re.I,
+)
+_SPEAKER_ARTICLE = re.compile(r"^(?:据|有|一位|一名|some\s+|an?\s+)", re.I)
+# Speakers that name no one (the company said, 该公司表示, 报告称).
+_NO_ONE = re.compile(
+    r"^(?:the |a |an |its |their )?(?:company|firm|report|study|paper|article|researchers?|"
+    r"authors?|it|he|she|they|we|spokes\w+|officials?|executives?|sources?)$|"
+    r"^(?:[有该这此其据])?(?:公司|报告|研究|文章|论文|作者|研究人员|他|她|他们|其|官方|消息人士|"
+    r"发言人|负责人|高管|人士|专家)$",
+    re.I,
+)
 _SAID_PLAN = re.compile(
     r"\b(?:said|says|announced|announces|stated|declared|vowed)\b[^.;]{0,60}?\b(?:would|will)\b|"
     r"(?:表示|宣布|声称|称)[^。；]{0,20}?(?:将|会|计划)",
@@ -701,6 +717,8 @@ class OfflineFactChecker:
                 gaps.append(Finding("entity", f"{name.text} is not in {where(home)}", home.item_id))
         for clause in clauses:
             swapped = self._swapped_subject(clause, aligned[clause], text, outlets)
+            if swapped is None:
+                swapped = self._swapped_speaker(clause, aligned[clause], text)
             if swapped is not None:
                 conflicts.append(swapped)
         # Attribution to an outlet.
@@ -848,6 +866,48 @@ class OfflineFactChecker:
             best.item_id,
             best.sentence,
         )
+
+    def _swapped_speaker(
+        self, clause: str, ranked: Sequence[tuple[float, Passage]], text: str
+    ) -> Finding | None:
+        """The claim has one speaker say, find or threaten what the passage saying it gives to
+        another (Anthropic reported…, where the item says Karpathy reported it; 国防部长表示,
+        where it is the CTO Emil Michael): the claim's speaker is in none of the passages
+        closest to the clause, and the passage's speaker is nowhere in the claim."""
+        said = _SPEAKER.search(clause)
+        if said is None or not ranked:
+            return None
+        who = _SPEAKER_ARTICLE.sub("", said.group("who").strip())
+        if _NO_ONE.match(who) or len(who) < 2:
+            return None
+        # A speaker in Chinese is held whole (美国国防部长 is no 美国国防部首席技术官).
+        role = bool(_CJK_RUN.fullmatch(who))
+        mine = [n for n in facts.names(who) if not facts.is_place(n)]
+        if not mine and not role:
+            return None  # an English role (the CEO said): too loose to hold against a name
+        near = [unit for _, unit in ranked[:2]]
+        if any(
+            who in u.text if role else any(facts.mentioned(n, u.text) is True for n in mine)
+            for u in near
+        ):
+            return None
+        for unit in near:
+            theirs = _SPEAKER.search(unit.text)
+            if theirs is None:
+                continue
+            speakers = [n for n in facts.names(theirs.group("who")) if not facts.is_place(n)]
+            # A name the claim may spell in another script counts only against a role.
+            named = facts.mentioned(speakers[-1], text) if speakers else True
+            if named is False or (named is None and not mine):
+                return Finding(
+                    "attribution",
+                    f"claim has {who} say it, {unit.outlet or unit.item_id} has "
+                    f"{speakers[-1].text}",
+                    unit.item_id,
+                    unit.sentence,
+                )
+            return None
+        return None
 
     def _displaced(
         self,
