@@ -417,6 +417,10 @@ def test_the_reporting_outlet_is_no_unsupported_name(
         *((TUNE9, i) for i in TUNE9_SUPPORTED),
         (TUNE9, "w07-q029"),  # Calendar Gym, contributed by Turing: no reversal read into it
         (TUNE10, "w07-r021"),
+        (TUNE11, "w09-s012"),  # 最多缩短一成半 is up to 15%
+        (TUNE11, "w11-s025"),  # 据一位美国国防部官员透露: a person who spoke, no outlet
+        (TUNE11, "w09-s040"),  # 坚持不让…用于 against 坚决反对将其…用于: one negation each
+        (TUNE10, "w07-r014"),  # 仅有2%的机构尚未使用AI, in a clause that goes on after a semicolon
         (TUNE2, "w11-t015"),  # a Defense Department official said: the 国防部 the item names
         (TUNE10, "w10-r010"),  # Mike Krieger在X上透露: the speaker the item names beside it
     ],

@@ -330,7 +330,8 @@ _HALF_SCALE = re.compile(r"\bhalf an? (?P<scale>thousand|million|billion|trillio
 # 七成 is 70%, 一成二 is 12%.
 _TENTHS = re.compile(
     r"(?<![完形达变构组促造赞])(?P<num>[一二两三四五六七八九])成"
-    r"(?P<sub>[一二三四五六七八九](?![成十百千万亿]))?(?![为立功本员熟长果交])"
+    r"(?P<sub>[一二三四五六七八九](?![成十百千万亿])|半(?![导岛年天月价数场径]))?"
+    r"(?![为立功本员熟长果交])"
 )
 _YEARISH = re.compile(r"^(?:19|20)\d{2}$")
 # Words made of numeral characters that are no figure.
@@ -608,7 +609,7 @@ def _amounts_at(text: str) -> list[tuple[Amount, tuple[int, int]]]:
         ]
         add(100.0 * n / d, "percent", match.span(), match.group(0))
     for match in _TENTHS.finditer(masked):
-        sub = _CN_DIGIT[match.group("sub")] if match.group("sub") else 0
+        sub = {**_CN_DIGIT, "半": 5}.get(match.group("sub") or "", 0)
         add(10.0 * _CN_DIGIT[match.group("num")] + sub, "percent", match.span(), match.group(0))
     for match in _TWICE.finditer(masked):
         add(2.0, "times", match.span(), match.group(0))
