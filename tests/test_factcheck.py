@@ -357,6 +357,9 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         (TUNE7, "w09-z017", "demo"),  # has rolled out … to its cardholders against 演示了
         (TUNE9, "w08-q002", "trial"),  # has moved past testing and is now using against 开始测试
         (TUNE9, "w10-q027", "trial"),  # rolled out … following their pilot against 仍处试点
+        (TUNE11, "w08-s002", "2027年2月"),  # 2026年2月发货 where 2026 is only another plan's year
+        (TUNE11, "w08-s008", "ahead"),  # 用户规模远大于谷歌 against 远不及谷歌和OpenAI
+        (TUNE11, "w08-s026", "rise"),  # needs less and less CPU against 需求日益增长
         (TUNE11, "w11-s038", "Karpathy"),  # Anthropic reported against Karpathy报道
         (TUNE11, "w08-s018", "Nick Bostrom"),  # 有经济学家主张 against 学者Nick Bostrom主张
         (

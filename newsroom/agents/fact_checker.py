@@ -348,6 +348,31 @@ def _date_found(claimed: DateMention, text: str) -> DateMention | None:
     return None
 
 
+def _month_of_another_year(date: DateMention, units: Sequence[Passage]) -> Finding | None:
+    """February 2026 where the items give February 2027 and 2026 only as a year (of something
+    else): the month found, in another year."""
+    if date.month is None or date.year is None:
+        return None
+    found = [o for u in units for o in facts.when(u.text)]
+    if any(o.year == date.year and o.month == date.month for o in found):
+        return None
+    for unit in units:
+        for other in facts.when(unit.text):
+            if (
+                other.month == date.month
+                and other.year is not None
+                and other.year != date.year
+                and (date.day is None or other.day in (None, date.day))
+            ):
+                return Finding(
+                    "date",
+                    f"claim says {date.text}, {unit.outlet or unit.item_id} says {other.text}",
+                    unit.item_id,
+                    unit.sentence,
+                )
+    return None
+
+
 def _dated_by(date: DateMention, cited: Sequence[SourceItem]) -> bool:
     """A year (and month) the items do not write but are dated in: "in March 2026" of an
     item published that month that says only "3月"."""
@@ -650,6 +675,8 @@ class OfflineFactChecker:
             clause = clause_of(date.text)
             if any(_date_found(date, item.text) for item in cited):
                 finding = self._displaced(date, clause, aligned[clause], _date_found)
+                if finding is None:
+                    finding = _month_of_another_year(date, units)
                 if finding is not None:
                     conflicts.append(finding)
                 continue

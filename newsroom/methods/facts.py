@@ -27,7 +27,9 @@ _CLAUSE_EN = re.compile(
     r"\s*;\s*|,\s+(?=(?:but|while|whereas|although|though|and then|which|after which|yet|and)\s)"
     r"|,\s+(?=[a-z]+ing\s)"
     r"|\s+(?=(?:but|whereas|while)\s)"
-    r"|\s+and\s+(?=(?:is|are|was|were|has|have|had|will|would|can|could|does|did|do|not|also|"
+    # (no break in "less and less", "more and more")
+    r"|\s+and\s+(?!(?:less|more|fewer|better|worse|bigger|smaller|higher|lower)\s)"
+    r"(?=(?:is|are|was|were|has|have|had|will|would|can|could|does|did|do|not|also|"
     r"then|still|now|plans|aims|expects|says|said)\b|[a-z]+(?:s|ed)\s)",
     re.I,
 )
@@ -1286,7 +1288,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "lift|lifts|lifted|"
             "lengthen|lengthened|增多|扩张|加码|加大|增持|涨价|加息|反弹|回升|走强|新高|提速|widen|"
             "widened|spike|spiked|rally|rallied|rebound|rebounded|hike|hiked|added|adds|增强|加强|"
-            "strengthen|strengthened|strengthens|越来越多|越高|更高|较高|高了|faster|heavier|"
+            "strengthen|strengthened|strengthens|strengthening|reinforce|reinforces|reinforced|"
+            "reinforcing|more and more|越来越多|越高|更高|较高|高了|faster|heavier|"
             "more expensive|pricier|延长|up by"
         ),
         _words(
@@ -1299,7 +1302,9 @@ CONCEPTS: tuple[Concept, ...] = (
             "down|downward|slowed|slow|shorten|shortened|shortens|halved|减持|降价|降息|收缩|"
             "缩小|流失|走弱|新低|narrow|narrowed|contract|contracted|shed|trimmed|"
             "slashed|scale back|scaled back|scales back|pared back|rolled back|下挫|削弱|弱化|"
-            "weaken|weakened|weakens|延缓|减缓|越来越少|越低|更低|较低|低了|slower|缩水|lighter|"
+            "weaken|weakened|weakens|weakening|undermine|undermines|undermined|undermining|"
+            "less and less|fewer and fewer|延缓|减缓|越来越少|越低|更低|较低|低了|slower|缩水|"
+            "lighter|"
             "cheaper|less expensive|down by"
         ),
     ),
@@ -1313,14 +1318,14 @@ CONCEPTS: tuple[Concept, ...] = (
             "占优|优势|outshines|outshone|leapfrogged|overtook|overtakes|overtaken|more likely|"
             "更倾向|更可能|larger than|bigger than|greater than|登顶|夺冠|位居榜首|领跑|tops the|"
             "more inclined|more prone|"
-            "领先|pulled ahead|several times|数倍|far exceeds|超过"
+            "领先|pulled ahead|several times|数倍|far exceeds|超过|大于|远大于|多于|远多于"
         ),
         _words(
             "落后|不及|不如|逊于|低于|弱于|输给|不敌|差于|trail|trails|trailed|trailing|lag|lags|"
             "lagged|lagging|behind|fall short|fell short|falls short|below|lower than|worse than|"
             "can't keep up|cannot keep up|couldn't keep up|short of|跟不上|赶不上|追不上|更差|"
             "更弱|劣势|落于下风|less likely|less inclined|less prone|smaller than|a fraction of|"
-            "远没有|远不及|远不如|"
+            "远没有|远不及|远不如|小于|远小于|少于|远少于|"
             "approaching|closing in on|接近|"
             "逼近|"
             "underperform|underperforms|underperformed|lost to|loses to|falls behind|fell behind"
@@ -1902,7 +1907,7 @@ def stance(text: str) -> Stance:
             continue  # a capitalised word in a name (Resolve AI) is no verb
         if _CJK.match(word) and text.startswith("的", end) and _negated(text, start):
             continue  # 未标识的视频: a negated modifier of a noun, no predicate of the clause
-        if word in ("超过了", "超过", "高于", "超出") and re.match(
+        if word in ("超过了", "超过", "高于", "超出", "大于", "多于", "小于", "少于") and re.match(
             r"\s*(?:每秒|每分钟|每小时|每天|每年|每)?\s*[\d一二三四五六七八九十百千万约近]",
             text[end:],
         ):
