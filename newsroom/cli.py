@@ -646,13 +646,22 @@ def eval_edition(
     edition: Annotated[
         Path, typer.Option(help="The edition folder (weekly.md, briefing.md, report.json).")
     ],
+    desk: Annotated[
+        Path | None,
+        typer.Option(
+            help="The desk profile the edition was written with: a heading naming one of its "
+            "entities names its event [default: NEWSROOM_DESK, else the bundled AI desk]."
+        ),
+    ] = None,
 ) -> None:
     """An edition against a labelled week: highlight and lead recall, off-topic share,
     duplicate bullets, theme purity, headings that name the lead event, same-event pairs."""
     from newsroom.evaluation_edition import evaluate_edition
+    from newsroom.methods.desk import Desk
 
     try:
-        metrics = evaluate_edition(items, labels, edition)
+        names = Desk.load(desk or _settings().desk).entity_names()
+        metrics = evaluate_edition(items, labels, edition, names)
     except NewsroomError as exc:
         raise _fail(exc) from None
     out.print_json(json.dumps(metrics, ensure_ascii=False))

@@ -164,6 +164,44 @@ def test_edition_urls_drop_tracking_and_a_mismatched_week_is_an_error(tmp_path: 
     assert figures["evidence_bullets"] == 1 and figures["lead_recall"] is None  # no briefing
 
 
+def test_eval_edition_counts_a_heading_naming_a_desk_entity(tmp_path: Path) -> None:
+    """A heading in Chinese names its lead event by an entity of the desk the edition was
+    written with (`--desk`, else NEWSROOM_DESK): 字节跳动 has no Latin letters."""
+    items = tmp_path / "items.json"
+    items.write_text(
+        json.dumps(
+            {"items": [{"id": "i1", "title": "字节跳动发布新模型", "url": "https://x.com/a"}]}
+        ),
+        encoding="utf-8",
+    )
+    labels = tmp_path / "labels.json"
+    labels.write_text(
+        json.dumps({"week": "2026-W08", "items": {"i1": {"ai": True, "beat": "china_ai"}}}),
+        encoding="utf-8",
+    )
+    edition = tmp_path / "edition"
+    edition.mkdir()
+    (edition / "weekly.md").write_text(
+        "---\nweek: 2026-W08\n---\n### 主轴一：字节跳动发布新模型\n- 新模型发布[[1]](https://x.com/a)\n",
+        encoding="utf-8",
+    )
+    args = ["eval", "edition", "--items", str(items), "--labels", str(labels)]
+    args += ["--edition", str(edition)]
+    assert "字节跳动" in default_desk().entity_names()
+    named = CliRunner().invoke(app, args)  # the bundled AI desk knows 字节跳动
+    assert named.exit_code == 0, named.output
+    assert json.loads(named.output)["heading_entity_share"] == 1.0
+    bare = tmp_path / "bare.toml"
+    bare.write_text(
+        DEFAULT.read_text(encoding="utf-8").replace('|字节"', '"').replace("字节跳动", "ZJTD"),
+        encoding="utf-8",
+    )
+    unnamed = CliRunner().invoke(app, [*args, "--desk", str(bare)])
+    assert json.loads(unnamed.output)["heading_entity_share"] == 0.0
+    missing = CliRunner().invoke(app, [*args, "--desk", str(tmp_path / "none.toml")])
+    assert missing.exit_code != 0 and "does not exist" in missing.output
+
+
 def test_same_event_pairs_join_the_stories_marked_as_repeating() -> None:
     from newsroom.evaluation_edition import merged_stories
 

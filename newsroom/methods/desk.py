@@ -76,6 +76,8 @@ class Terms:
 
     def __init__(self, terms: Sequence[str]) -> None:
         self.names = [t.split("|")[0].strip() for t in terms if t.strip()]
+        # Every spelling of every term (OpenAI|开放人工智能 gives both).
+        self.spellings = [w.strip() for t in terms for w in t.split("|") if w.strip()]
         self._term_of: dict[str, int] = {}
         self._exact: set[str] = set()  # short all-capital names (AI, GPU, ICE): case counts
         latin, cjk = [], []
@@ -256,6 +258,12 @@ class Desk:
         )
 
     # ------------------------------------------------------------ relevance
+    def entity_names(self) -> list[str]:
+        """Every spelling of the names the desk knows: its beats' entities and companies and
+        its major players (what a heading may name besides a Latin-letter name)."""
+        terms = [self.majors, *(b.entities for b in self.beats), *(b.companies for b in self.beats)]
+        return sorted({name for t in terms for name in t.spellings})
+
     def beat(self, beat_id: str) -> Beat | None:
         return next((b for b in self.beats if b.id == beat_id), None)
 
