@@ -420,6 +420,10 @@ def test_the_reporting_outlet_is_no_unsupported_name(
         *((TUNE9, i) for i in TUNE9_SUPPORTED),
         (TUNE9, "w07-q029"),  # Calendar Gym, contributed by Turing: no reversal read into it
         (TUNE10, "w07-r021"),
+        (TUNE10, "w09-r009"),  # the US, UK, France and Germany against 美英法德200位财务领导
+        (TUNE10, "w08-r021"),  # a US-India fiber initiative against 美印战略光纤互联
+        (TUNE10, "w11-r026"),  # the EU AI Act against 欧盟AI法案
+        (TUNE11, "w07-s029"),  # 谷歌威胁情报组报告称 against 谷歌威胁情报组（GTIG）报告指出
         (TUNE11, "w09-s012"),  # 最多缩短一成半 is up to 15%
         (TUNE11, "w11-s025"),  # 据一位美国国防部官员透露: a person who spoke, no outlet
         (TUNE11, "w09-s040"),  # 坚持不让…用于 against 坚决反对将其…用于: one negation each

@@ -1182,6 +1182,14 @@ def mentioned(name: Name, text: str) -> bool | None:
     spellings = _spellings().get(name.canon, ())
     if any(_present(s, text) for s in {*spellings, name.text}):
         return True
+    if is_place(name) and set(spellings) & _abbreviated_places(text):
+        return True  # the US and India in 美印战略光纤, 美英法德200位财务领导
+    parts = [p for p in re.split(r"[-–]", name.text) if p]
+    if len(parts) > 1:
+        pair = [Name(p, canon(p), 0, 0, is_known(p)) for p in parts]
+        if all(is_place(p) for p in pair):  # US-India: each place named
+            found = [mentioned(p, text) for p in pair]
+            return True if all(found) else (False if False in found else None)
     if name.known:
         return False
     if _CJK.search(name.text):
@@ -1203,6 +1211,37 @@ def mentioned(name: Name, text: str) -> bool | None:
         r"[a-z][A-Z]|[A-Z]{2,}", name.text
     )
     return False if distinctive else None
+
+
+# Countries by their one-character names, as Chinese runs them together (美印, 中日韩, 美英法德).
+_PLACE_ABBREVIATIONS = {
+    "美": "美国",
+    "英": "英国",
+    "法": "法国",
+    "德": "德国",
+    "印": "印度",
+    "中": "中国",
+    "日": "日本",
+    "韩": "韩国",
+    "俄": "俄罗斯",
+    "欧": "欧洲",
+    "加": "加拿大",
+    "澳": "澳大利亚",
+    "意": "意大利",
+    "以": "以色列",
+    "乌": "乌克兰",
+    "朝": "朝鲜",
+}
+_ABBREVIATED_RUN = re.compile(
+    rf"[{''.join(_PLACE_ABBREVIATIONS)}]{{3,5}}(?![洲志门])|"
+    rf"[{''.join(_PLACE_ABBREVIATIONS)}]{{2}}"
+    r"(?=两国|三国|等国|关系|战略|双边|之间|合作|贸易|峰会|对话|联合|[\d\s，、。（(])"
+)
+
+
+def _abbreviated_places(text: str) -> set[str]:
+    """The countries a Chinese text names by runs of one-character names."""
+    return {_PLACE_ABBREVIATIONS[ch] for run in _ABBREVIATED_RUN.findall(text) for ch in run}
 
 
 def _singular(word: str) -> str:
