@@ -335,6 +335,13 @@ def _amount_found(claimed: Amount, text: str) -> Amount | None:
         for other in facts.derived(facts.amounts(clause)):
             if claimed.matches(other):
                 return other
+    # A change from one figure to another is a ratio (从100张放宽到600 ⇔ 六倍).
+    if claimed.kind == "times":
+        for start, end in facts.changes(text):
+            if start.value > 0 and start.kind == end.kind:
+                ratio = facts.Amount(end.value / start.value, "times", f"{end.text} / {start.text}")
+                if claimed.matches(ratio):
+                    return ratio
     return None
 
 

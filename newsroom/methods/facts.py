@@ -552,7 +552,9 @@ def amounts(text: str) -> tuple[Amount, ...]:
 _CHANGE_FROM = re.compile(
     r"(?:从|由)[^，,。；;：:]{0,8}$|\bfrom(?:\s+(?:about|around|roughly))?$", re.I
 )
-_CHANGE_TO = re.compile(r"^\s*(?:[\u4e00-\u9fff]{0,4}(?:到|至)了?|(?:[a-z]+\s+){0,2}?to)\s*$", re.I)
+_CHANGE_TO = re.compile(
+    r"^\s*(?:[^，,。；;：:\d]{0,12}?(?:到|至)了?|(?:[a-z]+\s+){0,2}?to)\s*$", re.I
+)
 _CHANGE_MARK = re.compile(r"^\s*(?:から|→|->|-->)\s*$")  # a change without a "from"
 
 
