@@ -357,6 +357,7 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         (TUNE7, "w09-z017", "demo"),  # has rolled out … to its cardholders against 演示了
         (TUNE9, "w08-q002", "trial"),  # has moved past testing and is now using against 开始测试
         (TUNE9, "w10-q027", "trial"),  # rolled out … following their pilot against 仍处试点
+        (TUNE11, "w08-s039", "several"),  # 只扶持共和党候选人 against 分别针对共和党和民主党候选人
         (TUNE11, "w08-s002", "2027年2月"),  # 2026年2月发货 where 2026 is only another plan's year
         (TUNE11, "w08-s008", "ahead"),  # 用户规模远大于谷歌 against 远不及谷歌和OpenAI
         (TUNE11, "w08-s026", "rise"),  # needs less and less CPU against 需求日益增长

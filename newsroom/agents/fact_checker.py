@@ -113,6 +113,7 @@ _PERSON_SOURCE = re.compile(
 # (只有一美元, only $1: "merely", a figure's size, not its scope)
 _EXCLUSIVE = re.compile(
     r"只在|只向|只为|只对|只面向|只能|只支持|仅在|仅向|仅限|仅对|仅面向|仅供|仅能|仅支持|唯一|"
+    r"[只仅](?:扶持|资助|帮助|服务于|针对|覆盖|允许|开放给|提供给|适用于|用于)|"
     r"\blimited to\b|"
     r"\brestricted to\b|\balone\b|独自|单独|"
     r"\bonly\b(?!\s*(?:\$|€|£|US\$|about|around|roughly|\d|one|two|three|a few|a handful|"
@@ -155,7 +156,8 @@ _SAID_PLAN = re.compile(
 )
 _ANY = re.compile(r"任何|任意|\bany\b", re.I)
 _SEVERAL_OR_ALL = re.compile(
-    _SEVERAL.pattern + r"|所有|全部|全体|均可|均能|都可|都能|两党|双方|各方|"
+    _SEVERAL.pattern + r"|所有|全部|全体|均可|均能|都可|都能|两党|双方|各方|分别|各自|"
+    r"\brespectively\b|"
     r"\ball\b|\bboth\b|\beach of\b|\bevery\b|"
     r"[^、，,。\s]{1,12}、[^、，,。\s]{1,12}(?:、[^、，,。\s]{1,12})*(?:和|及|与)|"
     r"\b\w+, \w+,? (?:and|or) \w+",
