@@ -356,7 +356,8 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         (TUNE7, "w07-z001", "ahead"),  # smaller average returns than against 显著高于…67%
         (TUNE7, "w09-z017", "demo"),  # has rolled out … to its cardholders against 演示了
         (TUNE9, "w08-q002", "trial"),  # has moved past testing and is now using against 开始测试
-        (TUNE9, "w10-q027", "trial"),  # rolled out … following their pilot against 仍处试点
+        (TUNE9, "w10-q027", "as done"),  # rolled out … following their pilot against 仍处试点
+        (TUNE11, "w10-s017", "as done"),  # 已在实际商业场所试点 against 计划于2026年秋季开展试点
         (TUNE11, "w08-s039", "several"),  # 只扶持共和党候选人 against 分别针对共和党和民主党候选人
         (TUNE11, "w08-s002", "2027年2月"),  # 2026年2月发货 where 2026 is only another plan's year
         (TUNE11, "w08-s008", "ahead"),  # 用户规模远大于谷歌 against 远不及谷歌和OpenAI

@@ -1498,7 +1498,8 @@ class OfflineFactChecker:
             return out
         top = best[0][1]
         where = top.outlet or top.item_id
-        if mine.certain and not mine.planned:
+        # 已在…试点: a pilot said as under way is done, not planned.
+        if mine.certain and not (mine.planned and facts.stance(_TRIAL.sub(" ", clause)).planned):
             # The clause whose wording is closest to the claim's says whether it is done.
             candidates = [u for score, u in worded[:1] if score >= COMPARE_ALIGNMENT]
             candidates += [u for _, u in best]
