@@ -422,6 +422,8 @@ def test_the_reporting_outlet_is_no_unsupported_name(
         *((TUNE9, i) for i in TUNE9_SUPPORTED),
         (TUNE9, "w07-q029"),  # Calendar Gym, contributed by Turing: no reversal read into it
         (TUNE10, "w07-r021"),
+        (TUNE8, "w08-y003"),  # would value the ChatGPT maker at…: OpenAI by another name
+        (TUNE8, "w09-y006"),  # …4,000 people—and its share price rose 25%: a clause of its own
         (TUNE8, "w11-y036"),  # 从100张放宽到600，是原来的六倍: a change is a ratio too
         (TUNE10, "w09-r009"),  # the US, UK, France and Germany against 美英法德200位财务领导
         (TUNE10, "w08-r021"),  # a US-India fiber initiative against 美印战略光纤互联

@@ -104,6 +104,7 @@ _OPPOSING = re.compile(
     r"prohibits?|prohibited|prohibiting|bans?|banned|banning)\b",
     re.I,
 )
+_EPITHET = re.compile(r"(?:['’]s)?\s+(?:maker|developer|creator|owner|parent|operator)\b", re.I)
 _PERSON_SOURCE = re.compile(
     r"(?:官员|人士|高管|发言人|员工|专家|分析师|负责人|人员|研究员|知情者)$|"
     r"\b(?:officials?|sources?|insiders?|executives?|employees?|spokes\w+|people)$",
@@ -733,6 +734,8 @@ class OfflineFactChecker:
         for name in claim_names:
             if facts.mentioned(name, whole) is not False or facts.names_outlet(name, outlets):
                 continue  # named by an item, or the outlet that reported it
+            if _EPITHET.match(text[name.end :]) and re.search(r"\bthe\s+$", text[: name.start]):
+                continue  # "the ChatGPT maker": another name for a company the claim names
             home = aligned[clause_of(name.text)][0][1]
             other_version = facts.versions_differ(name, whole)
             if other_version:

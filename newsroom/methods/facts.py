@@ -28,7 +28,7 @@ _CLAUSE_EN = re.compile(
     r"|,\s+(?=[a-z]+ing\s)"
     r"|\s+(?=(?:but|whereas|while)\s)"
     # (no break in "less and less", "more and more")
-    r"|\s+and\s+(?!(?:less|more|fewer|better|worse|bigger|smaller|higher|lower)\s)"
+    r"|(?:\s+|\s*[—–]\s*)and\s+(?!(?:less|more|fewer|better|worse|bigger|smaller|higher|lower)\s)"
     r"(?=(?:is|are|was|were|has|have|had|will|would|can|could|does|did|do|not|also|"
     r"then|still|now|plans|aims|expects|says|said)\b|[a-z]+(?:s|ed)\s)",
     re.I,
