@@ -135,21 +135,31 @@ def test_headlines_are_whole_clauses_that_name_the_title() -> None:
     assert news_sentence(tail).startswith("新模型在推理基准上")
 
 
-def test_edition_urls_drop_tracking_and_a_mismatched_week_is_an_error(tmp_path: Path) -> None:
-    assert canonical("http://www.x.com/a/?utm_source=feed#top") == "x.com/a"
-    assert canonical("https://x.com/a?id=3&utm_medium=m") == "x.com/a?id=3"
+def labelled_week(tmp_path: Path, title: str, beat: str, theme: str) -> tuple[Path, Path, Path]:
+    """One labelled item of 2026-W08 and an edition whose one theme (`theme`, its last line
+    the bullet) cites it."""
     items = tmp_path / "items.json"
     items.write_text(
-        json.dumps({"items": [{"id": "i1", "title": "t", "url": "https://x.com/a"}]}),
+        json.dumps({"items": [{"id": "i1", "title": title, "url": "https://x.com/a"}]}),
         encoding="utf-8",
     )
     labels = tmp_path / "labels.json"
     labels.write_text(
-        json.dumps({"week": "2026-W08", "items": {"i1": {"ai": True, "beat": "agents"}}}),
+        json.dumps({"week": "2026-W08", "items": {"i1": {"ai": True, "beat": beat}}}),
         encoding="utf-8",
     )
     edition = tmp_path / "edition"
     edition.mkdir()
+    (edition / "weekly.md").write_text(
+        f"---\nweek: 2026-W08\n---\n{theme}[[1]](https://x.com/a)\n", encoding="utf-8"
+    )
+    return items, labels, edition
+
+
+def test_edition_urls_drop_tracking_and_a_mismatched_week_is_an_error(tmp_path: Path) -> None:
+    assert canonical("http://www.x.com/a/?utm_source=feed#top") == "x.com/a"
+    assert canonical("https://x.com/a?id=3&utm_medium=m") == "x.com/a?id=3"
+    items, labels, edition = labelled_week(tmp_path, "t", "agents", "### 主轴一：x\n- a bullet")
     (edition / "weekly.md").write_text(
         "---\nweek: 2026-W07\n---\n### 主轴一：x\n- a bullet[[1]](https://x.com/a)\n",
         encoding="utf-8",
@@ -167,23 +177,8 @@ def test_edition_urls_drop_tracking_and_a_mismatched_week_is_an_error(tmp_path: 
 def test_eval_edition_counts_a_heading_naming_a_desk_entity(tmp_path: Path) -> None:
     """A heading in Chinese names its lead event by an entity of the desk the edition was
     written with (`--desk`, else NEWSROOM_DESK): 字节跳动 has no Latin letters."""
-    items = tmp_path / "items.json"
-    items.write_text(
-        json.dumps(
-            {"items": [{"id": "i1", "title": "字节跳动发布新模型", "url": "https://x.com/a"}]}
-        ),
-        encoding="utf-8",
-    )
-    labels = tmp_path / "labels.json"
-    labels.write_text(
-        json.dumps({"week": "2026-W08", "items": {"i1": {"ai": True, "beat": "china_ai"}}}),
-        encoding="utf-8",
-    )
-    edition = tmp_path / "edition"
-    edition.mkdir()
-    (edition / "weekly.md").write_text(
-        "---\nweek: 2026-W08\n---\n### 主轴一：字节跳动发布新模型\n- 新模型发布[[1]](https://x.com/a)\n",
-        encoding="utf-8",
+    items, labels, edition = labelled_week(
+        tmp_path, "字节跳动发布新模型", "china_ai", "### 主轴一：字节跳动发布新模型\n- 新模型发布"
     )
     args = ["eval", "edition", "--items", str(items), "--labels", str(labels)]
     args += ["--edition", str(edition)]
