@@ -363,23 +363,22 @@ def _month_of_another_year(date: DateMention, units: Sequence[Passage]) -> Findi
     else): the month found, in another year."""
     if date.month is None or date.year is None:
         return None
-    found = [o for u in units for o in facts.when(u.text)]
-    if any(o.year == date.year and o.month == date.month for o in found):
+    dated = [(unit, other) for unit in units for other in facts.when(unit.text)]
+    if any(o.year == date.year and o.month == date.month for _, o in dated):
         return None
-    for unit in units:
-        for other in facts.when(unit.text):
-            if (
-                other.month == date.month
-                and other.year is not None
-                and other.year != date.year
-                and (date.day is None or other.day in (None, date.day))
-            ):
-                return Finding(
-                    "date",
-                    f"claim says {date.text}, {unit.outlet or unit.item_id} says {other.text}",
-                    unit.item_id,
-                    unit.sentence,
-                )
+    for unit, other in dated:
+        if (
+            other.month == date.month
+            and other.year is not None
+            and other.year != date.year
+            and (date.day is None or other.day in (None, date.day))
+        ):
+            return Finding(
+                "date",
+                f"claim says {date.text}, {unit.outlet or unit.item_id} says {other.text}",
+                unit.item_id,
+                unit.sentence,
+            )
     return None
 
 
@@ -1761,15 +1760,13 @@ class OfflineFactChecker:
     def _negation_told(self, clause: str, fits: Sequence[tuple[float, Passage]]) -> bool:
         """Each part of a long clause holding a negation (仅有2%的机构尚未使用AI, before a
         semicolon) fits best a clause of the sentence negated as it is."""
-        parts = [p for p in re.split(r"[，,；;]", clause) if _negations(p)]
-        if not parts or len(parts) == len(re.split(r"[，,；;]", clause)):
+        pieces = re.split(r"[，,；;]", clause)
+        negated = [(p, n) for p in pieces if (n := _negations(p))]
+        if not negated or len(negated) == len(pieces) or not fits:
             return False
-        for part in parts:
-            scored = [(self._semantic(part, u.text), u) for _, u in fits]
-            if not scored:
-                return False
-            _, unit = max(scored, key=lambda pair: pair[0])
-            if _negations(part) % 2 != _negations(unit.text) % 2:
+        for part, count in negated:
+            _, unit = max(((self._semantic(part, u.text), u) for _, u in fits), key=lambda s: s[0])
+            if count % 2 != _negations(unit.text) % 2:
                 return False
         return True
 

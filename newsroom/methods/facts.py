@@ -335,6 +335,7 @@ _TENTHS = re.compile(
     r"(?P<sub>[一二三四五六七八九](?![成十百千万亿])|半(?![导岛年天月价数场径]))?"
     r"(?![为立功本员熟长果交])"
 )
+_TENTHS_SUB = {**_CN_DIGIT, "半": 5}  # 一成二 is 12%, 一成半 15%
 _YEARISH = re.compile(r"^(?:19|20)\d{2}$")
 # Words made of numeral characters that are no figure.
 _CN_NOT_NUMBER = re.compile(
@@ -613,7 +614,7 @@ def _amounts_at(text: str) -> list[tuple[Amount, tuple[int, int]]]:
         ]
         add(100.0 * n / d, "percent", match.span(), match.group(0))
     for match in _TENTHS.finditer(masked):
-        sub = {**_CN_DIGIT, "半": 5}.get(match.group("sub") or "", 0)
+        sub = _TENTHS_SUB.get(match.group("sub") or "", 0)
         add(10.0 * _CN_DIGIT[match.group("num")] + sub, "percent", match.span(), match.group(0))
     for match in _TWICE.finditer(masked):
         add(2.0, "times", match.span(), match.group(0))
