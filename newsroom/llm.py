@@ -274,6 +274,17 @@ def causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
+def _root_cause(exc: BaseException) -> str:
+    """What lies under a client's generic error ("Connection error."), said after it: the
+    deepest cause in its chain, when there is one."""
+    chain = causes(exc)
+    if len(chain) < 2:
+        return ""
+    root = chain[-1]
+    said = str(root).strip()
+    return f" — {type(root).__name__}: {said}" if said else f" — {type(root).__name__}"
+
+
 def _retry_after(response: Any) -> float | None:
     value = (getattr(response, "headers", None) or {}).get("retry-after")
     if not value:
@@ -429,7 +440,7 @@ class Agent:
                 "NEWSROOM_LLM_MIN_TPS the slowest speed)"
             )
         else:
-            why = f"failed ({failed.what}: {failed.cause})"
+            why = f"failed ({failed.what}: {failed.cause}{_root_cause(failed.cause)})"
         return EndpointUnavailable(
             f"the model endpoint {config.endpoint} {why} on each of {attempts} attempt(s); {tail}"
         )

@@ -200,6 +200,12 @@ class LocalServer:
         # llama.cpp's lines start with a timestamp and a level: `0.00.007 E llama_...`
         return line.split(" E ", 1)[-1][:300]
 
+    def exited(self) -> str:
+        """A dead server's exit, in a line: its code (or signal) and its log's last word."""
+        code = self.process.poll() if self.process is not None else None
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"code {code}"
+        return f"the local llama.cpp server (pid {self.pid}) exited, {how}: {self._last_log()}"
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -295,7 +301,13 @@ def serving(settings: Settings, *, environ: bool = False) -> Iterator[LocalServe
         if environ:
             os.environ["NEWSROOM_LOCAL_URL"] = url
             os.environ["NEWSROOM_ENGINE"] = "llm"
-        yield server
+        try:
+            yield server
+        except SourceUnavailable as exc:
+            if server.alive():
+                raise
+            # The endpoint failed because the server died: say so, with what it last logged.
+            raise type(exc)(f"{exc}\n{server.exited()}") from exc
     finally:
         server.stop()
         if environ:

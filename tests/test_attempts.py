@@ -90,6 +90,32 @@ def test_an_attempt_that_never_connected_costs_nothing() -> None:
     assert guard.store.used().llm_calls == 0 and guard.store.used().tokens == 0
 
 
+def test_a_dropped_connection_says_what_lies_under_the_clients_words() -> None:
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def hang_up() -> None:  # reads the request, answers nothing, closes
+        for _ in range(2):
+            conn, _ = listener.accept()
+            conn.recv(65536)
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    config = ModelConfig(model="m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1)
+    caller = Agent("writer", chat_model(config), config, Ledger())
+    try:
+        with pytest.raises(EndpointUnavailable) as caught:
+            _with_guard(Guard(limits=Limits()), caller)
+    finally:
+        listener.close()
+    said = str(caught.value)
+    assert "connection dropped: Connection error. — RemoteProtocolError: " in said, said
+    assert "on each of 2 attempt(s)" in said
+
+
 def test_an_attempt_that_reached_the_server_settles_its_reservation() -> None:
     with FakeOpenAIServer() as server:
         server.script = [HttpStep(status=500)]

@@ -476,6 +476,40 @@ def test_model_file_without_the_extra_says_how_to_install(
     assert len(result.output.strip().splitlines()) == 1, result.output
 
 
+def test_an_endpoint_error_names_a_local_server_that_died(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from newsroom.llm import EndpointUnavailable
+    from newsroom.local_model import serving
+
+    server = LocalServer(tmp_path / "m.gguf")
+    log = tmp_path / "llama.log"
+    log.write_text("0.00.001 I loaded\n1.20.400 E decode: failed to find a memory slot\n")
+
+    def start() -> str:  # a server that ran, logged, and died with signal 9
+        server.process = subprocess.Popen(
+            [sys.executable, "-c", "import os; os.kill(os.getpid(), 9)"]
+        )
+        server.process.wait()
+        server.log = log
+        return "http://127.0.0.1:9/v1"
+
+    monkeypatch.setattr(server, "start", start)
+    monkeypatch.setattr(LocalServer, "for_settings", classmethod(lambda cls, settings: server))
+    settings: Any = SimpleNamespace(model_file=server.path, local_url=None, engine="llm")
+    with pytest.raises(EndpointUnavailable) as caught, serving(settings):
+        raise EndpointUnavailable("the model endpoint failed (connection dropped)")
+    said = str(caught.value)
+    assert said.startswith("the model endpoint failed (connection dropped)")
+    assert f"(pid {server.pid}) exited, killed by signal 9" in said
+    assert "failed to find a memory slot" in said
+    assert not log.exists()  # stopped on the way out, its log removed
+
+
 def test_model_file_with_engine_offline_is_exit_2(tmp_path: Path) -> None:
     args = ["--model-file", str(tmp_path / "m.gguf"), "--engine", "offline"]
     result = _run(Path("unused"), tmp_path / "out", _env(), *args)
