@@ -257,6 +257,15 @@ TUNE8_CAUGHT = {
 TUNE10 = REPO / "evals" / "claims-tune10"
 # The eleventh tuning set (evals/claims-tune11), written blind while the tenth was tuned on.
 TUNE11 = REPO / "evals" / "claims-tune11"
+# The twelfth tuning set (evals/claims-tune12), written blind and measured before any rule.
+TUNE12 = REPO / "evals" / "claims-tune12"
+TUNE12_CAUGHT = {
+    "w09-p010": "weighed or rumoured",  # 据传正在考虑扩建 against 宣布将扩大其伦敦办公室
+    "w07-p002": "weighed or rumoured",  # 正在评估是否由红帽搭建 against 选择红帽公司搭建
+    "w08-p030": "weighed or rumoured",  # 有望成为首家 against 去年成为首个
+    "w07-p010": "planned what",  # 正计划加入Send to Alexa against 推出了Send to Alexa
+    "w08-p013": "already so",  # has already deployed climbing robots against 未来计划采用
+}
 # The ninth tuning set (evals/claims-tune9), written blind after the eighth was tuned on.
 TUNE9 = REPO / "evals" / "claims-tune9"
 TUNE9_CAUGHT = {
@@ -343,6 +352,7 @@ def test_paraphrases_of_the_source_pass(claim_id: str, checker: OfflineFactCheck
         *((TUNE6, i, said) for i, said in sorted(TUNE6_CAUGHT.items())),
         *((TUNE8, i, said) for i, said in sorted(TUNE8_CAUGHT.items())),
         *((TUNE9, i, said) for i, said in sorted(TUNE9_CAUGHT.items())),
+        *((TUNE12, i, said) for i, said in sorted(TUNE12_CAUGHT.items())),
         (TUNE4, "w08-v028", "ahead"),  # even larger than advertised against 远没有宣传的那么大
         (TUNE7, "w10-z034", "rise"),  # has been climbing against 就业率有所下降
         (TUNE9, "w10-q011", "still"),  # 将不再向美军提供 against 继续向军方提供

@@ -46,6 +46,8 @@ SETTLED_ALIGNMENT = 0.65
 # Passages aligned at least this well are compared for negation, modality and scope.
 # A passage saying a thing is done speaks for the claim's clause within this of the best one.
 DONE_MARGIN = 0.15
+# How far below the best passage one giving the claim's "already" as a plan may rank.
+PLAN_MARGIN = 0.15
 # A passage naming the claim's subject is this much likelier to speak for its predicate.
 WITNESS_SUBJECT = 0.3
 # ...and this much when it uses the claim's own word for it, mostly in the claim's words.
@@ -156,6 +158,33 @@ _SAID_PLAN = re.compile(
     re.I,
 )
 _ANY = re.compile(r"任何|任意|\bany\b", re.I)
+# A claim that gives a thing as only possible, weighed or rumoured (正在考虑, 评估是否, 有望,
+# weighing): against a passage where it was decided, chosen, announced or done (宣布将, 选择,
+# 去年成为, announced), that is a change of modality.
+_HEDGED = re.compile(
+    r"正在考虑|考虑(?:是否|将|把|对|在|不再|扩|推|让|由|与)|(?:正在)?评估是否|正在评估|研究是否|探讨是否|"
+    r"有望|或将|据传|传闻|酝酿|\b(?:is|are|was|were) (?:considering|weighing|exploring|mulling)\b|"
+    r"\bconsidering whether\b|\brumou?red\b|\bin early talks\b",
+    re.I,
+)
+_DECIDED = re.compile(
+    r"宣布|决定|选择了?|选定|成为|推出了|发布了|上线了|签署了|已(?!久|有的|知)|正式|"
+    r"\b(?:announced|announces|decided|chose|selected|became|launched|released|signed)\b",
+    re.I,
+)
+# What makes a claim's own hedge a decision (宣布考虑 is decided; 有望成为 is not).
+_DECIDED_CLAIM = re.compile(
+    r"宣布|决定|(?<!而)已(?!久|有的|知)|正式|\b(?:announced|announces|decided)\b", re.I
+)
+# A claim that gives as intended what a passage says was launched (正计划…加入 against 推出了).
+_INTENDED = re.compile(
+    r"(?:正|仍)?计划(?!中的|书)|打算|\bplans? to\b|\bis planning\b|\bintends? to\b", re.I
+)
+_LAUNCHED = re.compile(
+    r"推出了|发布了|上线了|开通了|推出(?:新|一项|一款)|"
+    r"\b(?:launched|rolled out|introduced|released)\b",
+    re.I,
+)
 _SEVERAL_OR_ALL = re.compile(
     _SEVERAL.pattern + r"|所有|全部|全体|均可|均能|都可|都能|两党|双方|各方|分别|各自|"
     r"\brespectively\b|"
@@ -1562,6 +1591,10 @@ class OfflineFactChecker:
                             )
                         )
                         break
+        if not any(f.kind == "modality" for f in out):
+            out.extend(self._hedged(clause, worded, best, clause_level))
+        if mine.done and not mine.planned and not any(f.kind == "modality" for f in out):
+            out.extend(self._planned_nearby(ranked))
         # "said the next day that it would challenge it in court": the plan is what was said.
         announced_plan = bool(_SAID_PLAN.search(clause))
         if mine.planned and not mine.certain and not mine.done and not announced_plan:
@@ -1690,6 +1723,74 @@ class OfflineFactChecker:
                     reason = "claim says " + said.format(counted.outlet or counted.item_id)
                     out.append(Finding("scope", reason, counted.item_id, counted.sentence))
         return out
+
+    def _hedged(
+        self,
+        clause: str,
+        worded: Sequence[tuple[float, Passage]],
+        best: Sequence[tuple[float, Passage]],
+        clause_level: Sequence[tuple[float, Passage]],
+    ) -> list[Finding]:
+        """A claim that gives as weighed or rumoured what the closest passage says was decided
+        (正在考虑扩建 against 宣布将扩大), or as intended what it says was launched (正计划加入
+        against 推出了): judged on the passage's clause closest to the claim's, in its
+        sentence's context, and only where that context hedges nothing itself."""
+        hedged = bool(_HEDGED.search(clause)) and not _DECIDED_CLAIM.search(clause)
+        intended = bool(_INTENDED.search(clause)) and not facts.stance(clause).certain
+        if not hedged and not intended:
+            return []
+        closest = [u for score, u in worded[:1] if score >= COMPARE_ALIGNMENT] or [
+            u for _, u in best[:1]
+        ]
+        for unit in closest:
+            unit = self._closest_clause(clause, unit, clause_level)
+            context = self._context(unit)
+            if _HEDGED.search(context) or facts.stance(context).reported:
+                return []
+            if hedged and _DECIDED.search(unit.text):
+                said = "gives as weighed or rumoured what {} says was decided"
+            elif intended and _LAUNCHED.search(unit.text) and not facts.stance(context).planned:
+                said = "gives as planned what {} says was launched"
+            else:
+                return []
+            return [
+                Finding(
+                    "modality",
+                    "claim " + said.format(unit.outlet or unit.item_id),
+                    unit.item_id,
+                    unit.sentence,
+                )
+            ]
+        return []
+
+    @staticmethod
+    def _planned_nearby(ranked: Sequence[tuple[float, Passage]]) -> list[Finding]:
+        """A claim that something is already so, where a passage nearly as close as the best
+        gives it as planned or hoped for (未来计划采用能攀爬的机器人 against has already deployed
+        climbing robots), and no passage as close says anything is done."""
+        if not ranked:
+            return []
+        floor = max(COMPARE_ALIGNMENT, ranked[0][0] - PLAN_MARGIN)
+        close = [(score, u) for score, u in ranked if u.clause_level and score >= floor]
+        for score, unit in close:
+            own = facts.stance(unit.text)
+            if not own.planned or own.done or own.reported:
+                continue
+            if any(
+                other >= score and (facts.stance(u.text).done or facts.stance(u.text).certain)
+                for other, u in close
+            ):
+                return []
+            return [
+                Finding(
+                    "modality",
+                    f"claim says it is already so, {unit.outlet or unit.item_id} gives it as "
+                    "planned",
+                    unit.item_id,
+                    unit.sentence,
+                )
+            ]
+        return []
 
     def _witness_fit(self, clause: str, subject: Name | None, score: float, unit: Passage) -> float:
         """How well a passage speaks for `clause`: its alignment, how much of it the claim's
