@@ -265,6 +265,9 @@ TUNE12_CAUGHT = {
     "w08-p030": "weighed or rumoured",  # 有望成为首家 against 去年成为首个
     "w07-p010": "planned what",  # 正计划加入Send to Alexa against 推出了Send to Alexa
     "w08-p013": "already so",  # has already deployed climbing robots against 未来计划采用
+    "w09-p035": "has 其高级副总裁",  # Anthropic has stressed, where IBM's vice president did
+    "w10-p040": "has 多位学者",  # Grammarly employees have criticised, where scholars did
+    "w11-p028": "国防部长",  # President Zelensky announced, where the defence minister did
 }
 # The ninth tuning set (evals/claims-tune9), written blind after the eighth was tuned on.
 TUNE9 = REPO / "evals" / "claims-tune9"

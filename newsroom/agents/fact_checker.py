@@ -143,6 +143,47 @@ _SPEAKER = re.compile(
     r"maintains)\b|表示|称|指出|报道|认为|主张|警告|威胁|透露|写道|强调|坦言|声称)",
     re.I,
 )
+# Who said, found, announced or criticised it, for the check against the passage saying the
+# same: a wider set of verbs than `_SPEAKER` (a study found, 调查显示, 宣布, 批评, conceded).
+_SOURCE_OF = re.compile(
+    r"(?P<who>[^，,；;。:：“”\"]{2,60}?)\s*(?:\b(?:has |have |had )?(?:said|says|announced|"
+    r"announces|stressed|stresses|emphasi[sz]ed|emphasi[sz]es|found|finds|showed|shows|"
+    r"conceded|concedes|admitted|admits|acknowledged|acknowledges|critici[sz]ed|critici[sz]es|"
+    r"warned|warns|reported|reports|revealed|reveals|claimed|claims|argued|argues|noted|notes|"
+    r"told|wrote|stated|predicted|predicts|confirmed|confirms)\b|表示|宣布|强调|发现|显示|批评|"
+    r"透露|承认|指出|坦言|警告|报道|认为|声称|预测|确认|写道|(?<![名号堪声])称(?![为作号]))",
+    re.I,
+)
+# People by what they are, across the two languages: a claim's speaker of one kind against a
+# passage's of another (Grammarly employees against 多位学者; President Zelensky against
+# 国防部长费多罗夫).
+_ROLES = {
+    "president": r"\bpresident\b|总统",
+    "defence minister": (
+        r"\bdefen[cs]e (?:minister|secretary)\b|\bsecretary of defen[cs]e\b|国防部长"
+    ),
+    "prime minister": r"\bprime minister\b|总理|首相",
+    "ceo": r"\bceo\b|\bchief executive\b|首席执行官|CEO",
+    "cto": r"\bcto\b|\bchief technology officer\b|首席技术官",
+    "founder": r"\b(?:co-?)?founders?\b|创始人|创办人",
+    "vice president": r"\bvice president\b|副总裁",
+    "employee": r"\bemployees\b|\bstaff(?:ers)?\b|\bworkers\b|(?<!前)员工|雇员|职员",
+    "former employee": r"\bformer (?:employees|staff)\b|\bex-employees\b|前员工",
+    "scholar": r"\bscholars\b|\bacademics\b|\bprofessors\b|学者|教授",
+    "researcher": r"\bresearchers\b|\bscientists\b|研究人员|研究者|科学家",
+    "expert": r"\bexperts\b|专家",
+    "analyst": r"\banalysts\b|分析师",
+    "investor": r"\binvestors\b|投资者|投资人",
+    "user": r"\busers\b|用户",
+    "official": r"\bofficials\b|官员",
+}
+_ROLE_PATTERNS = {role: re.compile(rx, re.I) for role, rx in _ROLES.items()}
+
+
+def _roles_of(text: str) -> set[str]:
+    return {role for role, pattern in _ROLE_PATTERNS.items() if pattern.search(text)}
+
+
 _SPEAKER_ARTICLE = re.compile(r"^(?:据|有|一位|一名|some\s+|an?\s+)", re.I)
 # Speakers that name no one (the company said, 该公司表示, 报告称).
 _NO_ONE = re.compile(
@@ -801,6 +842,8 @@ class OfflineFactChecker:
             swapped = self._swapped_subject(clause, aligned[clause], text, outlets)
             if swapped is None:
                 swapped = self._swapped_speaker(clause, aligned[clause], text)
+            if swapped is None:
+                swapped = self._misattributed(clause, aligned[clause], text)
             if swapped is not None:
                 conflicts.append(swapped)
         # Attribution to an outlet.
@@ -985,6 +1028,53 @@ class OfflineFactChecker:
                     "attribution",
                     f"claim has {who} say it, {unit.outlet or unit.item_id} has "
                     f"{speakers[-1].text}",
+                    unit.item_id,
+                    unit.sentence,
+                )
+            return None
+        return None
+
+    @staticmethod
+    def _misattributed(
+        clause: str, ranked: Sequence[tuple[float, Passage]], text: str
+    ) -> Finding | None:
+        """The claim's speaker (who said, found, announced or criticised it) against the one
+        the closest passage with a speaker of its own gives: contradicted where the claim's
+        speaker is not in that passage's sentence and the passage's is not in the claim (an
+        IBM vice president's words given to Anthropic; a study by the Bitcoin Policy Institute
+        given to Coinbase), or, for a name the passage may spell in another script, where the
+        two are people of different kinds (President Zelensky against 国防部长费多罗夫)."""
+        said = _SOURCE_OF.search(clause)
+        if said is None:
+            return None
+        who = said.group("who").strip()
+        mine = [n for n in facts.names(who) if not facts.is_place(n)]
+        my_roles = _roles_of(who)
+        if not mine and not my_roles:
+            return None
+        for score, unit in ranked[:3]:
+            if score < RELATED:
+                continue
+            frames = list(_SOURCE_OF.finditer(OfflineFactChecker._context(unit)))
+            if not frames:
+                continue
+            theirs_who = _SPEAKER_ARTICLE.sub("", frames[-1].group("who").strip())
+            theirs = [n for n in facts.names(theirs_who) if not facts.is_place(n)]
+            their_roles = _roles_of(theirs_who)
+            if (not theirs and not their_roles) or _NO_ONE.match(theirs_who):
+                return None  # the company said, 报告称: no one to hold against the claim's
+            if any(facts.mentioned(n, text) is True for n in theirs):
+                return None  # the claim names the passage's speaker too
+            if my_roles & _roles_of(unit.sentence):
+                return None
+            present = [facts.mentioned(n, unit.sentence) for n in mine]
+            if any(p is True for p in present):
+                return None
+            absent = bool(mine) and all(p is False for p in present)
+            if absent or (my_roles and their_roles and not my_roles & their_roles):
+                return Finding(
+                    "attribution",
+                    f"claim has {who} say it, {unit.outlet or unit.item_id} has {theirs_who}",
                     unit.item_id,
                     unit.sentence,
                 )
