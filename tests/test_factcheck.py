@@ -268,6 +268,10 @@ TUNE12_CAUGHT = {
     "w09-p035": "has 其高级副总裁",  # Anthropic has stressed, where IBM's vice president did
     "w10-p040": "has 多位学者",  # Grammarly employees have criticised, where scholars did
     "w11-p028": "国防部长",  # President Zelensky announced, where the defence minister did
+    "w11-p002": "continue",  # has kept the feature running against 该功能已被下线
+    "w07-p022": "rise",  # 传统媒体模式反而会得到巩固 against 削弱了传统…模式
+    "w10-p012": "only one",  # 目前只有Snapshot Serengeti在用 against four users named
+    "w08-p008": "only one",  # confined its AI rollout to customer service against 多个领域
 }
 # The ninth tuning set (evals/claims-tune9), written blind after the eighth was tuned on.
 TUNE9 = REPO / "evals" / "claims-tune9"

@@ -116,6 +116,9 @@ _PERSON_SOURCE = re.compile(
 # (只有一美元, only $1: "merely", a figure's size, not its scope)
 _EXCLUSIVE = re.compile(
     r"只在|只向|只为|只对|只面向|只能|只支持|仅在|仅向|仅限|仅对|仅面向|仅供|仅能|仅支持|唯一|"
+    r"(?:只有|仅有)(?![\d一二两三四五六七八九十百千万亿半几不约近大概上前这那少极很]|区区)"
+    r"(?![^，。；]{0,25}?(?:分之|一半|倍|%|％))|只被|仅被|"
+    r"\bconfine[sd]? (?:[\w-]+ ){0,4}?to\b|"
     r"[只仅](?:扶持|资助|帮助|服务于|针对|覆盖|允许|开放给|提供给|适用于|用于)|"
     r"\blimited to\b|"
     r"\brestricted to\b|\balone\b|独自|单独|"

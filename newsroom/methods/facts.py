@@ -1331,7 +1331,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "lengthen|lengthened|增多|扩张|加码|加大|增持|涨价|加息|反弹|回升|走强|新高|提速|widen|"
             "widened|spike|spiked|rally|rallied|rebound|rebounded|hike|hiked|added|adds|增强|加强|"
             "strengthen|strengthened|strengthens|strengthening|reinforce|reinforces|reinforced|"
-            "reinforcing|more and more|越来越多|越高|更高|较高|高了|faster|heavier|"
+            "reinforcing|巩固|cement|cements|cemented|cementing|more and more|越来越多|越高|"
+            "更高|较高|高了|faster|heavier|"
             "more expensive|pricier|延长|up by"
         ),
         _words(
@@ -1396,7 +1397,7 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         "continue",
         _words(
-            "继续|持续|保持|仍将|沿用|continue|continues|continued|keep|keeps|remain|remains|"
+            "继续|持续|保持|仍将|沿用|continue|continues|continued|keep|keeps|kept|remain|remains|"
             "maintain|"
             "maintains|stay"
         ),
@@ -1404,7 +1405,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "停止|终止|中止|暂停|取消|放弃|结束|撤回|叫停|退出|stop|stops|stopped|halt|halts|"
             "halted|cease|ceases|ceased|end|ends|ended|discontinue|discontinued|drop|abandon|"
             "abandoned|scrap|scrapped|suspend|suspended|pause|paused|exit|withdraw|withdrew|"
-            "pull out|pulled out|wind down"
+            "pull out|pulled out|wind down|下线|下架|关停|taken offline|took offline|"
+            "pulled offline"
         ),
     ),
     Concept(
@@ -1652,7 +1654,7 @@ _NOT_NEGATION_CN = re.compile(
     r"无监督|"
     r"无人监督|无代码|无服务器|无损|无偿|无形|无缘|无穷|无尽|无处不在|不可思议|非凡|非标|非结构化|"
     r"不规则|不稳定|不均|不平衡|不利|不满|不安|不确定性|不公|无障碍|不间断|无间断|未经|非独家|"
-    r"不受影响|不允许|不包括|不含|默认不开启|非零|无须|"
+    r"不受影响|不允许|不包括|不含|默认不开启|非零|无须|并不排除|不排除|未排除|"
     r"无人(?=机|驾驶|车|艇|潜|船|配送|值守|化|系统|仓|超市|商店|航|飞行)"
 )
 _REFUSAL_CN = re.compile(r"(?:拒绝|拒不|不愿|未能|尚未|并未)[^，。；,;：:的]{0,10}$")
