@@ -272,6 +272,7 @@ TUNE12_CAUGHT = {
     "w07-p022": "rise",  # 传统媒体模式反而会得到巩固 against 削弱了传统…模式
     "w10-p012": "only one",  # 目前只有Snapshot Serengeti在用 against four users named
     "w08-p008": "only one",  # confined its AI rollout to customer service against 多个领域
+    "w09-p005": "“上传”",  # 数据会同步上传至云端 against 数据不上传云端
 }
 # The ninth tuning set (evals/claims-tune9), written blind after the eighth was tuned on.
 TUNE9 = REPO / "evals" / "claims-tune9"

@@ -330,6 +330,11 @@ _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _NEGATOR_WORD = re.compile(r"尚未|并未|从未|未曾|未能|没有|不再|无法|并非")
 _NEGATOR_BEFORE = re.compile(rf"(?:{_NEGATOR_WORD.pattern}|未|不|没)$")
 _NEGATOR_TAILS = frozenset("能再有法曾")
+# A negated verb of two characters and the few characters after it (不上传云端).
+_NEGATED_ACT = re.compile(
+    r"(?:不会|并不|从不|不再|没有|并未|尚未|不|未)(?P<verb>[\u4e00-\u9fff]{2})"
+    r"(?P<rest>[\u4e00-\u9fff]{2,5})"
+)
 # Where one holder's part of a sentence ends and another's begins (A launched X, while B …).
 _HOLDER_BREAK = re.compile(r"[，,；;。:：!?！？]|\b(?:while|whereas|but)\b|而|但", re.I)
 # Whom the actor joined or bought: the same actor with another counterpart is another fact.
@@ -868,6 +873,8 @@ class OfflineFactChecker:
         conflicts.extend(self._counterparts(clauses, units))
         conflicts.extend(self._swapped_pairs(text, units, whole))
         conflicts.extend(self._echoed_negation(clauses, units))
+        if not any(f.kind == "negation" for f in conflicts):
+            conflicts.extend(self._negated_act(clauses, aligned))
         conflicts.extend(self._reversed_changes(text, units))
         # Stance: negation, modality, direction, scope, clause by clause.
         for clause in clauses:
@@ -1287,6 +1294,40 @@ class OfflineFactChecker:
                             "negation",
                             f"claim and {unit.outlet or unit.item_id} differ in negation of "
                             f"“{shared}”",
+                            unit.item_id,
+                            unit.sentence,
+                        )
+                    ]
+        return []
+
+    @staticmethod
+    def _negated_act(
+        clauses: Sequence[str], aligned: Mapping[str, Sequence[tuple[float, Passage]]]
+    ) -> list[Finding]:
+        """A verb and its object negated in the passage closest to a clause and not in the
+        clause, a few characters apart in each (数据不上传云端 against 数据会同步上传至云端): the
+        shorter wording `_echoed_negation` leaves alone, held to the closest passage."""
+        for clause in clauses:
+            for score, unit in aligned[clause][:1]:
+                if score < RELATED or not unit.clause_level or _complement(clause, unit.text):
+                    continue
+                if not facts.stance(unit.text).negations:
+                    continue  # 不断, 不仅: no negation
+                for match in _NEGATED_ACT.finditer(unit.text):
+                    verb, rest = match.group("verb"), match.group("rest")
+                    if verb[0] in _NEGATOR_TAILS or facts.names(verb):
+                        continue
+                    at = clause.find(verb)
+                    if at < 0 or _negated_near(clause, at) or facts.stance(clause).negations:
+                        continue
+                    after = clause[at + 2 : at + 2 + 5]
+                    if not any(rest[i : i + 2] in after for i in range(len(rest) - 1)):
+                        continue
+                    return [
+                        Finding(
+                            "negation",
+                            f"claim and {unit.outlet or unit.item_id} differ in negation of "
+                            f"“{verb}”",
                             unit.item_id,
                             unit.sentence,
                         )
