@@ -1093,6 +1093,8 @@ def names(text: str) -> tuple[Name, ...]:
             found.append(Name(name, canon(name), start, end, False))
             taken.append((start, end))
     for start, end, spelled in _known_spans(text):
+        if text[start:end].isascii() and text[start:end].islower():
+            continue  # "wired into tools", "an apple": a word, not the name it also spells
         if free(start, end):
             found.append(Name(text[start:end], canon(spelled), start, end, True))
             taken.append((start, end))
