@@ -273,6 +273,7 @@ TUNE12_CAUGHT = {
     "w10-p012": "only one",  # 目前只有Snapshot Serengeti在用 against four users named
     "w08-p008": "only one",  # confined its AI rollout to customer service against 多个领域
     "w09-p005": "“上传”",  # 数据会同步上传至云端 against 数据不上传云端
+    "w10-p009": "rise around 50%",  # false positives rose 50%, even as alerts fell 84%
 }
 # The ninth tuning set (evals/claims-tune9), written blind after the eighth was tuned on.
 TUNE9 = REPO / "evals" / "claims-tune9"
