@@ -274,6 +274,7 @@ TUNE12_CAUGHT = {
     "w08-p008": "only one",  # confined its AI rollout to customer service against 多个领域
     "w09-p005": "“上传”",  # 数据会同步上传至云端 against 数据不上传云端
     "w10-p009": "rise around 50%",  # false positives rose 50%, even as alerts fell 84%
+    "w09-p026": "already so",  # have already made it 100% automated against 希望通过…实现
 }
 # The ninth tuning set (evals/claims-tune9), written blind after the eighth was tuned on.
 TUNE9 = REPO / "evals" / "claims-tune9"
