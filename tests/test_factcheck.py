@@ -276,6 +276,9 @@ TUNE12_CAUGHT = {
     "w10-p009": "rise around 50%",  # false positives rose 50%, even as alerts fell 84%
     "w09-p026": "already so",  # have already made it 100% automated against 希望通过…实现
 }
+TUNE12_INVENTED = {
+    "w11-p024": "autumn is not in",  # under a contract signed last autumn: no season in the item
+}
 # The ninth tuning set (evals/claims-tune9), written blind after the eighth was tuned on.
 TUNE9 = REPO / "evals" / "claims-tune9"
 TUNE9_CAUGHT = {
@@ -654,6 +657,22 @@ def test_modifiers_and_articles_are_no_conflict(
 ) -> None:
     verdict = verdict_on(claim_id, checker, folder)
     assert verdict.label == "supported", verdict.reasons
+
+
+@pytest.mark.parametrize(("claim_id", "said"), sorted(TUNE12_INVENTED.items()))
+def test_a_season_no_item_gives_is_a_detail_added(
+    claim_id: str, said: str, checker: OfflineFactChecker
+) -> None:
+    verdict = verdict_on(claim_id, checker, TUNE12)
+    assert verdict.label == "unsupported"
+    assert any(said in r for r in verdict.reasons), verdict.reasons
+
+
+def test_seasons_are_parts_of_a_year_and_games_are_not() -> None:
+    assert facts.periods("测试期将持续到今年夏天") == {"Ssummer"}
+    assert facts.periods("signed last fall") == {"Sautumn"}
+    assert facts.periods("夏季奥运会") == frozenset()
+    assert facts.periods("prices fall 2%") == frozenset()
 
 
 def test_a_speaker_is_who_says_it_in_the_passage_about_it(checker: OfflineFactChecker) -> None:

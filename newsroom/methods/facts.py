@@ -504,6 +504,12 @@ _PERIODS = {
     "Q2": r"第二季度|二季度|\bQ2\b|\bsecond quarter\b",
     "Q3": r"第三季度|三季度|\bQ3\b|\bthird quarter\b",
     "Q4": r"第四季度|四季度|\bQ4\b|\bfourth quarter\b",
+    # Seasons, as a time of year (not 夏季奥运会 or a season of a show).
+    "Sspring": r"春季(?!发布会|奥运)|春天|\bspring\b(?! festival)",
+    "Ssummer": r"夏季(?!奥运|运动会|达沃斯)|夏天|\bsummer\b(?! (?:olympics|games|camp))",
+    "Sautumn": r"秋季(?!发布会)|秋天|\bautumn\b|\bfall\b(?= (?:of )?20\d\d\b)|"
+    r"\b(?:last|this|next|in the) fall\b",
+    "Swinter": r"冬季(?!奥运|运动会)|冬天|\bwinter\b(?! (?:olympics|games))",
 }
 _PERIOD_PATTERNS = {key: re.compile(pattern, re.I) for key, pattern in _PERIODS.items()}
 
@@ -514,7 +520,8 @@ def _named(patterns: Mapping[str, re.Pattern[str]], text: str) -> frozenset[str]
 
 
 def periods(text: str) -> frozenset[str]:
-    """The parts of a year `text` names: H1, H2 (上半年, second half) and Q1–Q4."""
+    """The parts of a year `text` names: H1, H2 (上半年, second half), Q1–Q4 and the seasons
+    (Ssummer: 今年夏天, last summer)."""
     return _named(_PERIOD_PATTERNS, text)
 
 
