@@ -275,6 +275,8 @@ TUNE12_CAUGHT = {
     "w09-p005": "“上传”",  # 数据会同步上传至云端 against 数据不上传云端
     "w10-p009": "rise around 50%",  # false positives rose 50%, even as alerts fell 84%
     "w09-p026": "already so",  # have already made it 100% automated against 希望通过…实现
+    "w07-p024": "“威胁”",  # 人工智能正在威胁公司的核心业务 against 是成分而非威胁
+    "w10-p023": "“借口”",  # 在一定程度上只是个借口 against 而非简单的裁员借口
 }
 TUNE12_INVENTED = {
     "w11-p024": "autumn is not in",  # under a contract signed last autumn: no season in the item

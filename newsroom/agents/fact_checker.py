@@ -330,6 +330,8 @@ _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _NEGATOR_WORD = re.compile(r"尚未|并未|从未|未曾|未能|没有|不再|无法|并非")
 _NEGATOR_BEFORE = re.compile(rf"(?:{_NEGATOR_WORD.pattern}|未|不|没)$")
 _NEGATOR_TAILS = frozenset("能再有法曾")
+# What a passage denies in favour of another thing (是成分而非威胁, 并非借口).
+_RATHER_THAN = re.compile(r"(?:而非|并非|绝非|而不是|并不是)(?P<what>[^，。；,;]{1,12})")
 # Where one figure's part of a clause ends and the next one's begins.
 _FIGURE_PARTS = re.compile(r"[，,；;]|\b(?:even as|while|whereas|but|and)\b|而|但|同时", re.I)
 # A negated verb of two characters and the few characters after it (不上传云端).
@@ -1324,6 +1326,24 @@ class OfflineFactChecker:
             for score, unit in aligned[clause][:1]:
                 if score < RELATED or not unit.clause_level or _complement(clause, unit.text):
                     continue
+                for match in _RATHER_THAN.finditer(unit.text):
+                    # 成分而非威胁, 而非简单的裁员借口: the head of what is denied, last.
+                    head = _CJK_RUN.findall(match.group("what"))
+                    noun = head[-1][-2:] if head and len(head[-1]) >= 2 else ""
+                    at = clause.find(noun) if noun else -1
+                    if at < 0 or _negated_near(clause, at) or facts.stance(clause).negations:
+                        continue
+                    if any(noun in m.group("what") for m in _RATHER_THAN.finditer(clause)):
+                        continue  # the claim denies it too (“成分”而非威胁)
+                    return [
+                        Finding(
+                            "negation",
+                            f"claim and {unit.outlet or unit.item_id} differ in negation of "
+                            f"“{noun}”",
+                            unit.item_id,
+                            unit.sentence,
+                        )
+                    ]
                 if not facts.stance(unit.text).negations:
                     continue  # 不断, 不仅: no negation
                 for match in _NEGATED_ACT.finditer(unit.text):
