@@ -183,8 +183,8 @@ _ROLES = {
 _ROLE_PATTERNS = {role: re.compile(rx, re.I) for role, rx in _ROLES.items()}
 
 
-def _roles_of(text: str) -> set[str]:
-    return {role for role, pattern in _ROLE_PATTERNS.items() if pattern.search(text)}
+def _roles_of(text: str) -> frozenset[str]:
+    return facts.matching(_ROLE_PATTERNS, text)
 
 
 _SPEAKER_ARTICLE = re.compile(r"^(?:据|有|一位|一名|some\s+|an?\s+)", re.I)

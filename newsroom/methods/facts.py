@@ -514,7 +514,7 @@ _PERIODS = {
 _PERIOD_PATTERNS = {key: re.compile(pattern, re.I) for key, pattern in _PERIODS.items()}
 
 
-def _named(patterns: Mapping[str, re.Pattern[str]], text: str) -> frozenset[str]:
+def matching(patterns: Mapping[str, re.Pattern[str]], text: str) -> frozenset[str]:
     """The keys of `patterns` whose pattern `text` matches."""
     return frozenset(key for key, pattern in patterns.items() if pattern.search(text))
 
@@ -522,7 +522,7 @@ def _named(patterns: Mapping[str, re.Pattern[str]], text: str) -> frozenset[str]
 def periods(text: str) -> frozenset[str]:
     """The parts of a year `text` names: H1, H2 (上半年, second half), Q1–Q4 and the seasons
     (Ssummer: 今年夏天, last summer)."""
-    return _named(_PERIOD_PATTERNS, text)
+    return matching(_PERIOD_PATTERNS, text)
 
 
 # Power, as data centres are sized: 10吉瓦, 10 GW and ten gigawatts are one figure.
@@ -1732,7 +1732,7 @@ _ACTION_PATTERNS = {name: re.compile(rx, re.I) for name, rx in _ACTIONS.items()}
 
 def actions(text: str) -> frozenset[str]:
     """The acts of `_ACTIONS` a text names (试点/pilot, 投资/invest...)."""
-    return _named(_ACTION_PATTERNS, text)
+    return matching(_ACTION_PATTERNS, text)
 
 
 def planned_besides(text: str, act: str) -> bool:
