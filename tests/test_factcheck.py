@@ -652,7 +652,11 @@ def test_eval_factcheck_pools_the_tuning_weeks(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("claim_id", "folder"),
-    [(i, TUNE2) for i in TUNE2_SUPPORTED_NEGATION],
+    [
+        *((i, TUNE2) for i in TUNE2_SUPPORTED_NEGATION),
+        ("w07-p011", TUNE12),  # 73%, nearly double the 38% average: the claim's own ratio
+        ("w10-p026", TUNE12),  # GPT-5.4 was quickly wired into tools: the word, not WIRED
+    ],
 )
 def test_modifiers_and_articles_are_no_conflict(
     claim_id: str, folder: Path, checker: OfflineFactChecker
