@@ -656,6 +656,7 @@ def test_eval_factcheck_pools_the_tuning_weeks(tmp_path: Path) -> None:
         *((i, TUNE2) for i in TUNE2_SUPPORTED_NEGATION),
         ("w07-p011", TUNE12),  # 73%, nearly double the 38% average: the claim's own ratio
         ("w10-p026", TUNE12),  # GPT-5.4 was quickly wired into tools: the word, not WIRED
+        ("w08-p006", TUNE12),  # 不再投放广告 against 放弃投放广告; 比不上 against 远不及
     ],
 )
 def test_modifiers_and_articles_are_no_conflict(

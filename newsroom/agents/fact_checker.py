@@ -102,7 +102,8 @@ _ATTRIBUTION = re.compile(
     r"|\baccording to (?:a |an |the )?(?P<c>[A-Z][\w.&'’ -]{1,40}?)(?: report| reports|,|$)"
 )
 _OPPOSING = re.compile(
-    r"反对|拒绝|禁止|抵制|\b(?:opposes?|opposed|opposing|forbids?|forbade|forbidden|forbidding|"
+    r"反对|拒绝|禁止|抵制|放弃|停止|终止|叫停|"
+    r"\b(?:opposes?|opposed|opposing|forbids?|forbade|forbidden|forbidding|"
     r"prohibits?|prohibited|prohibiting|bans?|banned|banning)\b",
     re.I,
 )
@@ -330,6 +331,8 @@ _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _NEGATOR_WORD = re.compile(r"尚未|并未|从未|未曾|未能|没有|不再|无法|并非")
 _NEGATOR_BEFORE = re.compile(rf"(?:{_NEGATOR_WORD.pattern}|未|不|没)$")
 _NEGATOR_TAILS = frozenset("能再有法曾")
+# Giving a thing up, which says what a negator would.
+_CEASING = re.compile(r"放弃|停止|终止|叫停")
 # What a passage denies in favour of another thing (是成分而非威胁, 并非借口).
 _RATHER_THAN = re.compile(r"(?:而非|并非|绝非|而不是|并不是)(?P<what>[^，。；,;]{1,12})")
 # Where one figure's part of a clause ends and the next one's begins.
@@ -543,6 +546,8 @@ def _negated_at(text: str, index: int) -> bool:
 def _negated_near(text: str, index: int) -> bool:
     """A negator before `index` in the same clause, up to four characters off."""
     window = re.split(r"[，。；,;：:]", text[max(0, index - 4) : index])[-1]
+    if _CEASING.search(window):
+        return True  # 放弃在产品中投放广告 is 不再在产品中投放广告
     return bool(_NEGATOR_WORD.search(window)) or _negated_at(text, index)
 
 

@@ -1375,7 +1375,8 @@ CONCEPTS: tuple[Concept, ...] = (
         _words(
             "落后|不及|不如|逊于|低于|弱于|输给|不敌|差于|trail|trails|trailed|trailing|lag|lags|"
             "lagged|lagging|behind|fall short|fell short|falls short|below|lower than|worse than|"
-            "can't keep up|cannot keep up|couldn't keep up|short of|跟不上|赶不上|追不上|更差|"
+            "can't keep up|cannot keep up|couldn't keep up|short of|跟不上|赶不上|追不上|"
+            "比不上|更差|"
             "更弱|劣势|落于下风|less likely|less inclined|less prone|smaller than|a fraction of|"
             "远没有|远不及|远不如|小于|远小于|少于|远少于|"
             "approaching|closing in on|接近|"
@@ -1659,7 +1660,7 @@ _NOT_NEGATION_CN = re.compile(
     r"非洲|"
     r"非营利|非法|否则|非凡|无比|未成年|莫斯科|毫无疑问|无与伦比|非盈利|不平等|非英语|非公开|"
     r"不确定|"
-    r"不可感知|不可见|不可逆|不可避免|不可替代|不可预测|不可控|不可篡改|不可分割|不透明|不当|不良|无效|非正式|非官方|无关|否认|不及|不如|不敌|无需|不需要|不必|不用|"
+    r"不可感知|不可见|不可逆|不可避免|不可替代|不可预测|不可控|不可篡改|不可分割|不透明|不当|不良|无效|非正式|非官方|无关|否认|不及|不如|不敌|比不上|赶不上|无需|不需要|不必|不用|"
     r"无监督|"
     r"无人监督|无代码|无服务器|无损|无偿|无形|无缘|无穷|无尽|无处不在|不可思议|非凡|非标|非结构化|"
     r"不规则|不稳定|不均|不平衡|不利|不满|不安|不确定性|不公|无障碍|不间断|无间断|未经|非独家|"
