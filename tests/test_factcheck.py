@@ -278,6 +278,11 @@ TUNE12_CAUGHT = {
     "w07-p024": "“威胁”",  # 人工智能正在威胁公司的核心业务 against 是成分而非威胁
     "w10-p023": "“借口”",  # 在一定程度上只是个借口 against 而非简单的裁员借口
 }
+# A direction said beside a figure, not of it: compared with the passages, not at the figure.
+FIGURE_ASIDE = {
+    "w11-y025": (TUNE8, "rise"),  # about 17% …, with the share lower in entertainment
+    "w10-x019": (REPO / "evals" / "claims-tune5", "ahead"),  # $19 billion ARR, pulled ahead
+}
 TUNE12_INVENTED = {
     "w11-p024": "autumn is not in",  # under a contract signed last autumn: no season in the item
 }
@@ -673,6 +678,16 @@ def test_a_season_no_item_gives_is_a_detail_added(
     verdict = verdict_on(claim_id, checker, TUNE12)
     assert verdict.label == "unsupported"
     assert any(said in r for r in verdict.reasons), verdict.reasons
+
+
+@pytest.mark.parametrize(("claim_id", "where"), sorted(FIGURE_ASIDE.items()))
+def test_a_direction_beside_a_figure_is_the_claims_own(
+    claim_id: str, where: tuple[Path, str], checker: OfflineFactChecker
+) -> None:
+    folder, concept = where
+    verdict = verdict_on(claim_id, checker, folder)
+    assert verdict.label == "contradicted"
+    assert any(f"differ on {concept}" in r for r in verdict.reasons), verdict.reasons
 
 
 def test_seasons_are_parts_of_a_year_and_games_are_not() -> None:
