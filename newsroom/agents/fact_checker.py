@@ -1349,7 +1349,8 @@ class OfflineFactChecker:
     ) -> list[Finding]:
         """A verb and its object negated in the passage closest to a clause and not in the
         clause, a few characters apart in each (数据不上传云端 against 数据会同步上传至云端): the
-        shorter wording `_echoed_negation` leaves alone, held to the closest passage."""
+        shorter wording `_echoed_negation` leaves alone, held to the closest passage; and what
+        that passage denies in favour of another thing (成分而非威胁) asserted by the clause."""
         for clause in clauses:
             for score, unit in aligned[clause][:1]:
                 if score < RELATED or not unit.clause_level or _complement(clause, unit.text):
